@@ -1,0 +1,9 @@
+//! ferry: carry container images across an air gap.
+//!
+//! The library holds everything the `ferry` binary does; the binary only parses arguments,
+//! calls into it and maps the outcome to an exit code.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod model;
+pub mod naming;

@@ -1,0 +1,13 @@
+//! The vocabulary shared by every part of ferry: digests, image references, media types.
+
+mod digest;
+pub mod media_type;
+mod reference;
+
+pub use digest::{Digest, DigestAlgorithm, DigestError, DigestingReader, Hasher};
+pub use reference::{Reference, ReferenceError, DEFAULT_REGISTRY, MAX_NAME_LEN};
+
+/// Whether `c` is a valid repository path component (`[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`).
+pub fn reference_component_is_valid(c: &str) -> bool {
+    reference::valid_component(c)
+}
