@@ -5,5 +5,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bundle;
+pub mod check;
+pub mod cli;
+pub mod inspect;
 pub mod model;
 pub mod naming;
+pub mod pack;
+pub mod progress;
+pub mod push;
+pub mod source;

@@ -158,14 +158,46 @@ mod tests {
     fn table() {
         let t = "registry.local:8443";
         let cases: &[(&str, &str, String)] = &[
-            ("mirror", &format!("quay.io/org/app@{D}"), format!("{t}/mirror/quay.io/org/app@{D}")),
-            ("mirror", "quay.io/org/app:v1", format!("{t}/mirror/quay.io/org/app:v1")),
-            ("mirror", "busybox", format!("{t}/mirror/docker.io/library/busybox")),
-            ("mirror", "bitnami/redis:7", format!("{t}/mirror/docker.io/bitnami/redis:7")),
-            ("mirror", "127.0.0.1:5001/ns/app", format!("{t}/mirror/127.0.0.1_5001/ns/app")),
-            ("mirror", "Quay.IO/org/app", format!("{t}/mirror/quay.io/org/app")),
-            ("mirror", "registry.example.com/a/b/c/d/e:1", format!("{t}/mirror/registry.example.com/a/b/c/d/e:1")),
-            ("ocp/v4", "quay.io/org/app", format!("{t}/ocp/v4/quay.io/org/app")),
+            (
+                "mirror",
+                &format!("quay.io/org/app@{D}"),
+                format!("{t}/mirror/quay.io/org/app@{D}"),
+            ),
+            (
+                "mirror",
+                "quay.io/org/app:v1",
+                format!("{t}/mirror/quay.io/org/app:v1"),
+            ),
+            (
+                "mirror",
+                "busybox",
+                format!("{t}/mirror/docker.io/library/busybox"),
+            ),
+            (
+                "mirror",
+                "bitnami/redis:7",
+                format!("{t}/mirror/docker.io/bitnami/redis:7"),
+            ),
+            (
+                "mirror",
+                "127.0.0.1:5001/ns/app",
+                format!("{t}/mirror/127.0.0.1_5001/ns/app"),
+            ),
+            (
+                "mirror",
+                "Quay.IO/org/app",
+                format!("{t}/mirror/quay.io/org/app"),
+            ),
+            (
+                "mirror",
+                "registry.example.com/a/b/c/d/e:1",
+                format!("{t}/mirror/registry.example.com/a/b/c/d/e:1"),
+            ),
+            (
+                "ocp/v4",
+                "quay.io/org/app",
+                format!("{t}/ocp/v4/quay.io/org/app"),
+            ),
             ("", "quay.io/org/app", format!("{t}/quay.io/org/app")),
         ];
         for (prefix, upstream, want) in cases {
@@ -176,10 +208,19 @@ mod tests {
     #[test]
     fn locations() {
         let n = Naming::new("registry.local:8443", "mirror").unwrap();
-        assert_eq!(n.registry_location("quay.io"), "registry.local:8443/mirror/quay.io");
-        assert_eq!(n.registry_location("localhost:5000"), "registry.local:8443/mirror/localhost_5000");
+        assert_eq!(
+            n.registry_location("quay.io"),
+            "registry.local:8443/mirror/quay.io"
+        );
+        assert_eq!(
+            n.registry_location("localhost:5000"),
+            "registry.local:8443/mirror/localhost_5000"
+        );
         let r = Reference::parse("quay.io/org/app:v1").unwrap();
-        assert_eq!(n.repository_location(&r).unwrap(), "registry.local:8443/mirror/quay.io/org/app");
+        assert_eq!(
+            n.repository_location(&r).unwrap(),
+            "registry.local:8443/mirror/quay.io/org/app"
+        );
     }
 
     #[test]
@@ -205,10 +246,20 @@ mod tests {
     fn mapping_is_injective() {
         let n = Naming::new("registry.local:8443", "mirror").unwrap();
         let inputs = [
-            "quay.io/org/app", "quay.io:443/org/app", "quay.io/org/app/sub", "quay.io/org-app",
-            "docker.io/library/busybox", "busybox", "library/busybox", "localhost:5000/app",
-            "localhost/5000/app", "localhost-5000.io/app", "127.0.0.1:5001/ns/app",
-            "127.0.0.1/5001/ns/app", "a.b/c", "a/b.c",
+            "quay.io/org/app",
+            "quay.io:443/org/app",
+            "quay.io/org/app/sub",
+            "quay.io/org-app",
+            "docker.io/library/busybox",
+            "busybox",
+            "library/busybox",
+            "localhost:5000/app",
+            "localhost/5000/app",
+            "localhost-5000.io/app",
+            "127.0.0.1:5001/ns/app",
+            "127.0.0.1/5001/ns/app",
+            "a.b/c",
+            "a/b.c",
         ];
         let mut seen: HashMap<String, String> = HashMap::new();
         for i in inputs {

@@ -60,15 +60,18 @@ impl Digest {
             "sha256" => DigestAlgorithm::Sha256,
             "sha512" => DigestAlgorithm::Sha512,
             a if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c)) =>
+                && a.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c)
+                }) =>
             {
                 return Err(DigestError::UnsupportedAlgorithm(s.to_string()))
             }
             _ => return Err(DigestError::Malformed(s.to_string())),
         };
         if hex.len() != algorithm.hex_len()
-            || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(DigestError::Malformed(s.to_string()));
         }
@@ -249,10 +252,7 @@ impl<R: Read> Read for DigestingReader<R> {
                     if self.count != *size {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            format!(
-                                "content of {want} is {} bytes, expected {size}",
-                                self.count
-                            ),
+                            format!("content of {want} is {} bytes, expected {size}", self.count),
                         ));
                     }
                 }
@@ -278,13 +278,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        assert!(matches!(Digest::parse("sha256:abc"), Err(DigestError::Malformed(_))));
+        assert!(matches!(
+            Digest::parse("sha256:abc"),
+            Err(DigestError::Malformed(_))
+        ));
         assert!(matches!(
             Digest::parse(&format!("sha256:{}", "A".repeat(64))),
             Err(DigestError::Malformed(_))
         ));
-        assert!(matches!(Digest::parse("md5:00"), Err(DigestError::UnsupportedAlgorithm(_))));
-        assert!(matches!(Digest::parse("nocolon"), Err(DigestError::Malformed(_))));
+        assert!(matches!(
+            Digest::parse("md5:00"),
+            Err(DigestError::UnsupportedAlgorithm(_))
+        ));
+        assert!(matches!(
+            Digest::parse("nocolon"),
+            Err(DigestError::Malformed(_))
+        ));
     }
 
     #[test]

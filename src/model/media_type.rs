@@ -28,13 +28,19 @@ pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.fore
 pub const OCI_NONDISTRIBUTABLE_GZIP: &str =
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 /// OCI non-distributable uncompressed layer.
-pub const OCI_NONDISTRIBUTABLE_TAR: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar";
+pub const OCI_NONDISTRIBUTABLE_TAR: &str =
+    "application/vnd.oci.image.layer.nondistributable.v1.tar";
 /// OCI non-distributable zstd layer.
 pub const OCI_NONDISTRIBUTABLE_ZSTD: &str =
     "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
 
 /// The four manifest media types a registry serves, in the order ferry asks for them.
-pub const MANIFEST_TYPES: [&str; 4] = [OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+pub const MANIFEST_TYPES: [&str; 4] = [
+    OCI_INDEX,
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    DOCKER_MANIFEST,
+];
 
 /// Whether `media_type` is an index (OCI index or Docker manifest list).
 pub fn is_index(media_type: &str) -> bool {

@@ -81,10 +81,12 @@ impl Reference {
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => (
                 r,
-                Some(Digest::parse(d).map_err(|source| ReferenceError::InvalidDigest {
-                    input: input.to_string(),
-                    source,
-                })?),
+                Some(
+                    Digest::parse(d).map_err(|source| ReferenceError::InvalidDigest {
+                        input: input.to_string(),
+                        source,
+                    })?,
+                ),
             ),
             None => (s, None),
         };
@@ -283,7 +285,9 @@ fn valid_host(host: &str) -> bool {
                 && h.split('.').all(|label| {
                     !label.is_empty()
                         && label.len() <= 63
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                         && !label.starts_with('-')
                         && !label.ends_with('-')
                 })
@@ -326,7 +330,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_TAG_LEN
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
 }
 
 impl fmt::Display for Reference {
@@ -375,10 +380,17 @@ mod tests {
             ("localhost:5000/app:1", "localhost:5000/app:1"),
             ("127.0.0.1:5001/ns/app", "127.0.0.1:5001/ns/app"),
             ("Quay.IO/org/app", "Quay.IO/org/app"),
-            ("registry.local:8443/a/b/c/d:tag", "registry.local:8443/a/b/c/d:tag"),
+            (
+                "registry.local:8443/a/b/c/d:tag",
+                "registry.local:8443/a/b/c/d:tag",
+            ),
         ];
         for (input, want) in cases {
-            assert_eq!(Reference::parse(input).unwrap().to_string(), want, "{input}");
+            assert_eq!(
+                Reference::parse(input).unwrap().to_string(),
+                want,
+                "{input}"
+            );
         }
     }
 
@@ -421,7 +433,10 @@ mod tests {
             Err(ReferenceError::InvalidHost { .. })
         ));
         let long = format!("quay.io/{}", vec!["a".repeat(60); 5].join("/"));
-        assert!(matches!(Reference::parse(&long), Err(ReferenceError::TooLong { .. })));
+        assert!(matches!(
+            Reference::parse(&long),
+            Err(ReferenceError::TooLong { .. })
+        ));
         assert!(matches!(
             Reference::parse("quay.io/a..b"),
             Err(ReferenceError::InvalidComponent { .. })

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs (when missing) and runs all of it:
+# cargo fmt --check, cargo clippy -D warnings, and every test against real registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/deps.sh
+source scripts/lib/deps.sh
+ensure_deps
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast --test-threads "${FERRY_TEST_THREADS:-4}"
+  cargo test --workspace --locked --doc
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

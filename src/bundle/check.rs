@@ -1,0 +1,284 @@
+//! Verifying a bundle's content: every manifest, blob and chunk against its digest, streaming,
+//! naming the volume, offset, chunk, blob and images of any damage.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::reader::{Bundle, Verified};
+use super::root::BlobEntry;
+use super::volume::DATA_OFFSET;
+use super::BundleError;
+use crate::model::manifest::{parse_refs, ManifestRefs};
+use crate::model::Digest;
+use crate::progress::Progress;
+
+/// One piece of damage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Damage {
+    /// What is wrong, in words.
+    pub message: String,
+    /// The volume file, when the damage is in one.
+    pub volume: Option<PathBuf>,
+    /// Offset in the volume file.
+    pub offset: Option<u64>,
+    /// The chunk.
+    pub chunk: Option<Digest>,
+    /// The blob.
+    pub blob: Option<Digest>,
+    /// Images that use the damaged content.
+    pub images: Vec<String>,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The bundle id.
+    pub bundle_id: String,
+    /// Volume files checked.
+    pub volumes: Vec<PathBuf>,
+    /// Manifests checked.
+    pub manifests_checked: usize,
+    /// Blobs checked (0 when checking a single volume).
+    pub blobs_checked: usize,
+    /// Chunks checked one by one.
+    pub chunks_checked: usize,
+    /// Uncompressed bytes hashed.
+    pub bytes_checked: u64,
+    /// Everything found wrong.
+    pub damage: Vec<Damage>,
+}
+
+impl CheckReport {
+    /// Whether nothing is wrong.
+    pub fn is_ok(&self) -> bool {
+        self.damage.is_empty()
+    }
+}
+
+fn damage_from(e: &BundleError, blob: Option<&Digest>, images: Vec<String>) -> Damage {
+    let (volume, offset, chunk) = match e {
+        BundleError::ChunkDamaged {
+            path,
+            offset,
+            chunk,
+            ..
+        } => (Some(path.clone()), Some(*offset), Some(chunk.clone())),
+        BundleError::Io { path, .. } => (Some(path.clone()), None, None),
+        _ => (None, None, None),
+    };
+    Damage {
+        message: e.to_string(),
+        volume,
+        offset,
+        chunk,
+        blob: blob.cloned(),
+        images,
+    }
+}
+
+/// Checks everything in a verified bundle. With every volume present, each blob is rebuilt and
+/// hashed; with only some volumes (checking one stick), each chunk in them is checked alone.
+pub fn check(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -> CheckReport {
+    let root = bundle.root();
+    let users = root.blob_users();
+    let mut report = CheckReport {
+        bundle_id: root.bundle_id.clone(),
+        volumes: bundle.volumes().map(|v| v.path.clone()).collect(),
+        manifests_checked: 0,
+        blobs_checked: 0,
+        chunks_checked: 0,
+        bytes_checked: 0,
+        damage: Vec::new(),
+    };
+    // Manifests, and that every image names only what the bundle holds.
+    let blobs = root.blob_index();
+    for img in &root.images {
+        let mut stack = vec![img.digest.clone()];
+        while let Some(d) = stack.pop() {
+            let absent = img.platforms.iter().any(|p| p.digest == d && !p.present);
+            if absent {
+                continue;
+            }
+            let result = bundle.manifest_bytes(&d).and_then(|(mt, bytes)| {
+                parse_refs(&d, &mt, &bytes).map_err(|e| BundleError::Journal(e.to_string()))
+            });
+            report.manifests_checked += 1;
+            match result {
+                Ok(ManifestRefs::Index { children }) => {
+                    stack.extend(children.into_iter().map(|c| c.digest))
+                }
+                Ok(refs) => {
+                    for b in refs.blobs() {
+                        if !blobs.contains_key(&b.digest) {
+                            report.damage.push(Damage {
+                                message: format!(
+                                    "image {} needs blob {}, which the bundle does not hold",
+                                    img.name, b.digest
+                                ),
+                                volume: None,
+                                offset: None,
+                                chunk: None,
+                                blob: Some(b.digest.clone()),
+                                images: vec![img.name.clone()],
+                            });
+                        }
+                    }
+                }
+                Err(e) => report.damage.push(Damage {
+                    message: format!("image {}: manifest {d}: {e}", img.name),
+                    volume: None,
+                    offset: None,
+                    chunk: None,
+                    blob: None,
+                    images: vec![img.name.clone()],
+                }),
+            }
+        }
+    }
+    if bundle.is_complete() {
+        check_blobs(bundle, jobs, progress, &users, &mut report);
+    } else {
+        check_chunks(bundle, jobs, progress, &users, &mut report);
+    }
+    report
+}
+
+fn run_parallel<T: Sync, F: Fn(&T) + Sync>(items: &[T], jobs: usize, f: F) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1).min(items.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                f(item);
+            });
+        }
+    });
+}
+
+fn check_blobs(
+    bundle: &Bundle<Verified>,
+    jobs: usize,
+    progress: &dyn Progress,
+    users: &BTreeMap<Digest, Vec<String>>,
+    report: &mut CheckReport,
+) {
+    let root = bundle.root();
+    let mut blobs: Vec<&BlobEntry> = root.blobs.iter().filter(|b| !b.in_base).collect();
+    // Largest first keeps every core busy to the end.
+    blobs.sort_by(|a, b| b.size.cmp(&a.size));
+    progress.start("verify", Some(blobs.iter().map(|b| b.size).sum()));
+    let damage = Mutex::new(Vec::new());
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    run_parallel(&blobs, jobs, |blob| {
+        let images = users.get(&blob.digest).cloned().unwrap_or_default();
+        let result = (|| -> Result<(), BundleError> {
+            let mut r = bundle.blob_reader(&blob.digest, false)?;
+            let mut h = blob.digest.hasher();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = r
+                    .read(&mut buf)
+                    .map_err(|e| BundleError::Journal(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                progress.advance(n as u64);
+                bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            let got = h.finish();
+            if got != blob.digest {
+                return Err(BundleError::Journal(format!(
+                    "rebuilt content hashes to {got}"
+                )));
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            // Find which chunk is bad, so the message names volume and offset.
+            let mut files = BTreeMap::new();
+            let mut found = false;
+            for &ci in &blob.chunks {
+                if let Err(e) = bundle.read_chunk(&mut files, ci) {
+                    damage.lock().unwrap().push(Damage {
+                        message: format!(
+                            "blob {} (used by {}): {e}",
+                            blob.digest,
+                            images.join(", ")
+                        ),
+                        ..damage_from(&e, Some(&blob.digest), images.clone())
+                    });
+                    found = true;
+                }
+            }
+            if !found {
+                let e = result.unwrap_err();
+                damage.lock().unwrap().push(Damage {
+                    message: format!("blob {} (used by {}): {e}", blob.digest, images.join(", ")),
+                    ..damage_from(&e, Some(&blob.digest), images.clone())
+                });
+            }
+        }
+    });
+    progress.finish();
+    report.blobs_checked = blobs.len();
+    report.bytes_checked = bytes.into_inner();
+    report.damage.extend(damage.into_inner().unwrap());
+}
+
+fn check_chunks(
+    bundle: &Bundle<Verified>,
+    jobs: usize,
+    progress: &dyn Progress,
+    users: &BTreeMap<Digest, Vec<String>>,
+    report: &mut CheckReport,
+) {
+    let root = bundle.root();
+    let present: Vec<u32> = bundle.volumes().map(|v| v.index).collect();
+    let mut chunk_blob: BTreeMap<u32, &Digest> = BTreeMap::new();
+    for b in &root.blobs {
+        for &c in &b.chunks {
+            chunk_blob.entry(c).or_insert(&b.digest);
+        }
+    }
+    let wanted: Vec<u32> = (0..root.chunks.len() as u32)
+        .filter(|&i| present.contains(&root.chunks[i as usize].volume()))
+        .collect();
+    progress.start(
+        "verify",
+        Some(wanted.iter().map(|&i| root.chunks[i as usize].len()).sum()),
+    );
+    let damage = Mutex::new(Vec::new());
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    run_parallel(&wanted, jobs, |&i| {
+        let mut files = BTreeMap::new();
+        match bundle.read_chunk(&mut files, i) {
+            Ok(data) => {
+                progress.advance(data.len() as u64);
+                bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let blob = chunk_blob.get(&i).copied();
+                let images = blob.and_then(|b| users.get(b)).cloned().unwrap_or_default();
+                let c = &root.chunks[i as usize];
+                let mut d = damage_from(&e, blob, images);
+                if d.offset.is_none() {
+                    d.offset = Some(DATA_OFFSET + c.offset());
+                }
+                damage.lock().unwrap().push(d);
+            }
+        }
+    });
+    progress.finish();
+    report.chunks_checked = wanted.len();
+    report.bytes_checked = bytes.into_inner();
+    let mut d = damage.into_inner().unwrap();
+    d.sort_by_key(|x| x.offset);
+    report.damage.extend(d);
+}

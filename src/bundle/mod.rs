@@ -1,0 +1,178 @@
+//! The bundle: ferry's on-disk format (bundle-format/SPEC.md). One file per on-disk object:
+//! [`root`] (root.json), [`volume`] (a volume's tar layout and `volume.json`), [`journal`] (an
+//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them, [`check`] verifies them.
+
+pub mod check;
+pub mod journal;
+pub mod reader;
+pub mod root;
+pub mod volume;
+pub mod writer;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use reader::{BlobReader, Bundle, Unverified, Verified};
+pub use root::{ImageEntry, Root};
+
+use crate::model::manifest::{parse_refs, ManifestRefs};
+use crate::model::Digest;
+
+/// What can go wrong reading or writing a bundle. Every variant names the file (and where
+/// useful the offset, chunk, blob or image) and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A volume file is damaged or not a volume.
+    #[error(transparent)]
+    Volume(#[from] volume::VolumeError),
+    /// The root does not parse or is inconsistent.
+    #[error("{path}: {source}")]
+    Root {
+        /// The volume whose root is bad.
+        path: PathBuf,
+        /// What is wrong.
+        source: root::RootError,
+    },
+    /// The signature does not verify.
+    #[error("bundle {bundle}: root.json is not signed by a trusted key or was modified: {source}")]
+    Signature {
+        /// The bundle id.
+        bundle: String,
+        /// What the signature check said.
+        source: crate::sign::SignError,
+    },
+    /// Signing failed.
+    #[error("signing the root failed: {0}")]
+    Sign(crate::sign::SignError),
+    /// No volume files.
+    #[error("no bundle volumes in {dir}: {hint}")]
+    NoVolumes {
+        /// The directory.
+        dir: PathBuf,
+        /// What to do.
+        hint: String,
+    },
+    /// A volume of another bundle is among the volumes.
+    #[error("{path} belongs to bundle {its_bundle}, not to bundle {bundle}: move it out of the directory")]
+    ForeignVolume {
+        /// The foreign file.
+        path: PathBuf,
+        /// Its bundle id.
+        its_bundle: String,
+        /// The bundle being read.
+        bundle: String,
+    },
+    /// Two files claim the same volume number.
+    #[error("{first} and {second} are both volume {index}: remove the duplicate")]
+    DuplicateVolume {
+        /// The volume number.
+        index: u32,
+        /// One file.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// Volumes are missing from the set.
+    #[error("bundle {bundle} has {count} volumes; missing: {}. Copy the missing volume(s) into the directory", missing.join(", "))]
+    MissingVolumes {
+        /// The bundle id.
+        bundle: String,
+        /// Volumes in the set.
+        count: u32,
+        /// File names of the missing volumes.
+        missing: Vec<String>,
+    },
+    /// Two volumes carry different roots.
+    #[error("{path} carries a root.json different from the one in {other}: one of them is damaged or from another pack")]
+    RootMismatch {
+        /// The odd volume.
+        path: PathBuf,
+        /// A volume it was compared with.
+        other: PathBuf,
+    },
+    /// A volume's data is shorter than the root says.
+    #[error("{path} is truncated: {reason}; copy the volume again")]
+    Truncated {
+        /// The volume.
+        path: PathBuf,
+        /// Detail.
+        reason: String,
+    },
+    /// The bundle needs a base bundle that is not present.
+    #[error("bundle {bundle} is incremental on base bundle {base}, which is not present; this ferry cannot apply it without the base")]
+    BaseMissing {
+        /// The bundle id.
+        bundle: String,
+        /// The base's id.
+        base: String,
+    },
+    /// A chunk's stored bytes are damaged.
+    #[error("{path}: chunk {chunk} at offset {offset} is damaged: {reason}")]
+    ChunkDamaged {
+        /// The volume.
+        path: PathBuf,
+        /// Offset of the stored bytes in the file.
+        offset: u64,
+        /// The chunk.
+        chunk: Digest,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something asked for is not in the bundle.
+    #[error("{0} is not in this bundle")]
+    NotInBundle(Digest),
+    /// The output directory already holds other files.
+    #[error("{dir} is not empty (found {found}): pack into a new or empty directory")]
+    OutputNotEmpty {
+        /// The directory.
+        dir: PathBuf,
+        /// A file found there.
+        found: String,
+    },
+    /// The pack journal is unusable.
+    #[error("pack journal: {0}")]
+    Journal(String),
+}
+
+impl BundleError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: io::Error) -> Self {
+        BundleError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Every blob digest an image of the bundle uses (configs and layers of its present children),
+/// foreign layers excluded.
+pub fn image_blobs(root: &Root, image: &ImageEntry) -> Vec<Digest> {
+    let mut out = Vec::new();
+    let mut stack = vec![image.digest.clone()];
+    while let Some(d) = stack.pop() {
+        let Some(m) = root.manifest(&d) else { continue };
+        let Ok(bytes) = m.bytes() else { continue };
+        match parse_refs(&d, &m.media_type, &bytes) {
+            Ok(ManifestRefs::Index { children }) => {
+                stack.extend(children.into_iter().map(|c| c.digest));
+            }
+            Ok(refs @ ManifestRefs::Image { .. }) => {
+                for b in refs.blobs() {
+                    if !out.contains(&b.digest) {
+                        out.push(b.digest.clone());
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,384 @@
+//! Opens a bundle from its volume files. Only a bundle whose root signature checks out against
+//! a trusted key ([`Bundle<Verified>`]) yields blobs and manifests: pushing from an unverified
+//! bundle does not compile.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use super::root::{BlobEntry, ChunkEntry, Root};
+use super::volume::{self, VolumeTrailer, DATA_OFFSET};
+use super::BundleError;
+use crate::chunk;
+use crate::model::Digest;
+use crate::sign::{PublicKey, Signature};
+
+/// Type state: the root's signature has not been checked.
+#[derive(Debug)]
+pub struct Unverified;
+/// Type state: the root is signed by a trusted key and the volume set is consistent.
+#[derive(Debug)]
+pub struct Verified;
+
+/// One volume file of the bundle.
+#[derive(Debug, Clone)]
+pub struct VolumeFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its 1-based number.
+    pub index: u32,
+    /// Length of its data member.
+    pub data_size: u64,
+}
+
+/// A bundle opened from disk.
+#[derive(Debug)]
+pub struct Bundle<S> {
+    root: Root,
+    root_bytes: Vec<u8>,
+    signature: String,
+    volumes: BTreeMap<u32, VolumeFile>,
+    complete: bool,
+    _state: PhantomData<S>,
+}
+
+fn is_volume_candidate(p: &Path) -> bool {
+    p.is_file()
+        && p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(volume::VOLUME_SUFFIX))
+}
+
+impl Bundle<Unverified> {
+    /// Opens every volume in `dir` (any order, any file names ending in `.tar`) and checks that
+    /// they form one complete set: no volume missing, duplicated, truncated or from another
+    /// bundle.
+    pub fn open(dir: &Path) -> Result<Self, BundleError> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| BundleError::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_volume_candidate(p))
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            let staging = dir.join(super::writer::STAGING_DIR);
+            return Err(BundleError::NoVolumes {
+                dir: dir.to_path_buf(),
+                hint: if staging.exists() {
+                    "it holds only an unfinished pack; run the same `ferry pack` again to finish it"
+                        .into()
+                } else {
+                    "expected files named ferry-<id>-NNN-of-NNN.tar".into()
+                },
+            });
+        }
+        let mut trailers = Vec::new();
+        for p in &paths {
+            trailers.push(volume::read_trailer(p)?);
+        }
+        Self::from_trailers(trailers, true)
+    }
+
+    /// Opens a single volume file, to check it alone (a USB stick as it arrives).
+    pub fn open_volume(path: &Path) -> Result<Self, BundleError> {
+        let t = volume::read_trailer(path)?;
+        Self::from_trailers(vec![t], false)
+    }
+
+    fn from_trailers(trailers: Vec<VolumeTrailer>, need_all: bool) -> Result<Self, BundleError> {
+        // The bundle is the one most volumes belong to; the others are foreign.
+        let mut by_bundle: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &trailers {
+            *by_bundle.entry(t.label.bundle_id.as_str()).or_default() += 1;
+        }
+        let (main_id, _) = by_bundle
+            .iter()
+            .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+            .expect("at least one volume");
+        let main_id = main_id.to_string();
+        if let Some(t) = trailers.iter().find(|t| t.label.bundle_id != main_id) {
+            return Err(BundleError::ForeignVolume {
+                path: t.path.clone(),
+                its_bundle: t.label.bundle_id.clone(),
+                bundle: main_id,
+            });
+        }
+        let first = &trailers[0];
+        let root_digest = Digest::sha256_of(&first.root);
+        let mut volumes: BTreeMap<u32, VolumeFile> = BTreeMap::new();
+        for t in &trailers {
+            if Digest::sha256_of(&t.root) != root_digest || t.label.root_digest != root_digest {
+                return Err(BundleError::RootMismatch {
+                    path: t.path.clone(),
+                    other: first.path.clone(),
+                });
+            }
+            if let Some(prev) = volumes.get(&t.label.volume) {
+                return Err(BundleError::DuplicateVolume {
+                    index: t.label.volume,
+                    first: prev.path.clone(),
+                    second: t.path.clone(),
+                });
+            }
+            volumes.insert(
+                t.label.volume,
+                VolumeFile {
+                    path: t.path.clone(),
+                    index: t.label.volume,
+                    data_size: t.data_size,
+                },
+            );
+        }
+        let root = Root::from_json(&first.root).map_err(|source| BundleError::Root {
+            path: first.path.clone(),
+            source,
+        })?;
+        let count = root.volumes.len() as u32;
+        for v in volumes.values() {
+            match root.volumes.get(v.index as usize - 1) {
+                Some(info) if v.index <= count && info.data_size == v.data_size => {}
+                Some(info) => {
+                    return Err(BundleError::Truncated {
+                        path: v.path.clone(),
+                        reason: format!(
+                            "its data is {} bytes, the root says {}",
+                            v.data_size, info.data_size
+                        ),
+                    })
+                }
+                None => {
+                    return Err(BundleError::Root {
+                        path: v.path.clone(),
+                        source: super::root::RootError::Inconsistent(format!(
+                            "volume {} of {count}",
+                            v.index
+                        )),
+                    })
+                }
+            }
+        }
+        let missing: Vec<u32> = (1..=count).filter(|i| !volumes.contains_key(i)).collect();
+        if need_all && !missing.is_empty() {
+            return Err(BundleError::MissingVolumes {
+                bundle: root.bundle_id.clone(),
+                count,
+                missing: missing
+                    .iter()
+                    .map(|&i| volume::volume_file_name(&root.bundle_id, i, count))
+                    .collect(),
+            });
+        }
+        if let Some(base) = &root.base {
+            return Err(BundleError::BaseMissing {
+                bundle: root.bundle_id.clone(),
+                base: base.bundle_id.clone(),
+            });
+        }
+        Ok(Bundle {
+            root,
+            root_bytes: first.root.clone(),
+            signature: first.signature.clone(),
+            volumes,
+            complete: missing.is_empty(),
+            _state: PhantomData,
+        })
+    }
+
+    /// Checks the root's signature against `key`; only then is the bundle usable.
+    pub fn verify(self, key: &PublicKey) -> Result<Bundle<Verified>, BundleError> {
+        let sig = Signature::parse(&self.signature).map_err(|source| BundleError::Signature {
+            bundle: self.root.bundle_id.clone(),
+            source,
+        })?;
+        key.verify(&self.root_bytes[..], &sig)
+            .map_err(|source| BundleError::Signature {
+                bundle: self.root.bundle_id.clone(),
+                source,
+            })?;
+        Ok(Bundle {
+            root: self.root,
+            root_bytes: self.root_bytes,
+            signature: self.signature,
+            volumes: self.volumes,
+            complete: self.complete,
+            _state: PhantomData,
+        })
+    }
+}
+
+impl<S> Bundle<S> {
+    /// The root (not yet trusted on an unverified bundle: for display only).
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// Exact bytes of root.json.
+    pub fn root_bytes(&self) -> &[u8] {
+        &self.root_bytes
+    }
+
+    /// The volume files present.
+    pub fn volumes(&self) -> impl Iterator<Item = &VolumeFile> {
+        self.volumes.values()
+    }
+
+    /// Whether every volume of the set is present.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+}
+
+impl Bundle<Verified> {
+    /// The exact bytes of a manifest, checked against its digest.
+    pub fn manifest_bytes(&self, digest: &Digest) -> Result<(String, Vec<u8>), BundleError> {
+        let m = self
+            .root
+            .manifest(digest)
+            .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
+        let bytes = m.bytes().map_err(|source| BundleError::Root {
+            path: self
+                .volumes
+                .values()
+                .next()
+                .map(|v| v.path.clone())
+                .unwrap_or_default(),
+            source,
+        })?;
+        Ok((m.media_type.clone(), bytes))
+    }
+
+    /// The volume holding a chunk.
+    pub fn volume_of(&self, chunk: &ChunkEntry) -> Option<&VolumeFile> {
+        self.volumes.get(&chunk.volume())
+    }
+
+    /// A stream of a blob's bytes rebuilt from its chunks. The caller hashes it (pushing does);
+    /// with `check_chunks` every chunk is also checked against its own digest as it is read.
+    pub fn blob_reader(
+        &self,
+        digest: &Digest,
+        check_chunks: bool,
+    ) -> Result<BlobReader<'_>, BundleError> {
+        let blob = self
+            .root
+            .blob_index()
+            .get(digest)
+            .copied()
+            .cloned()
+            .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
+        Ok(BlobReader {
+            bundle: self,
+            blob,
+            next: 0,
+            buf: Vec::new(),
+            pos: 0,
+            files: BTreeMap::new(),
+            check_chunks,
+        })
+    }
+
+    /// Reads one chunk's stored bytes, decompresses and checks them.
+    pub fn read_chunk(
+        &self,
+        files: &mut BTreeMap<u32, File>,
+        index: u32,
+    ) -> Result<Vec<u8>, BundleError> {
+        let c = self
+            .root
+            .chunks
+            .get(index as usize)
+            .ok_or_else(|| BundleError::Journal(format!("chunk #{index} out of range")))?;
+        let data = self.read_chunk_unchecked(files, c)?;
+        let got = Digest::sha256_of(&data);
+        if &got != c.digest() {
+            let v = self.volume_of(c).expect("volume present");
+            return Err(BundleError::ChunkDamaged {
+                path: v.path.clone(),
+                offset: DATA_OFFSET + c.offset(),
+                chunk: c.digest().clone(),
+                reason: format!("content hashes to {got}"),
+            });
+        }
+        Ok(data)
+    }
+
+    fn read_chunk_unchecked(
+        &self,
+        files: &mut BTreeMap<u32, File>,
+        c: &ChunkEntry,
+    ) -> Result<Vec<u8>, BundleError> {
+        let v = self
+            .volumes
+            .get(&c.volume())
+            .ok_or_else(|| BundleError::MissingVolumes {
+                bundle: self.root.bundle_id.clone(),
+                count: self.root.volumes.len() as u32,
+                missing: vec![volume::volume_file_name(
+                    &self.root.bundle_id,
+                    c.volume(),
+                    self.root.volumes.len() as u32,
+                )],
+            })?;
+        if !files.contains_key(&c.volume()) {
+            let f = File::open(&v.path).map_err(|e| BundleError::io(&v.path, e))?;
+            files.insert(c.volume(), f);
+        }
+        let f = files.get_mut(&c.volume()).expect("inserted");
+        let mut stored = vec![0u8; c.stored_len() as usize];
+        f.seek(SeekFrom::Start(DATA_OFFSET + c.offset()))
+            .and_then(|_| f.read_exact(&mut stored))
+            .map_err(|e| BundleError::io(&v.path, e))?;
+        chunk::decompress(c.compression(), &stored, c.len() as usize).map_err(|e| {
+            BundleError::ChunkDamaged {
+                path: v.path.clone(),
+                offset: DATA_OFFSET + c.offset(),
+                chunk: c.digest().clone(),
+                reason: format!("stored bytes do not decompress: {e}"),
+            }
+        })
+    }
+}
+
+/// Streams one blob from its chunks.
+pub struct BlobReader<'a> {
+    bundle: &'a Bundle<Verified>,
+    blob: BlobEntry,
+    next: usize,
+    buf: Vec<u8>,
+    pos: usize,
+    files: BTreeMap<u32, File>,
+    check_chunks: bool,
+}
+
+impl BlobReader<'_> {
+    /// The blob being read.
+    pub fn blob(&self) -> &BlobEntry {
+        &self.blob
+    }
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let Some(&ci) = self.blob.chunks.get(self.next) else {
+                return Ok(0);
+            };
+            self.next += 1;
+            let data = if self.check_chunks {
+                self.bundle.read_chunk(&mut self.files, ci)
+            } else {
+                let c = &self.bundle.root.chunks[ci as usize];
+                self.bundle.read_chunk_unchecked(&mut self.files, c)
+            };
+            self.buf =
+                data.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

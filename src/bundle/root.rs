@@ -1,0 +1,349 @@
+//! `root.json`: the signed root of a bundle (bundle-format/SPEC.md §4).
+//!
+//! The root names everything a bundle holds: images, their exact manifest bytes, blobs, the
+//! chunks that rebuild each blob and where each chunk is stored. Its signature covers every
+//! payload byte through these digests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::Compression;
+use crate::model::Digest;
+
+/// The format version this ferry writes.
+pub const FORMAT_VERSION: &str = "1.0";
+/// The major format version this ferry reads.
+pub const FORMAT_MAJOR: u32 = 1;
+/// Blob encoding: the blob is the concatenation of its chunks.
+pub const ENCODING_PLAIN: &str = "plain";
+
+/// Why a root was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    /// The JSON does not parse as a root.
+    #[error("root.json is not a valid ferry root: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// The format's major version is one this ferry cannot read.
+    #[error("bundle format {found} is not supported by this ferry (it reads format {FORMAT_MAJOR}.x); upgrade ferry")]
+    UnsupportedFormat {
+        /// The version found.
+        found: String,
+    },
+    /// A blob uses an encoding this ferry does not know.
+    #[error("blob {digest} uses encoding {encoding:?}, which this ferry (format {FORMAT_VERSION}) does not know; upgrade ferry")]
+    UnknownEncoding {
+        /// The blob.
+        digest: Digest,
+        /// The encoding named.
+        encoding: String,
+    },
+    /// The root contradicts itself (an index out of range, a size that does not add up, ...).
+    #[error("root.json is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// The content-defined chunking parameters a bundle was cut with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkingInfo {
+    /// Algorithm name, `fastcdc-2020`.
+    pub algorithm: String,
+    /// Minimum chunk length in bytes.
+    pub min: u32,
+    /// Average (target) chunk length in bytes.
+    pub avg: u32,
+    /// Maximum chunk length in bytes.
+    pub max: u32,
+}
+
+/// The bundle this one is incremental on, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseRef {
+    /// The base bundle's id.
+    pub bundle_id: String,
+    /// The digest of the base bundle's root.json.
+    pub root_digest: Digest,
+}
+
+/// One volume of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeInfo {
+    /// 1-based volume number.
+    pub index: u32,
+    /// Length of the volume's data member in bytes.
+    pub data_size: u64,
+}
+
+/// One platform of an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformEntry {
+    /// `os/architecture[/variant]`, or `unknown` when the index gives none.
+    pub platform: String,
+    /// The child manifest's digest.
+    pub digest: Digest,
+    /// Whether the child's manifest and blobs are in the bundle (false when left out by
+    /// `--platform`).
+    pub present: bool,
+}
+
+/// One image as the user asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageEntry {
+    /// The source reference exactly as written in the image list.
+    pub source: String,
+    /// The upstream name it stands for, normalised (`quay.io/org/app:v1`); mirrors are named
+    /// after it.
+    pub name: String,
+    /// The digest of the top manifest (image manifest or index).
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Tags the image is known by upstream (empty for a by-digest reference).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// For an index: its children. Empty for a single image.
+    #[serde(default)]
+    pub platforms: Vec<PlatformEntry>,
+    /// Non-distributable ("foreign") layers referenced but not carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<Digest>,
+}
+
+/// Exact bytes of one manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Digest of `data`.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// The manifest bytes, base64 (standard alphabet, padded).
+    pub data: String,
+}
+
+impl ManifestEntry {
+    /// Builds an entry from exact bytes.
+    pub fn new(media_type: &str, bytes: &[u8]) -> Self {
+        ManifestEntry {
+            digest: Digest::sha256_of(bytes),
+            media_type: media_type.to_string(),
+            data: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The manifest bytes, checked against the digest.
+    pub fn bytes(&self) -> Result<Vec<u8>, RootError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.data)
+            .map_err(|e| RootError::Inconsistent(format!("manifest {}: {e}", self.digest)))?;
+        let mut h = self.digest.hasher();
+        h.update(&bytes);
+        let got = h.finish();
+        if got != self.digest {
+            return Err(RootError::Inconsistent(format!(
+                "manifest {} hashes to {got}",
+                self.digest
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// One blob: how to rebuild it from chunks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobEntry {
+    /// The blob's digest.
+    pub digest: Digest,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Its media type as the first manifest that uses it names it.
+    pub media_type: String,
+    /// How the blob is rebuilt from its chunks (`plain` in format 1.0).
+    pub encoding: String,
+    /// Indices into [`Root::chunks`], in order. Empty when `in_base` is set.
+    pub chunks: Vec<u32>,
+    /// The blob is carried by the base bundle, not this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_base: bool,
+}
+
+/// One stored chunk: `[digest, length, volume, offset, stored_length, compression]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkEntry(
+    /// Digest of the uncompressed chunk.
+    pub Digest,
+    /// Uncompressed length.
+    pub u64,
+    /// 1-based volume number.
+    pub u32,
+    /// Offset of the stored bytes within the volume's data member.
+    pub u64,
+    /// Stored (possibly compressed) length.
+    pub u64,
+    /// Compression of the stored bytes.
+    pub Compression,
+);
+
+impl ChunkEntry {
+    /// Digest of the uncompressed chunk.
+    pub fn digest(&self) -> &Digest {
+        &self.0
+    }
+    /// Uncompressed length.
+    pub fn len(&self) -> u64 {
+        self.1
+    }
+    /// Whether the chunk is empty (never, in a valid bundle).
+    pub fn is_empty(&self) -> bool {
+        self.1 == 0
+    }
+    /// 1-based volume number.
+    pub fn volume(&self) -> u32 {
+        self.2
+    }
+    /// Offset within the volume's data member.
+    pub fn offset(&self) -> u64 {
+        self.3
+    }
+    /// Stored length.
+    pub fn stored_len(&self) -> u64 {
+        self.4
+    }
+    /// Compression.
+    pub fn compression(&self) -> Compression {
+        self.5
+    }
+}
+
+/// The signed root of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    /// `MAJOR.MINOR`.
+    pub format: String,
+    /// 32 lower-case hex digits naming this bundle.
+    pub bundle_id: String,
+    /// RFC 3339 UTC time of packing (from `SOURCE_DATE_EPOCH` when set).
+    pub created: String,
+    /// The program that wrote the bundle.
+    pub tool: String,
+    /// The base bundle, for an incremental bundle.
+    #[serde(default)]
+    pub base: Option<BaseRef>,
+    /// Chunking parameters.
+    pub chunking: ChunkingInfo,
+    /// The volumes, in index order.
+    pub volumes: Vec<VolumeInfo>,
+    /// The images.
+    pub images: Vec<ImageEntry>,
+    /// Every manifest (index, image manifests, index children), by digest order.
+    pub manifests: Vec<ManifestEntry>,
+    /// Every blob, in the order they were packed.
+    pub blobs: Vec<BlobEntry>,
+    /// Every stored chunk.
+    pub chunks: Vec<ChunkEntry>,
+}
+
+impl Root {
+    /// Parses and checks a root: format version, encodings and internal consistency.
+    pub fn from_json(bytes: &[u8]) -> Result<Root, RootError> {
+        // Check the version before the full parse, so that a future format with other fields
+        // still gets the clear "unsupported format" message.
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            format: String,
+        }
+        let v: VersionOnly = serde_json::from_slice(bytes)?;
+        let major = v
+            .format
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok());
+        if major != Some(FORMAT_MAJOR) {
+            return Err(RootError::UnsupportedFormat { found: v.format });
+        }
+        let root: Root = serde_json::from_slice(bytes)?;
+        root.validate()?;
+        Ok(root)
+    }
+
+    /// The canonical bytes of this root (compact JSON and a final newline).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec(self).expect("root serialises");
+        v.push(b'\n');
+        v
+    }
+
+    fn validate(&self) -> Result<(), RootError> {
+        let bad = |m: String| Err(RootError::Inconsistent(m));
+        for (i, v) in self.volumes.iter().enumerate() {
+            if v.index as usize != i + 1 {
+                return bad(format!("volume {} listed at position {}", v.index, i + 1));
+            }
+        }
+        for c in &self.chunks {
+            let vol = match self.volumes.get((c.volume() as usize).wrapping_sub(1)) {
+                Some(v) => v,
+                None => return bad(format!("chunk {} names volume {}", c.digest(), c.volume())),
+            };
+            if c.offset()
+                .checked_add(c.stored_len())
+                .is_none_or(|end| end > vol.data_size)
+            {
+                return bad(format!(
+                    "chunk {} lies beyond the data of volume {}",
+                    c.digest(),
+                    c.volume()
+                ));
+            }
+        }
+        for b in &self.blobs {
+            if b.encoding != ENCODING_PLAIN {
+                return Err(RootError::UnknownEncoding {
+                    digest: b.digest.clone(),
+                    encoding: b.encoding.clone(),
+                });
+            }
+            if b.in_base {
+                continue;
+            }
+            let mut total = 0u64;
+            for &ci in &b.chunks {
+                match self.chunks.get(ci as usize) {
+                    Some(c) => total += c.len(),
+                    None => return bad(format!("blob {} names chunk #{ci}", b.digest)),
+                }
+            }
+            if total != b.size {
+                return bad(format!(
+                    "blob {} is {} bytes but its chunks add up to {total}",
+                    b.digest, b.size
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest with `digest`, if the bundle holds it.
+    pub fn manifest(&self, digest: &Digest) -> Option<&ManifestEntry> {
+        self.manifests.iter().find(|m| &m.digest == digest)
+    }
+
+    /// Blob entries by digest.
+    pub fn blob_index(&self) -> HashMap<&Digest, &BlobEntry> {
+        self.blobs.iter().map(|b| (&b.digest, b)).collect()
+    }
+
+    /// Which images use each blob (by the image's `name`), for damage reports.
+    pub fn blob_users(&self) -> BTreeMap<Digest, Vec<String>> {
+        let mut users: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
+        for img in &self.images {
+            for d in crate::bundle::image_blobs(self, img) {
+                let v = users.entry(d).or_default();
+                if !v.contains(&img.name) {
+                    v.push(img.name.clone());
+                }
+            }
+        }
+        users
+    }
+}

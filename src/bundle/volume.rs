@@ -1,0 +1,397 @@
+//! Volume files: the tar layout of one volume (bundle-format/SPEC.md §3).
+//!
+//! ```text
+//! offset 0    GNU tar header of `ferry-data`
+//! offset 512  stored chunks, back to back, then zero padding to 512
+//!             `volume.json`, `root.json`, `root.json.minisig` (tar members)
+//!             two zero blocks (end of archive)
+//! ```
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Digest;
+
+/// Name of the data member, always the first member of a volume.
+pub const DATA_MEMBER: &str = "ferry-data";
+/// Name of the per-volume label member.
+pub const LABEL_MEMBER: &str = "volume.json";
+/// Name of the root member.
+pub const ROOT_MEMBER: &str = "root.json";
+/// Name of the signature member.
+pub const SIG_MEMBER: &str = "root.json.minisig";
+/// Where the data of the first member starts.
+pub const DATA_OFFSET: u64 = 512;
+/// Largest root.json a reader accepts.
+pub const MAX_ROOT_LEN: u64 = 1 << 30;
+/// File name suffix of a complete volume.
+pub const VOLUME_SUFFIX: &str = ".tar";
+
+/// Problems with one volume file.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The volume file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The file is not a ferry volume (no `ferry-data` first member).
+    #[error("{path} is not a ferry volume: {reason}")]
+    NotAVolume {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A tar header's checksum does not match.
+    #[error("{path}: tar header at offset {offset} is damaged (checksum mismatch); the volume must be copied again")]
+    DamagedHeader {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the header.
+        offset: u64,
+    },
+    /// The file ends early.
+    #[error("{path} is truncated: {reason}; copy the volume again from the original media")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+/// The per-volume label, `volume.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeLabel {
+    /// Format version of the bundle.
+    pub format: String,
+    /// The bundle this volume belongs to.
+    pub bundle_id: String,
+    /// 1-based volume number.
+    pub volume: u32,
+    /// How many volumes the bundle has.
+    pub volume_count: u32,
+    /// Digest of the root.json this volume carries.
+    pub root_digest: Digest,
+}
+
+/// What the end of a volume carries.
+#[derive(Debug, Clone)]
+pub struct VolumeTrailer {
+    /// The file.
+    pub path: PathBuf,
+    /// Length of the data member.
+    pub data_size: u64,
+    /// The label.
+    pub label: VolumeLabel,
+    /// Exact bytes of root.json.
+    pub root: Vec<u8>,
+    /// Text of root.json.minisig.
+    pub signature: String,
+}
+
+/// The file name of volume `index` of `count` in bundle `bundle_id`.
+pub fn volume_file_name(bundle_id: &str, index: u32, count: u32) -> String {
+    format!(
+        "ferry-{}-{index:03}-of-{count:03}{VOLUME_SUFFIX}",
+        &bundle_id[..bundle_id.len().min(12)]
+    )
+}
+
+fn pad512(n: u64) -> u64 {
+    n.div_ceil(512) * 512
+}
+
+/// Bytes a volume needs besides its data: headers, padding, label, root, signature and the end
+/// of archive, for a root of `root_len` bytes and a signature of `sig_len` bytes.
+pub fn overhead(root_len: u64, sig_len: u64) -> u64 {
+    const LABEL_MAX: u64 = 512; // a label is far below 512 bytes
+    512 + 511 + (512 + LABEL_MAX) + (512 + pad512(root_len)) + (512 + pad512(sig_len)) + 1024
+}
+
+fn header(name: &str, size: u64, mtime: u64) -> io::Result<tar::Header> {
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name)?;
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    Ok(h)
+}
+
+/// Writes the data of one volume, then its trailer.
+pub struct VolumeWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    data_len: u64,
+}
+
+impl VolumeWriter {
+    /// Creates (or truncates) `path` and leaves room for the data member's header.
+    pub fn create(path: &Path) -> Result<Self, VolumeError> {
+        let io_err = |source| VolumeError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut f = File::create(path).map_err(io_err)?;
+        f.write_all(&[0u8; 512]).map_err(io_err)?;
+        Ok(VolumeWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, f),
+            data_len: 0,
+        })
+    }
+
+    /// Reopens a partly written volume whose data is known good up to `data_len` bytes,
+    /// dropping anything after it (a resumed pack).
+    pub fn reopen(path: &Path, data_len: u64) -> Result<Self, VolumeError> {
+        let io_err = |source| VolumeError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_err)?;
+        let have = f.metadata().map_err(io_err)?.len();
+        if have < DATA_OFFSET + data_len {
+            return Err(VolumeError::Truncated {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "expected at least {} bytes, found {have}",
+                    DATA_OFFSET + data_len
+                ),
+            });
+        }
+        f.set_len(DATA_OFFSET + data_len).map_err(io_err)?;
+        f.seek(SeekFrom::End(0)).map_err(io_err)?;
+        Ok(VolumeWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, f),
+            data_len,
+        })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of data written so far.
+    pub fn data_len(&self) -> u64 {
+        self.data_len
+    }
+
+    /// Appends stored chunk bytes and returns their offset within the data member.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<u64, VolumeError> {
+        let at = self.data_len;
+        self.out
+            .write_all(bytes)
+            .map_err(|source| VolumeError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.data_len += bytes.len() as u64;
+        Ok(at)
+    }
+
+    /// Flushes data to the file and to disk (a resume point).
+    pub fn sync(&mut self) -> Result<(), VolumeError> {
+        let path = self.path.clone();
+        self.out
+            .flush()
+            .and_then(|_| self.out.get_ref().sync_data())
+            .map_err(|source| VolumeError::Io { path, source })
+    }
+
+    /// Writes the data member's header and the trailer members, ending the archive.
+    pub fn finish(
+        mut self,
+        label: &VolumeLabel,
+        root: &[u8],
+        signature: &str,
+        mtime: u64,
+    ) -> Result<u64, VolumeError> {
+        let path = self.path.clone();
+        let io_err = |source| VolumeError::Io {
+            path: path.clone(),
+            source,
+        };
+        self.out.flush().map_err(io_err)?;
+        let mut f = self.out.into_inner().map_err(|e| io_err(e.into_error()))?;
+        // A finish may be repeated (a resumed pack that stopped while finishing).
+        f.set_len(DATA_OFFSET + self.data_len).map_err(io_err)?;
+        let h = header(DATA_MEMBER, self.data_len, mtime).map_err(io_err)?;
+        f.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        f.write_all(h.as_bytes()).map_err(io_err)?;
+        f.seek(SeekFrom::Start(DATA_OFFSET + self.data_len))
+            .map_err(io_err)?;
+        let pad = pad512(self.data_len) - self.data_len;
+        f.write_all(&vec![0u8; pad as usize]).map_err(io_err)?;
+        let mut b = tar::Builder::new(BufWriter::new(f));
+        let label_json = serde_json::to_vec(label).expect("label serialises");
+        for (name, data) in [
+            (LABEL_MEMBER, &label_json[..]),
+            (ROOT_MEMBER, root),
+            (SIG_MEMBER, signature.as_bytes()),
+        ] {
+            let mut h = header(name, data.len() as u64, mtime).map_err(io_err)?;
+            b.append_data(&mut h, name, data).map_err(io_err)?;
+        }
+        let w = b.into_inner().map_err(io_err)?;
+        let f = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+        f.sync_all().map_err(io_err)?;
+        let len = f.metadata().map_err(io_err)?.len();
+        Ok(len)
+    }
+}
+
+fn checksum_ok(block: &[u8; 512]) -> bool {
+    let h = tar::Header::from_byte_slice(block);
+    let stored = match h.cksum() {
+        Ok(c) => c,
+        Err(_) => return false,
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
+        .sum();
+    sum == stored
+}
+
+/// Reads the data member's header and the trailer of a volume file.
+pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
+    let io_err = |source| VolumeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let truncated = |reason: String| VolumeError::Truncated {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut f = File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    let mut block = [0u8; 512];
+    if len < 512 {
+        return Err(truncated(format!("only {len} bytes")));
+    }
+    f.read_exact(&mut block).map_err(io_err)?;
+    if !checksum_ok(&block) {
+        if block.iter().all(|&b| b == 0) {
+            return Err(VolumeError::NotAVolume {
+                path: path.to_path_buf(),
+                reason: "it starts with an empty tar block (an unfinished pack?)".into(),
+            });
+        }
+        return Err(VolumeError::DamagedHeader {
+            path: path.to_path_buf(),
+            offset: 0,
+        });
+    }
+    let h = tar::Header::from_byte_slice(&block);
+    let name = h.path_bytes();
+    if &name[..] != DATA_MEMBER.as_bytes() {
+        return Err(VolumeError::NotAVolume {
+            path: path.to_path_buf(),
+            reason: format!(
+                "first member is {:?}, not {DATA_MEMBER}",
+                String::from_utf8_lossy(&name)
+            ),
+        });
+    }
+    let data_size = h.entry_size().map_err(io_err)?;
+    let trailer_at = DATA_OFFSET + pad512(data_size);
+    if len < trailer_at + 3 * 512 {
+        return Err(truncated(format!(
+            "its data member is {data_size} bytes but the file ends at {len}"
+        )));
+    }
+    f.seek(SeekFrom::Start(trailer_at)).map_err(io_err)?;
+    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut offset = trailer_at;
+    loop {
+        let mut block = [0u8; 512];
+        match f.read_exact(&mut block) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(truncated(format!(
+                    "the archive ends inside its trailer at {offset}"
+                )))
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        if block.iter().all(|&b| b == 0) {
+            break;
+        }
+        if !checksum_ok(&block) {
+            return Err(VolumeError::DamagedHeader {
+                path: path.to_path_buf(),
+                offset,
+            });
+        }
+        let h = tar::Header::from_byte_slice(&block);
+        let size = h.entry_size().map_err(io_err)?;
+        let name = String::from_utf8_lossy(&h.path_bytes()).into_owned();
+        if size > MAX_ROOT_LEN {
+            return Err(VolumeError::NotAVolume {
+                path: path.to_path_buf(),
+                reason: format!("member {name} is {size} bytes, more than a trailer holds"),
+            });
+        }
+        if offset + 512 + size > len {
+            return Err(truncated(format!(
+                "member {name} at {offset} runs past the end"
+            )));
+        }
+        let mut data = vec![0u8; size as usize];
+        f.read_exact(&mut data).map_err(io_err)?;
+        let skip = pad512(size) - size;
+        f.seek(SeekFrom::Current(skip as i64)).map_err(io_err)?;
+        offset += 512 + pad512(size);
+        members.push((name, data));
+    }
+    let take = |name: &str| -> Result<Vec<u8>, VolumeError> {
+        members
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| VolumeError::NotAVolume {
+                path: path.to_path_buf(),
+                reason: format!("member {name} is missing"),
+            })
+    };
+    let label: VolumeLabel =
+        serde_json::from_slice(&take(LABEL_MEMBER)?).map_err(|e| VolumeError::NotAVolume {
+            path: path.to_path_buf(),
+            reason: format!("{LABEL_MEMBER} does not parse: {e}"),
+        })?;
+    let signature = String::from_utf8(take(SIG_MEMBER)?).map_err(|_| VolumeError::NotAVolume {
+        path: path.to_path_buf(),
+        reason: format!("{SIG_MEMBER} is not text"),
+    })?;
+    Ok(VolumeTrailer {
+        path: path.to_path_buf(),
+        data_size,
+        label,
+        root: take(ROOT_MEMBER)?,
+        signature,
+    })
+}

@@ -1,0 +1,368 @@
+//! Writes a bundle: stored chunks into volumes, then the signed root into every volume.
+//!
+//! The writer is fed in a deterministic order (blob by blob, chunk by chunk) so that the same
+//! input gives the same bytes. It journals every completed blob, so an interrupted pack resumes
+//! where it stopped; until [`BundleWriter::finish`] renames them, volumes live under
+//! `DIR/.ferry-pack/` with names that no reader takes for a bundle.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::journal::{Journal, JournalHeader, JournalRecord};
+use super::root::{
+    BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
+    ENCODING_PLAIN, FORMAT_VERSION,
+};
+use super::volume::{self, VolumeLabel, VolumeWriter};
+use super::BundleError;
+use crate::chunk::Compression;
+use crate::model::Digest;
+use crate::sign::SecretKey;
+
+/// Directory inside the output that holds work in progress.
+pub const STAGING_DIR: &str = ".ferry-pack";
+
+/// What [`BundleWriter::open`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResumeState {
+    /// Blobs already complete from an earlier run.
+    pub blobs_done: usize,
+    /// Their bytes.
+    pub bytes_done: u64,
+}
+
+/// Everything besides chunk data that goes into the root.
+#[derive(Debug, Clone)]
+pub struct RootContent {
+    /// Time of packing, RFC 3339 UTC.
+    pub created: String,
+    /// The same as seconds since the epoch (tar member times).
+    pub mtime: u64,
+    /// The images.
+    pub images: Vec<ImageEntry>,
+    /// Every manifest.
+    pub manifests: Vec<ManifestEntry>,
+    /// Chunking parameters used.
+    pub chunking: ChunkingInfo,
+}
+
+/// A finished bundle's figures.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The bundle id.
+    pub bundle_id: String,
+    /// Volume files, in index order.
+    pub volumes: Vec<PathBuf>,
+    /// Total bytes of all volume files.
+    pub bundle_bytes: u64,
+    /// Digest of root.json.
+    pub root_digest: Digest,
+}
+
+/// Accumulates chunks and blobs and writes the volumes.
+pub struct BundleWriter {
+    dir: PathBuf,
+    staging: PathBuf,
+    data_cap: Option<u64>,
+    done_volumes: Vec<u64>,
+    current: Option<VolumeWriter>,
+    chunks: Vec<ChunkEntry>,
+    chunk_index: HashMap<Digest, u32>,
+    blobs: Vec<BlobEntry>,
+    blob_index: HashMap<Digest, usize>,
+    journal: Journal,
+    pending_new: Vec<(u32, ChunkEntry)>,
+}
+
+fn staged_volume(staging: &Path, index: u32) -> PathBuf {
+    staging.join(format!("volume-{index:03}.partial"))
+}
+
+impl BundleWriter {
+    /// Opens `dir` for packing `plan` (a digest of the inputs). Resumes an earlier run of the
+    /// same plan; refuses a directory that already holds a bundle or other files.
+    pub fn open(
+        dir: &Path,
+        plan: &str,
+        data_cap: Option<u64>,
+    ) -> Result<(Self, ResumeState), BundleError> {
+        let io = |p: &Path, e| BundleError::io(p, e);
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
+            let entry = entry.map_err(|e| io(dir, e))?;
+            let name = entry.file_name();
+            if name != STAGING_DIR {
+                return Err(BundleError::OutputNotEmpty {
+                    dir: dir.to_path_buf(),
+                    found: name.to_string_lossy().into_owned(),
+                });
+            }
+        }
+        let staging = dir.join(STAGING_DIR);
+        fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+        let header = JournalHeader {
+            plan: plan.to_string(),
+            data_cap,
+        };
+        let loaded = Journal::load(&staging).map_err(|e| io(&staging, e))?;
+        let records = match loaded {
+            Some((h, records)) if h == header && !records.is_empty() => records,
+            _ => {
+                // A fresh start: clear anything from another plan.
+                for entry in fs::read_dir(&staging).map_err(|e| io(&staging, e))? {
+                    let p = entry.map_err(|e| io(&staging, e))?.path();
+                    fs::remove_file(&p).map_err(|e| io(&p, e))?;
+                }
+                Vec::new()
+            }
+        };
+        let journal = Journal::reopen(&staging, &header, &records).map_err(|e| io(&staging, e))?;
+        let mut w = BundleWriter {
+            dir: dir.to_path_buf(),
+            staging: staging.clone(),
+            data_cap,
+            done_volumes: Vec::new(),
+            current: None,
+            chunks: Vec::new(),
+            chunk_index: HashMap::new(),
+            blobs: Vec::new(),
+            blob_index: HashMap::new(),
+            journal,
+            pending_new: Vec::new(),
+        };
+        let mut state = ResumeState::default();
+        let last_volumes = records
+            .last()
+            .map(|r| r.volumes.clone())
+            .unwrap_or_default();
+        for r in &records {
+            for (i, c) in &r.new_chunks {
+                if *i as usize != w.chunks.len() {
+                    return Err(BundleError::Journal(format!("chunk #{i} out of order")));
+                }
+                w.chunk_index.insert(c.digest().clone(), *i);
+                w.chunks.push(c.clone());
+            }
+            w.blob_index.insert(r.blob.digest.clone(), w.blobs.len());
+            state.bytes_done += r.blob.size;
+            w.blobs.push(r.blob.clone());
+        }
+        state.blobs_done = w.blobs.len();
+        // Volumes before the last are complete; the last is reopened and cut back to what the
+        // journal vouches for.
+        let n = last_volumes.len();
+        for (i, len) in last_volumes.iter().enumerate() {
+            let index = i as u32 + 1;
+            let p = staged_volume(&staging, index);
+            if i + 1 < n {
+                let have = fs::metadata(&p).map_err(|e| io(&p, e))?.len();
+                if have < volume::DATA_OFFSET + len {
+                    return Err(BundleError::Journal(format!(
+                        "{} is shorter than the journal says; remove {} and pack again",
+                        p.display(),
+                        staging.display()
+                    )));
+                }
+                w.done_volumes.push(*len);
+            } else {
+                w.current = Some(VolumeWriter::reopen(&p, *len)?);
+            }
+        }
+        // Volumes started after the last complete blob hold nothing vouched for.
+        let mut k = n as u32 + 1;
+        while staged_volume(&staging, k).exists() {
+            let p = staged_volume(&staging, k);
+            fs::remove_file(&p).map_err(|e| io(&p, e))?;
+            k += 1;
+        }
+        Ok((w, state))
+    }
+
+    /// Whether the blob is already stored (by this run or a resumed one).
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_index.contains_key(digest)
+    }
+
+    /// The index of an already stored chunk.
+    pub fn chunk(&self, digest: &Digest) -> Option<u32> {
+        self.chunk_index.get(digest).copied()
+    }
+
+    /// Stores a chunk unless an identical one is stored already; returns its index.
+    pub fn add_chunk(
+        &mut self,
+        digest: &Digest,
+        len: u64,
+        compression: Compression,
+        stored: &[u8],
+    ) -> Result<u32, BundleError> {
+        if let Some(i) = self.chunk(digest) {
+            return Ok(i);
+        }
+        let needs_roll = match (&self.current, self.data_cap) {
+            (None, _) => true,
+            (Some(v), Some(cap)) => v.data_len() > 0 && v.data_len() + stored.len() as u64 > cap,
+            (Some(_), None) => false,
+        };
+        if needs_roll {
+            if let Some(mut v) = self.current.take() {
+                v.sync()?;
+                self.done_volumes.push(v.data_len());
+            }
+            let index = self.done_volumes.len() as u32 + 1;
+            self.current = Some(VolumeWriter::create(&staged_volume(&self.staging, index))?);
+        }
+        let volume_index = self.done_volumes.len() as u32 + 1;
+        let v = self.current.as_mut().expect("a volume is open");
+        let offset = v.append(stored)?;
+        let entry = ChunkEntry(
+            digest.clone(),
+            len,
+            volume_index,
+            offset,
+            stored.len() as u64,
+            compression,
+        );
+        let i = self.chunks.len() as u32;
+        self.chunks.push(entry.clone());
+        self.chunk_index.insert(digest.clone(), i);
+        self.pending_new.push((i, entry));
+        Ok(i)
+    }
+
+    /// Records a complete blob made of `chunks` and makes it durable (a resume point).
+    pub fn finish_blob(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+        media_type: &str,
+        chunks: Vec<u32>,
+    ) -> Result<(), BundleError> {
+        if let Some(v) = self.current.as_mut() {
+            v.sync()?;
+        }
+        let blob = BlobEntry {
+            digest: digest.clone(),
+            size,
+            media_type: media_type.to_string(),
+            encoding: ENCODING_PLAIN.to_string(),
+            chunks,
+            in_base: false,
+        };
+        let mut volumes = self.done_volumes.clone();
+        if let Some(v) = &self.current {
+            volumes.push(v.data_len());
+        }
+        let record = JournalRecord {
+            blob: blob.clone(),
+            new_chunks: std::mem::take(&mut self.pending_new),
+            volumes,
+        };
+        self.journal
+            .append(&record)
+            .map_err(|e| BundleError::io(&self.staging, e))?;
+        self.blob_index.insert(digest.clone(), self.blobs.len());
+        self.blobs.push(blob);
+        Ok(())
+    }
+
+    /// Bytes of stored data so far.
+    pub fn stored_bytes(&self) -> u64 {
+        self.done_volumes.iter().sum::<u64>() + self.current.as_ref().map_or(0, |v| v.data_len())
+    }
+
+    /// Builds and signs the root, writes it into every volume and moves the volumes into place.
+    pub fn finish(
+        mut self,
+        content: RootContent,
+        key: &SecretKey,
+        volume_size: Option<u64>,
+    ) -> Result<Written, BundleError> {
+        if self.current.is_none() {
+            // A bundle with no blob at all still has one (empty) volume to carry its root.
+            self.current = Some(VolumeWriter::create(&staged_volume(&self.staging, 1))?);
+        }
+        let current = self.current.take().expect("a volume is open");
+        let mut sizes = self.done_volumes.clone();
+        sizes.push(current.data_len());
+        let mut root = Root {
+            format: FORMAT_VERSION.to_string(),
+            bundle_id: String::new(),
+            created: content.created,
+            tool: format!("ferry {}", env!("CARGO_PKG_VERSION")),
+            base: None,
+            chunking: content.chunking,
+            volumes: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &data_size)| VolumeInfo {
+                    index: i as u32 + 1,
+                    data_size,
+                })
+                .collect(),
+            images: content.images,
+            manifests: content.manifests,
+            blobs: std::mem::take(&mut self.blobs),
+            chunks: std::mem::take(&mut self.chunks),
+        };
+        // The id is derived from the content, so that a reproducible pack gets the same id.
+        root.bundle_id = Digest::sha256_of(&root.to_json()).hex()[..32].to_string();
+        let root_bytes = root.to_json();
+        let root_digest = Digest::sha256_of(&root_bytes);
+        let comment = format!(
+            "ferry bundle {} format {} root {}",
+            root.bundle_id, root.format, root_digest
+        );
+        let signature = key
+            .sign(&root_bytes[..], &comment)
+            .map_err(BundleError::Sign)?
+            .to_file_string();
+        let count = sizes.len() as u32;
+        if let Some(limit) = volume_size {
+            let overhead = volume::overhead(root_bytes.len() as u64, signature.len() as u64);
+            if let Some(max) = sizes.iter().max() {
+                if max + overhead > limit {
+                    return Err(BundleError::Journal(format!(
+                        "internal error: root of {} bytes does not fit beside {max} bytes of data in a {limit}-byte volume",
+                        root_bytes.len()
+                    )));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut total = 0;
+        let mut writers: Vec<VolumeWriter> = Vec::new();
+        for (i, len) in self.done_volumes.iter().enumerate() {
+            writers.push(VolumeWriter::reopen(
+                &staged_volume(&self.staging, i as u32 + 1),
+                *len,
+            )?);
+        }
+        writers.push(current);
+        for (i, w) in writers.into_iter().enumerate() {
+            let index = i as u32 + 1;
+            let label = VolumeLabel {
+                format: root.format.clone(),
+                bundle_id: root.bundle_id.clone(),
+                volume: index,
+                volume_count: count,
+                root_digest: root_digest.clone(),
+            };
+            let staged = w.path().to_path_buf();
+            total += w.finish(&label, &root_bytes, &signature, content.mtime)?;
+            let dest = self
+                .dir
+                .join(volume::volume_file_name(&root.bundle_id, index, count));
+            fs::rename(&staged, &dest).map_err(|e| BundleError::io(&dest, e))?;
+            out.push(dest);
+        }
+        fs::remove_dir_all(&self.staging).map_err(|e| BundleError::io(&self.staging, e))?;
+        Ok(Written {
+            bundle_id: root.bundle_id,
+            volumes: out,
+            bundle_bytes: total,
+            root_digest,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! `ferry check`: is every image of a bundle in the mirror registry, by digest, with every blob?
+
+use serde::Serialize;
+
+use crate::bundle::Root;
+use crate::model::manifest::{parse_refs, ManifestRefs};
+use crate::model::{Digest, Reference};
+use crate::naming::Naming;
+use crate::registry::Registry;
+
+/// One image's state at the target.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageCheck {
+    /// Upstream name.
+    pub name: String,
+    /// Mirror reference by digest.
+    pub mirror: String,
+    /// What is missing (manifests, blobs, tags), in words.
+    pub missing: Vec<String>,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The target registry.
+    pub target: String,
+    /// Per image.
+    pub images: Vec<ImageCheck>,
+}
+
+impl CheckReport {
+    /// Images with nothing missing.
+    pub fn complete(&self) -> usize {
+        self.images.iter().filter(|i| i.missing.is_empty()).count()
+    }
+}
+
+/// Checks every image of `root` at `target` under `naming`.
+pub fn check(root: &Root, target: &Registry, naming: &Naming) -> CheckReport {
+    let mut images = Vec::new();
+    for img in &root.images {
+        let mut missing = Vec::new();
+        let (repo, mirror) = match Reference::parse(&img.name)
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                let repo = naming.repository(&n).map_err(|e| e.to_string())?;
+                let m = naming
+                    .mirror(&n.by_digest(img.digest.clone()))
+                    .map_err(|e| e.to_string())?;
+                Ok((repo, m.to_string()))
+            }) {
+            Ok(x) => x,
+            Err(e) => {
+                images.push(ImageCheck {
+                    name: img.name.clone(),
+                    mirror: String::new(),
+                    missing: vec![e],
+                });
+                continue;
+            }
+        };
+        let mut stack: Vec<Digest> = vec![img.digest.clone()];
+        while let Some(d) = stack.pop() {
+            if img.platforms.iter().any(|p| p.digest == d && !p.present) {
+                continue;
+            }
+            match target.manifest_digest(&repo, &d.to_string()) {
+                Ok(Some(_)) => {}
+                Ok(None) => missing.push(format!("manifest {d}")),
+                Err(e) => missing.push(format!("manifest {d}: {e}")),
+            }
+            let Some(m) = root.manifest(&d) else {
+                missing.push(format!("manifest {d} is not in the bundle"));
+                continue;
+            };
+            let Ok(bytes) = m.bytes() else { continue };
+            match parse_refs(&d, &m.media_type, &bytes) {
+                Ok(ManifestRefs::Index { children }) => {
+                    stack.extend(children.into_iter().map(|c| c.digest))
+                }
+                Ok(refs) => {
+                    for b in refs.blobs() {
+                        match target.blob_exists(&repo, &b.digest) {
+                            Ok(Some(_)) => {}
+                            Ok(None) => missing.push(format!("blob {}", b.digest)),
+                            Err(e) => missing.push(format!("blob {}: {e}", b.digest)),
+                        }
+                    }
+                }
+                Err(e) => missing.push(e.to_string()),
+            }
+        }
+        for t in &img.tags {
+            match target.manifest_digest(&repo, t) {
+                Ok(Some(d)) if d == img.digest => {}
+                Ok(Some(d)) => missing.push(format!("tag {t} points at {d}, not {}", img.digest)),
+                Ok(None) => missing.push(format!("tag {t}")),
+                Err(e) => missing.push(format!("tag {t}: {e}")),
+            }
+        }
+        images.push(ImageCheck {
+            name: img.name.clone(),
+            mirror,
+            missing,
+        });
+    }
+    CheckReport {
+        target: naming.target().to_string(),
+        images,
+    }
+}

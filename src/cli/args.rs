@@ -1,0 +1,278 @@
+//! Command-line arguments, as clap parses them (no system calls here).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// ferry carries container images across an air gap.
+///
+/// Connected side: `ferry keygen`, then `ferry pack` writes a signed, deduplicated bundle of
+/// volumes sized for removable media. Disconnected side: `ferry verify` checks it, `ferry push`
+/// fills the mirror registry (digests unchanged) and writes the OpenShift mirror sets.
+///
+/// Exit codes: 0 success; 1 error (nothing or not everything done, see the message);
+/// 2 usage error; 3 the work ran but found problems (damage found by verify, images that
+/// failed to push, images missing at check).
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make an ed25519 signing key (minisign format): PATH (secret, mode 0600) and PATH.pub.
+    Keygen(KeygenArgs),
+    /// Read images and write a signed bundle.
+    Pack(PackArgs),
+    /// Check a bundle's signature, volume set and every digest.
+    Verify(VerifyArgs),
+    /// Show what a bundle holds: images, volumes, dedup figures.
+    Inspect(InspectArgs),
+    /// Push every image of a verified bundle to a mirror registry and write the mirror sets.
+    Push(PushArgs),
+    /// Write the mirror sets (IDMS, ICSP, ITMS, registries.conf, mapping.txt) without pushing.
+    Mirrorsets(MirrorsetsArgs),
+    /// Confirm that every image of a bundle is in the mirror registry, by digest.
+    Check(CheckArgs),
+}
+
+/// `ferry keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key; the public key goes to PATH.pub.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to reach registries.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryArgs {
+    /// Credentials USER:PASS for every registry (else the auth file is used).
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        env = "FERRY_CREDS",
+        hide_env_values = true
+    )]
+    pub creds: Option<String>,
+    /// A containers auth file (auth.json / docker config.json). Default: $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust besides the system roots (repeatable).
+    /// /etc/containers/certs.d/HOST[:PORT]/*.crt are trusted for their host too.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+    /// Allow plain HTTP or an unverified certificate for this registry only (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure: Vec<String>,
+}
+
+/// `ferry pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The image list: one reference per line (`#` comments), or an oc-mirror
+    /// ImageSetConfiguration (mirror.additionalImages). A line is `SOURCE [NAME]`; SOURCE is a
+    /// registry reference by tag or digest, `oci:PATH[:TAG]` or `docker-archive:PATH`.
+    #[arg(long, value_name = "FILE")]
+    pub images: PathBuf,
+    /// The secret key to sign with (from `ferry keygen`).
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+    /// Output directory (new or empty, or an interrupted pack of the same list to resume).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Largest volume file: bytes or with a unit (64MiB, 4GiB, 4G). Default 4GiB−1 (FAT32).
+    /// 0 means a single volume.
+    #[arg(long, value_name = "SIZE", default_value = "4294967295")]
+    pub volume_size: String,
+    /// Parallel workers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Carry only these platforms of multi-arch images (repeatable), e.g. linux/amd64. The
+    /// index keeps its original bytes and digest.
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
+    /// zstd compression level for chunks that compress.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub zstd_level: i32,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The public key the bundle must be signed with.
+    #[arg(long, value_name = "PATH.pub")]
+    pub trusted_key: PathBuf,
+    /// Check only this volume file (one stick as it arrives).
+    #[arg(long, value_name = "FILE")]
+    pub volume: Option<PathBuf>,
+    /// Parallel workers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The bundle directory (or one volume file).
+    pub dir: PathBuf,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Scope of mirror-set entries.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ScopeArg {
+    /// One entry per upstream registry (quay.io → TARGET/mirror/quay.io).
+    Registry,
+    /// One entry per repository.
+    Repository,
+}
+
+/// Where images go.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// The mirror registry, HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: String,
+    /// Path prefix under which upstream registries are mirrored.
+    #[arg(long, default_value = crate::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
+    pub prefix: String,
+}
+
+/// `ferry push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The public key the bundle must be signed with.
+    #[arg(long, value_name = "PATH.pub")]
+    pub trusted_key: PathBuf,
+    /// Target registry and prefix.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Parallel workers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Where to write the mirror sets.
+    #[arg(long, value_name = "OUT", default_value = "ferry-mirrorsets")]
+    pub mirrorsets_out: PathBuf,
+    /// One mirror-set entry per registry or per repository.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
+    pub mirrorset_scope: ScopeArg,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry mirrorsets`.
+#[derive(Debug, Args)]
+pub struct MirrorsetsArgs {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// Target registry and prefix.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where to write the files.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// One entry per registry or per repository.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
+    pub mirrorset_scope: ScopeArg,
+    /// Check the bundle's signature with this key first.
+    #[arg(long, value_name = "PATH.pub")]
+    pub trusted_key: Option<PathBuf>,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// Target registry and prefix.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Check the bundle's signature with this key first.
+    #[arg(long, value_name = "PATH.pub")]
+    pub trusted_key: Option<PathBuf>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a size: plain bytes, or a number with K/M/G/T (powers of 1024, `iB`/`B` optional).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 64MiB, 4GiB or bytes"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        u => {
+            return Err(format!(
+                "invalid size unit {u:?} in {s:?}: use K, M, G or T (powers of 1024)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("4G").unwrap(), 4 << 30);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert_eq!(parse_size("4294967295").unwrap(), 4294967295);
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("MiB").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,352 @@
+//! One function per command.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use super::args::{self, Command, RegistryArgs, ScopeArg};
+use super::progress::Renderer;
+use super::{EXIT_OK, EXIT_PROBLEMS};
+use crate::bundle::{self, Bundle, Verified};
+use crate::naming::Naming;
+use crate::registry::{ClientOptions, Credential, Registry};
+use crate::sign::{self, PublicKey, SecretKey};
+
+/// Runs one command; returns the exit code.
+pub fn run(cmd: Command) -> Result<i32> {
+    match cmd {
+        Command::Keygen(a) => keygen(a),
+        Command::Pack(a) => pack(a),
+        Command::Verify(a) => verify(a),
+        Command::Inspect(a) => inspect(a),
+        Command::Push(a) => push(a),
+        Command::Mirrorsets(a) => mirrorsets(a),
+        Command::Check(a) => check(a),
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn jobs(j: Option<usize>) -> usize {
+    j.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2)
+    })
+}
+
+fn client_options(a: &RegistryArgs) -> Result<ClientOptions> {
+    let mut o = ClientOptions::default();
+    if let Some(c) = &a.creds {
+        o.creds = Some(Credential::parse(c).context("--creds must be USER:PASS")?);
+    }
+    o.authfile = a.authfile.clone();
+    o.ca_files = a.ca_files.clone();
+    o.insecure = a.insecure.clone();
+    o.user_agent = format!("ferry/{}", env!("CARGO_PKG_VERSION"));
+    Ok(o)
+}
+
+fn read_public_key(p: &Path) -> Result<PublicKey> {
+    PublicKey::read(p).with_context(|| format!("reading trusted key {}", p.display()))
+}
+
+fn open_verified(dir: &Path, key: &Path) -> Result<Bundle<Verified>> {
+    let key = read_public_key(key)?;
+    let b = Bundle::open(dir).with_context(|| format!("opening bundle {}", dir.display()))?;
+    b.verify(&key)
+        .with_context(|| format!("verifying bundle {}", dir.display()))
+}
+
+fn keygen(a: args::KeygenArgs) -> Result<i32> {
+    if a.force {
+        let _ = std::fs::remove_file(&a.out);
+        let _ = std::fs::remove_file(pub_path(&a.out));
+    }
+    let pk = sign::keygen(&a.out).with_context(|| format!("writing key {}", a.out.display()))?;
+    if a.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            secret_key: &'a Path,
+            public_key: String,
+            key_id: String,
+        }
+        print_json(&Out {
+            secret_key: &a.out,
+            public_key: pub_path(&a.out).display().to_string(),
+            key_id: pk.key_id_hex(),
+        })?;
+    } else {
+        println!(
+            "secret key: {} (mode 0600; keep it on the build farm)",
+            a.out.display()
+        );
+        println!(
+            "public key: {} (give it to the disconnected site)",
+            pub_path(&a.out).display()
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn pub_path(p: &Path) -> std::path::PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".pub");
+    s.into()
+}
+
+fn pack(a: args::PackArgs) -> Result<i32> {
+    let requests = crate::pack::list::read_list(&a.images)?;
+    let key = SecretKey::read(&a.key)
+        .with_context(|| format!("reading secret key {}", a.key.display()))?;
+    let size = args::parse_size(&a.volume_size).map_err(anyhow::Error::msg)?;
+    crate::pack::check_out_dir(&a.out)?;
+    let opts = crate::pack::PackOptions {
+        out: a.out.clone(),
+        volume_size: (size != 0).then_some(size),
+        jobs: jobs(a.jobs),
+        platforms: a.platforms.clone(),
+        client: client_options(&a.registry)?,
+        created: crate::pack::PackOptions::created_from_env(),
+        zstd_level: a.zstd_level,
+    };
+    let progress = Renderer::new(a.json);
+    let summary = crate::pack::pack(&requests, &key, &opts, &progress)
+        .with_context(|| format!("packing {} into {}", a.images.display(), a.out.display()))?;
+    if a.json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "bundle {} : {} images, {} unique blobs ({} bytes) in {} volume(s), {} bytes",
+            summary.bundle_id,
+            summary.images.len(),
+            summary.blobs,
+            summary.unique_blob_bytes,
+            summary.volumes.len(),
+            summary.bundle_bytes
+        );
+        for v in &summary.volumes {
+            println!("  {}", v.display());
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn verify(a: args::VerifyArgs) -> Result<i32> {
+    let key = read_public_key(&a.trusted_key)?;
+    let b = match &a.volume {
+        Some(v) => {
+            Bundle::open_volume(v).with_context(|| format!("opening volume {}", v.display()))?
+        }
+        None => {
+            Bundle::open(&a.dir).with_context(|| format!("opening bundle {}", a.dir.display()))?
+        }
+    };
+    let b = b.verify(&key).with_context(|| {
+        format!(
+            "verifying {}",
+            a.volume.as_deref().unwrap_or(&a.dir).display()
+        )
+    })?;
+    let progress = Renderer::new(a.json);
+    let report = bundle::check::check(&b, jobs(a.jobs), &progress);
+    if a.json {
+        print_json(&report)?;
+    } else {
+        for d in &report.damage {
+            eprintln!("DAMAGED: {}", d.message);
+            if !d.images.is_empty() {
+                eprintln!("  images affected: {}", d.images.join(", "));
+            }
+        }
+        if report.is_ok() {
+            println!(
+                "bundle {} OK: signature trusted, {} volume(s), {} manifests, {} blobs, {} chunks, {} bytes checked",
+                report.bundle_id,
+                report.volumes.len(),
+                report.manifests_checked,
+                report.blobs_checked,
+                report.chunks_checked,
+                report.bytes_checked
+            );
+        } else {
+            eprintln!(
+                "bundle {}: {} problem(s) found; copy the damaged volume(s) again",
+                report.bundle_id,
+                report.damage.len()
+            );
+        }
+    }
+    Ok(if report.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
+}
+
+fn inspect(a: args::InspectArgs) -> Result<i32> {
+    let b = if a.dir.is_file() {
+        Bundle::open_volume(&a.dir)
+    } else {
+        Bundle::open(&a.dir)
+    }
+    .with_context(|| format!("opening bundle {}", a.dir.display()))?;
+    let info = crate::inspect::describe(&b);
+    if a.json {
+        print_json(&info)?;
+    } else {
+        print!("{}", crate::inspect::render(&info));
+    }
+    Ok(EXIT_OK)
+}
+
+fn scope(s: ScopeArg) -> crate::mirrorset::Scope {
+    match s {
+        ScopeArg::Registry => crate::mirrorset::Scope::Registry,
+        ScopeArg::Repository => crate::mirrorset::Scope::Repository,
+    }
+}
+
+fn write_mirrorsets<S>(
+    b: &Bundle<S>,
+    naming: &Naming,
+    scope: crate::mirrorset::Scope,
+    out: &Path,
+) -> Result<Vec<String>> {
+    let sets =
+        crate::mirrorset::from_root(b.root(), naming, scope).context("building mirror sets")?;
+    crate::mirrorset::write_all(out, &sets)
+        .with_context(|| format!("writing mirror sets to {}", out.display()))?;
+    Ok(sets
+        .files()
+        .into_iter()
+        .map(|(name, _)| out.join(name).display().to_string())
+        .collect())
+}
+
+fn push(a: args::PushArgs) -> Result<i32> {
+    let b = open_verified(&a.dir, &a.trusted_key)?;
+    let naming = Naming::new(&a.target.to, &a.target.prefix)?;
+    let target = Registry::new(&a.target.to, &client_options(&a.registry)?)
+        .with_context(|| format!("connecting to {}", a.target.to))?;
+    target
+        .ping()
+        .with_context(|| format!("reaching registry {}", a.target.to))?;
+    let progress = Renderer::new(a.json);
+    let report = crate::push::push(&b, &target, &naming, jobs(a.jobs), &progress);
+    let files = write_mirrorsets(&b, &naming, scope(a.mirrorset_scope), &a.mirrorsets_out)?;
+    let failed: Vec<_> = report.failed().collect();
+    if a.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            report: &'a crate::push::PushReport,
+            mirrorsets: &'a [String],
+        }
+        print_json(&Out {
+            report: &report,
+            mirrorsets: &files,
+        })?;
+    } else {
+        println!(
+            "pushed {} of {} images to {}: {} blobs uploaded ({} bytes), {} mounted, {} already present",
+            report.images.len() - failed.len(),
+            report.images.len(),
+            report.target,
+            report.blobs_uploaded,
+            report.bytes_uploaded,
+            report.blobs_mounted,
+            report.blobs_present
+        );
+        println!("mirror sets:");
+        for f in &files {
+            println!("  {f}");
+        }
+        for f in &failed {
+            eprintln!(
+                "FAILED {}: {}",
+                f.name,
+                f.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+    }
+    Ok(if failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
+}
+
+fn mirrorsets(a: args::MirrorsetsArgs) -> Result<i32> {
+    let naming = Naming::new(&a.target.to, &a.target.prefix)?;
+    let files = match &a.trusted_key {
+        Some(k) => write_mirrorsets(
+            &open_verified(&a.dir, k)?,
+            &naming,
+            scope(a.mirrorset_scope),
+            &a.out,
+        )?,
+        None => {
+            let b = Bundle::open(&a.dir)
+                .with_context(|| format!("opening bundle {}", a.dir.display()))?;
+            write_mirrorsets(&b, &naming, scope(a.mirrorset_scope), &a.out)?
+        }
+    };
+    if a.json {
+        print_json(&files)?;
+    } else {
+        for f in &files {
+            println!("{f}");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn check(a: args::CheckArgs) -> Result<i32> {
+    let naming = Naming::new(&a.target.to, &a.target.prefix)?;
+    let target = Registry::new(&a.target.to, &client_options(&a.registry)?)
+        .with_context(|| format!("connecting to {}", a.target.to))?;
+    let report = match &a.trusted_key {
+        Some(k) => crate::check::check(open_verified(&a.dir, k)?.root(), &target, &naming),
+        None => {
+            let b = Bundle::open(&a.dir)
+                .with_context(|| format!("opening bundle {}", a.dir.display()))?;
+            crate::check::check(b.root(), &target, &naming)
+        }
+    };
+    if a.json {
+        print_json(&report)?;
+    } else {
+        for i in &report.images {
+            if i.missing.is_empty() {
+                println!("ok       {}", i.mirror);
+            } else {
+                println!("MISSING  {}", i.mirror);
+                for m in &i.missing {
+                    println!("         {m}");
+                }
+            }
+        }
+        println!(
+            "{} of {} images complete at {}",
+            report.complete(),
+            report.images.len(),
+            report.target
+        );
+    }
+    if report.images.iter().any(|i| !i.missing.is_empty()) {
+        return Ok(EXIT_PROBLEMS);
+    }
+    if report.images.is_empty() {
+        bail!("the bundle lists no image");
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,207 @@
+//! `ferry inspect`: what a bundle holds and how well it deduplicates. Pure functions of the
+//! root, plus the volume files' sizes.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::bundle::{image_blobs, Bundle};
+use crate::model::Digest;
+
+/// One image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    /// As written in the list.
+    pub source: String,
+    /// Upstream name.
+    pub name: String,
+    /// Top manifest digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Platforms carried.
+    pub platforms: Vec<String>,
+    /// Platforms left out.
+    pub platforms_absent: Vec<String>,
+    /// Sum of the sizes of the blobs it uses.
+    pub size: u64,
+}
+
+/// One volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeInfo {
+    /// The file.
+    pub path: String,
+    /// Its number.
+    pub index: u32,
+    /// Data bytes.
+    pub data_size: u64,
+    /// File size.
+    pub file_size: u64,
+}
+
+/// The dedup figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct DedupInfo {
+    /// Sum over images of the bytes of the blobs each uses.
+    pub sum_of_image_sizes: u64,
+    /// Bytes of unique blobs.
+    pub unique_blob_bytes: u64,
+    /// Bytes that chunk-level dedup saved beyond blob dedup.
+    pub chunk_dedup_saved_bytes: u64,
+    /// Bytes of stored (compressed where it paid) chunk data.
+    pub stored_bytes: u64,
+    /// Total size of the volume files present.
+    pub bundle_bytes: u64,
+}
+
+/// Everything `inspect` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleInfo {
+    /// Bundle id.
+    pub bundle_id: String,
+    /// Format version.
+    pub format: String,
+    /// Packing time.
+    pub created: String,
+    /// Writer.
+    pub tool: String,
+    /// Volume count of the set.
+    pub volume_count: usize,
+    /// Images.
+    pub images: Vec<ImageInfo>,
+    /// Volumes present.
+    pub volumes: Vec<VolumeInfo>,
+    /// Blobs.
+    pub blobs: usize,
+    /// Stored chunks.
+    pub chunks: usize,
+    /// Dedup figures.
+    pub dedup: DedupInfo,
+}
+
+/// Describes a bundle (verified or not: this only reads).
+pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
+    let root = b.root();
+    let sizes = root.blob_index();
+    let images: Vec<ImageInfo> = root
+        .images
+        .iter()
+        .map(|img| ImageInfo {
+            source: img.source.clone(),
+            name: img.name.clone(),
+            digest: img.digest.clone(),
+            media_type: img.media_type.clone(),
+            platforms: img
+                .platforms
+                .iter()
+                .filter(|p| p.present)
+                .map(|p| p.platform.clone())
+                .collect(),
+            platforms_absent: img
+                .platforms
+                .iter()
+                .filter(|p| !p.present)
+                .map(|p| p.platform.clone())
+                .collect(),
+            size: image_blobs(root, img)
+                .iter()
+                .filter_map(|d| sizes.get(d))
+                .map(|b| b.size)
+                .sum(),
+        })
+        .collect();
+    let volumes: Vec<VolumeInfo> = b
+        .volumes()
+        .map(|v| VolumeInfo {
+            path: v.path.display().to_string(),
+            index: v.index,
+            data_size: v.data_size,
+            file_size: std::fs::metadata(&v.path).map(|m| m.len()).unwrap_or(0),
+        })
+        .collect();
+    let referenced: u64 = root
+        .blobs
+        .iter()
+        .flat_map(|b| b.chunks.iter())
+        .map(|&c| root.chunks[c as usize].len())
+        .sum();
+    let unique_chunks: u64 = root.chunks.iter().map(|c| c.len()).sum();
+    BundleInfo {
+        bundle_id: root.bundle_id.clone(),
+        format: root.format.clone(),
+        created: root.created.clone(),
+        tool: root.tool.clone(),
+        volume_count: root.volumes.len(),
+        dedup: DedupInfo {
+            sum_of_image_sizes: images.iter().map(|i| i.size).sum(),
+            unique_blob_bytes: root.blobs.iter().map(|b| b.size).sum(),
+            chunk_dedup_saved_bytes: referenced.saturating_sub(unique_chunks),
+            stored_bytes: root.chunks.iter().map(|c| c.stored_len()).sum(),
+            bundle_bytes: volumes.iter().map(|v| v.file_size).sum(),
+        },
+        images,
+        volumes,
+        blobs: root.blobs.len(),
+        chunks: root.chunks.len(),
+    }
+}
+
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Renders the description for a terminal.
+pub fn render(i: &BundleInfo) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "bundle {}  format {}  created {}  by {}",
+        i.bundle_id, i.format, i.created, i.tool
+    );
+    let _ = writeln!(s, "\nimages ({}):", i.images.len());
+    for img in &i.images {
+        let _ = writeln!(s, "  {}  {}", img.name, human(img.size));
+        let _ = writeln!(s, "    {}", img.digest);
+        if img.source != img.name {
+            let _ = writeln!(s, "    from {}", img.source);
+        }
+        if !img.platforms.is_empty() {
+            let _ = writeln!(s, "    platforms: {}", img.platforms.join(", "));
+        }
+        if !img.platforms_absent.is_empty() {
+            let _ = writeln!(s, "    left out:  {}", img.platforms_absent.join(", "));
+        }
+    }
+    let _ = writeln!(s, "\nvolumes ({} of {}):", i.volumes.len(), i.volume_count);
+    for v in &i.volumes {
+        let _ = writeln!(s, "  {:>3}  {}  {}", v.index, human(v.file_size), v.path);
+    }
+    let d = &i.dedup;
+    let _ = writeln!(s, "\n{} blobs, {} chunks", i.blobs, i.chunks);
+    let _ = writeln!(
+        s,
+        "sum of image sizes   {:>12}",
+        human(d.sum_of_image_sizes)
+    );
+    let _ = writeln!(s, "unique blob bytes    {:>12}", human(d.unique_blob_bytes));
+    let _ = writeln!(
+        s,
+        "saved by chunk dedup {:>12}",
+        human(d.chunk_dedup_saved_bytes)
+    );
+    let _ = writeln!(s, "stored chunk bytes   {:>12}", human(d.stored_bytes));
+    let _ = writeln!(s, "bundle bytes         {:>12}", human(d.bundle_bytes));
+    s
+}

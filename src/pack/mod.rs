@@ -1,0 +1,435 @@
+//! `ferry pack`: read images, write a signed bundle.
+//!
+//! Images are resolved first (manifests only), which fixes the plan: the unique blobs in a
+//! deterministic order. Blobs are then fetched, hashed, chunked and compressed by parallel
+//! workers, and written in plan order, so the same input always gives the same bundle bytes.
+
+pub mod list;
+mod pipeline;
+pub mod resolve;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::bundle::root::{ChunkingInfo, ManifestEntry};
+use crate::bundle::volume;
+use crate::bundle::writer::{BundleWriter, RootContent};
+use crate::bundle::BundleError;
+use crate::chunk::ChunkParams;
+use crate::model::manifest::Referenced;
+use crate::model::{Digest, Reference};
+use crate::progress::Progress;
+use crate::registry::{ClientOptions, Registry};
+use crate::sign::SecretKey;
+use crate::source::{
+    DockerArchiveSource, ImageSource, OciLayoutSource, RegistrySource, SourceError,
+};
+use list::{ImageRequest, SourceSpec};
+use resolve::{resolve, ResolveError, Resolved};
+
+/// The default volume size: 4 GiB − 1 byte, the largest file FAT32 holds.
+pub const DEFAULT_VOLUME_SIZE: u64 = 4 * 1024 * 1024 * 1024 - 1;
+/// The smallest volume size accepted.
+pub const MIN_VOLUME_SIZE: u64 = 16 * 1024 * 1024;
+
+/// What went wrong packing.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// An image could not be resolved.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// An image's source could not be opened.
+    #[error("{image}: {source}")]
+    Source {
+        /// The image as written.
+        image: String,
+        /// What failed.
+        source: SourceError,
+    },
+    /// A blob could not be fetched or did not match its digest.
+    #[error("blob {digest} of {image}: {reason}")]
+    Blob {
+        /// The blob.
+        digest: Digest,
+        /// An image that uses it.
+        image: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A local source has no upstream name.
+    #[error("{image}: no upstream name to mirror it under; write the line as `{image} REGISTRY/PATH:TAG`")]
+    NoName {
+        /// The image as written.
+        image: String,
+    },
+    /// Writing the bundle failed.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The options are unusable.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// How to pack.
+pub struct PackOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Volume size limit in bytes; `None` for one volume.
+    pub volume_size: Option<u64>,
+    /// Parallel workers.
+    pub jobs: usize,
+    /// Platforms to carry of each index (empty: all).
+    pub platforms: Vec<String>,
+    /// Registry client options.
+    pub client: ClientOptions,
+    /// Packing time (seconds since the epoch); `SOURCE_DATE_EPOCH` when set.
+    pub created: u64,
+    /// zstd level.
+    pub zstd_level: i32,
+}
+
+impl PackOptions {
+    /// The packing time: `SOURCE_DATE_EPOCH` when set, else now.
+    pub fn created_from_env() -> u64 {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            })
+    }
+}
+
+/// One image in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackedImage {
+    /// As written.
+    pub source: String,
+    /// Upstream name.
+    pub name: String,
+    /// Top manifest digest.
+    pub digest: Digest,
+    /// Platforms carried (for an index).
+    pub platforms: Vec<String>,
+}
+
+/// What a pack did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackSummary {
+    /// The bundle id.
+    pub bundle_id: String,
+    /// Root digest.
+    pub root_digest: Digest,
+    /// Images.
+    pub images: Vec<PackedImage>,
+    /// Volume files.
+    pub volumes: Vec<PathBuf>,
+    /// Unique blobs carried.
+    pub blobs: usize,
+    /// Their bytes.
+    pub unique_blob_bytes: u64,
+    /// Blobs an earlier, interrupted run had already stored.
+    pub blobs_resumed: usize,
+    /// Bytes of blobs fetched by this run.
+    pub bytes_fetched: u64,
+    /// Total size of the volume files.
+    pub bundle_bytes: u64,
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Registry clients, one per host, shared by all images.
+pub struct Registries {
+    options: ClientOptions,
+    clients: std::sync::Mutex<HashMap<String, Registry>>,
+}
+
+impl Registries {
+    /// A client cache with `options`.
+    pub fn new(options: ClientOptions) -> Self {
+        Registries {
+            options,
+            clients: Default::default(),
+        }
+    }
+
+    /// The client for `host`.
+    pub fn get(&self, host: &str) -> Result<Registry, crate::registry::RegistryError> {
+        let mut c = self.clients.lock().expect("lock");
+        if let Some(r) = c.get(host) {
+            return Ok(r.clone());
+        }
+        let r = Registry::new(host, &self.options)?;
+        c.insert(host.to_string(), r.clone());
+        Ok(r)
+    }
+}
+
+fn open_source(
+    req: &ImageRequest,
+    registries: &Registries,
+) -> Result<(Arc<dyn ImageSource>, Reference), PackError> {
+    let src_err = |source| PackError::Source {
+        image: req.text.clone(),
+        source,
+    };
+    let no_name = || PackError::NoName {
+        image: req.text.clone(),
+    };
+    Ok(match &req.source {
+        SourceSpec::Registry(r) => {
+            let reg = registries
+                .get(r.registry())
+                .map_err(|e| src_err(SourceError::Registry(e)))?;
+            let name = req.name.clone().unwrap_or_else(|| r.clone());
+            (Arc::new(RegistrySource::new(reg, r.clone())), name)
+        }
+        SourceSpec::Oci { path, tag } => {
+            let s = OciLayoutSource::new(path, tag.as_deref());
+            let name = match &req.name {
+                Some(n) => n.clone(),
+                None => s
+                    .annotated_name()
+                    .filter(|n| n.contains('/'))
+                    .and_then(|n| Reference::parse(&n).ok())
+                    .ok_or_else(no_name)?,
+            };
+            (Arc::new(s), name)
+        }
+        SourceSpec::DockerArchive(path) => {
+            let s = DockerArchiveSource::open(path).map_err(src_err)?;
+            let name = match &req.name {
+                Some(n) => n.clone(),
+                None => s
+                    .repo_tags()
+                    .first()
+                    .and_then(|t| Reference::parse(t).ok())
+                    .ok_or_else(no_name)?,
+            };
+            (Arc::new(s), name)
+        }
+    })
+}
+
+/// One unique blob of the plan and where to read it.
+pub(crate) struct PlannedBlob {
+    pub referenced: Referenced,
+    pub image: usize,
+}
+
+/// An upper bound of root.json's size for `blobs`, so that every volume can reserve room for it
+/// before the root is known.
+fn root_bound(
+    manifests: &[ManifestEntry],
+    images: usize,
+    blobs: &[PlannedBlob],
+    params: &ChunkParams,
+    volumes: u64,
+) -> u64 {
+    // Each chunk entry: digest (71) + four numbers (≤ 20 each) + compression + punctuation.
+    const CHUNK_ENTRY: u64 = 71 + 4 * 21 + 8 + 10;
+    // Each chunk index in a blob's list: up to 10 digits and a comma.
+    const CHUNK_REF: u64 = 11;
+    let chunks: u64 = blobs
+        .iter()
+        .map(|b| b.referenced.size / params.min as u64 + 1)
+        .sum();
+    let manifest_bytes: u64 = manifests.iter().map(|m| m.data.len() as u64 + 250).sum();
+    4096 + manifest_bytes
+        + images as u64 * 4096
+        + blobs.len() as u64 * 400
+        + chunks * (CHUNK_ENTRY + CHUNK_REF)
+        + volumes * 64
+}
+
+/// Packs the images of `requests` into a bundle in `opts.out`, signed with `key`.
+pub fn pack(
+    requests: &[ImageRequest],
+    key: &SecretKey,
+    opts: &PackOptions,
+    progress: &dyn Progress,
+) -> Result<PackSummary, PackError> {
+    if let Some(v) = opts.volume_size {
+        if v < MIN_VOLUME_SIZE {
+            return Err(PackError::Options(format!(
+                "--volume-size {v} is too small: at least {MIN_VOLUME_SIZE} bytes (16MiB)"
+            )));
+        }
+    }
+    let registries = Registries::new(opts.client.clone());
+    // Resolve every image (manifests only).
+    progress.start("resolve", Some(requests.len() as u64));
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for req in requests {
+        let (source, name) = open_source(req, &registries)?;
+        let r = resolve(&req.text, &name, source, &opts.platforms)?;
+        progress.note(&format!("resolved {} → {}", req.text, r.entry.digest));
+        progress.advance(1);
+        resolved.push(r);
+    }
+    progress.finish();
+    // The plan: unique blobs in order of first use; unique manifests by digest.
+    let mut blobs: Vec<PlannedBlob> = Vec::new();
+    let mut seen: HashMap<Digest, ()> = HashMap::new();
+    for (i, r) in resolved.iter().enumerate() {
+        for b in &r.blobs {
+            if seen.insert(b.digest.clone(), ()).is_none() {
+                blobs.push(PlannedBlob {
+                    referenced: b.clone(),
+                    image: i,
+                });
+            }
+        }
+    }
+    let mut manifests: Vec<ManifestEntry> =
+        resolved.iter().flat_map(|r| r.manifests.clone()).collect();
+    manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
+    manifests.dedup_by(|a, b| a.digest == b.digest);
+    let params = ChunkParams::DEFAULT;
+    let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
+    let data_cap = opts.volume_size.map(|v| {
+        let mut vols = 1u64;
+        loop {
+            let bound = root_bound(&manifests, resolved.len(), &blobs, &params, vols);
+            let over = volume::overhead(bound, 1024);
+            let cap = v.saturating_sub(over);
+            let need = unique_bytes.div_ceil(cap.max(1)) + 1;
+            if need <= vols || vols > 1_000_000 {
+                return cap;
+            }
+            vols = need;
+        }
+    });
+    if let (Some(cap), Some(v)) = (data_cap, opts.volume_size) {
+        if cap < params.max as u64 {
+            return Err(PackError::Options(format!(
+                "--volume-size {v} leaves {cap} bytes for data after the root; use a larger volume size"
+            )));
+        }
+    }
+    let plan = plan_digest(&resolved, &blobs, opts, &params, data_cap);
+    let (mut writer, resumed) = BundleWriter::open(&opts.out, &plan, data_cap)?;
+    if resumed.blobs_done > 0 {
+        progress.note(&format!(
+            "resuming: {} blobs ({} bytes) already stored by an earlier run",
+            resumed.blobs_done, resumed.bytes_done
+        ));
+    }
+    let todo: Vec<&PlannedBlob> = blobs
+        .iter()
+        .filter(|b| !writer.has_blob(&b.referenced.digest))
+        .collect();
+    let fetched: u64 = todo.iter().map(|b| b.referenced.size).sum();
+    progress.start("pack", Some(fetched));
+    pipeline::run(&todo, &resolved, &mut writer, &params, opts, progress)?;
+    progress.finish();
+    let images: Vec<_> = resolved.iter().map(|r| r.entry.clone()).collect();
+    let content = RootContent {
+        created: rfc3339(opts.created),
+        mtime: opts.created,
+        images,
+        manifests,
+        chunking: ChunkingInfo {
+            algorithm: "fastcdc-2020".into(),
+            min: params.min,
+            avg: params.avg,
+            max: params.max,
+        },
+    };
+    let written = writer.finish(content, key, opts.volume_size)?;
+    Ok(PackSummary {
+        bundle_id: written.bundle_id,
+        root_digest: written.root_digest,
+        images: resolved
+            .iter()
+            .map(|r| PackedImage {
+                source: r.entry.source.clone(),
+                name: r.entry.name.clone(),
+                digest: r.entry.digest.clone(),
+                platforms: r
+                    .entry
+                    .platforms
+                    .iter()
+                    .filter(|p| p.present)
+                    .map(|p| p.platform.clone())
+                    .collect(),
+            })
+            .collect(),
+        volumes: written.volumes,
+        blobs: blobs.len(),
+        unique_blob_bytes: unique_bytes,
+        blobs_resumed: resumed.blobs_done,
+        bytes_fetched: fetched,
+        bundle_bytes: written.bundle_bytes,
+    })
+}
+
+fn plan_digest(
+    resolved: &[Resolved],
+    blobs: &[PlannedBlob],
+    opts: &PackOptions,
+    params: &ChunkParams,
+    cap: Option<u64>,
+) -> String {
+    let mut h = Digest::sha256_of(b"").hasher();
+    let mut line = |s: String| {
+        h.update(s.as_bytes());
+        h.update(b"\n");
+    };
+    line(format!(
+        "ferry-plan 1 {} {} {} {:?} {}",
+        params.min, params.avg, params.max, cap, opts.zstd_level
+    ));
+    for r in resolved {
+        line(format!(
+            "image {} {} {}",
+            r.entry.source, r.entry.name, r.entry.digest
+        ));
+    }
+    for b in blobs {
+        line(format!(
+            "blob {} {}",
+            b.referenced.digest, b.referenced.size
+        ));
+    }
+    h.finish().to_string()
+}
+
+/// The output directory of a pack must not be a file.
+pub fn check_out_dir(out: &Path) -> Result<(), PackError> {
+    if out.exists() && !out.is_dir() {
+        return Err(PackError::Options(format!(
+            "{} exists and is not a directory",
+            out.display()
+        )));
+    }
+    Ok(())
+}

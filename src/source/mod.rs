@@ -1,0 +1,79 @@
+//! Where images come from: a registry, an OCI image layout directory, or a `docker save`
+//! archive. Each source answers two questions: the exact bytes of a manifest, and a stream of a
+//! blob's bytes.
+
+mod docker_archive;
+mod oci_layout;
+mod registry;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+pub use docker_archive::DockerArchiveSource;
+pub use oci_layout::OciLayoutSource;
+pub use registry::RegistrySource;
+
+use crate::model::Digest;
+
+/// Why a source could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    /// A local file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The layout or archive is not what it claims to be.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The layout or archive.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something asked for is not in the source.
+    #[error("{what} not found in {source_name}")]
+    NotFound {
+        /// What was asked for.
+        what: String,
+        /// The source.
+        source_name: String,
+    },
+}
+
+/// The exact bytes of a manifest and what they are.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    /// Its media type.
+    pub media_type: String,
+    /// Its digest (of `bytes`).
+    pub digest: Digest,
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A place images are read from.
+pub trait ImageSource: Send + Sync {
+    /// A short description for messages (`registry quay.io/org/app`, `oci:/path`).
+    fn describe(&self) -> String;
+    /// The top manifest the user asked for (by tag, by digest, or the only one).
+    fn top_manifest(&self) -> Result<RawManifest, SourceError>;
+    /// A manifest by digest (an index child).
+    fn manifest(&self, digest: &Digest) -> Result<RawManifest, SourceError>;
+    /// A stream of a blob's bytes (not yet checked against the digest: the caller does).
+    fn blob(&self, digest: &Digest, size: u64) -> Result<Box<dyn Read + Send + '_>, SourceError>;
+}
+
+pub(crate) fn raw(media_type: Option<&str>, bytes: Vec<u8>) -> RawManifest {
+    RawManifest {
+        media_type: crate::model::manifest::detect_media_type(media_type, &bytes),
+        digest: Digest::sha256_of(&bytes),
+        bytes,
+    }
+}
