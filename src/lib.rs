@@ -5,5 +5,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod mirrorset;
 pub mod model;
 pub mod naming;
