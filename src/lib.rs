@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod check;
 pub mod cli;
 pub mod inspect;
+pub mod mirrorset;
 pub mod model;
 pub mod naming;
 pub mod pack;
