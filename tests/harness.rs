@@ -43,13 +43,8 @@ fn plain_registry_answers_v2_and_logs_requests() {
         ),
         404
     );
-    // The access log is written asynchronously to the file; give it a moment.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while reg.count_requests("GET", "/v2/") < before + 2 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     assert_eq!(
-        reg.count_requests("GET", "/v2/"),
+        reg.wait_for_requests("GET", "/v2/", before + 2),
         before + 2,
         "log:\n{}",
         reg.log()

@@ -218,7 +218,11 @@ impl TestRegistry {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
             match agent.get(&url).call() {
-                Ok(_) | Err(ureq::Error::Status(..)) => return Ok(()),
+                Ok(_) | Err(ureq::Error::Status(..)) => {
+                    // Let the probe's access-log line land, so counts start settled.
+                    self.wait_for_requests("GET", "/v2/", 1);
+                    return Ok(());
+                }
                 Err(ureq::Error::Transport(_)) => {}
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -351,6 +355,20 @@ impl TestRegistry {
             .iter()
             .filter(|e| e.method == method && e.path.contains(path_contains))
             .count()
+    }
+
+    /// Waits (up to 5 s) until at least `at_least` requests match [`TestRegistry::count_requests`]
+    /// and returns the count then. The registry writes an access-log line just after it has
+    /// answered, so a client can see the response a moment before the line exists.
+    pub fn wait_for_requests(&self, method: &str, path_contains: &str, at_least: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.count_requests(method, path_contains);
+            if n >= at_least || Instant::now() > deadline {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// An HTTP client that trusts this registry's CA (no credentials attached).
