@@ -32,6 +32,10 @@ log: {level: warn}
 storage:
   filesystem: {rootdirectory: $WORK/$name/storage}
   delete: {enabled: true}
+validation:
+  manifests:
+    urls:
+      allow: ['^https?://']
 http:
   addr: 127.0.0.1:$port
 $extra

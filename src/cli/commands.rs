@@ -215,21 +215,23 @@ fn scope(s: ScopeArg) -> crate::mirrorset::Scope {
     }
 }
 
-fn write_mirrorsets<S>(
-    b: &Bundle<S>,
-    naming: &Naming,
-    scope: crate::mirrorset::Scope,
-    out: &Path,
-) -> Result<Vec<String>> {
-    let sets =
-        crate::mirrorset::from_root(b.root(), naming, scope).context("building mirror sets")?;
-    crate::mirrorset::write_all(out, &sets)
-        .with_context(|| format!("writing mirror sets to {}", out.display()))?;
-    Ok(sets
-        .files()
-        .into_iter()
-        .map(|(name, _)| out.join(name).display().to_string())
-        .collect())
+fn write_mirrorsets<S>(b: &Bundle<S>, naming: &Naming, scope: crate::mirrorset::Scope, out: &Path) -> Result<Vec<String>> {
+    let mut inputs = Vec::new();
+    for img in &b.root().images {
+        let name = crate::model::Reference::parse(&img.name)
+            .with_context(|| format!("image name {:?} in the bundle", img.name))?;
+        inputs.push(crate::mirrorset::MirrorInput {
+            source: name.with_digest(img.digest.clone()),
+            by_tag: !img.tags.is_empty(),
+        });
+    }
+    let opts = crate::mirrorset::Options {
+        scope,
+        ..Default::default()
+    };
+    let sets = crate::mirrorset::build(&inputs, naming, &opts).context("building mirror sets")?;
+    let files = crate::mirrorset::write_all(out, &sets).with_context(|| format!("writing mirror sets to {}", out.display()))?;
+    Ok(files.into_iter().map(|p| p.display().to_string()).collect())
 }
 
 fn push(a: args::PushArgs) -> Result<i32> {
