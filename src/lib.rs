@@ -5,5 +5,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod chunk;
 pub mod model;
 pub mod naming;
+pub mod sign;
