@@ -5,8 +5,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+<<<<<<< HEAD
+
 pub mod bundle;
 pub mod check;
+pub mod chunk;
 pub mod cli;
 pub mod inspect;
 pub mod mirrorset;
@@ -15,4 +18,5 @@ pub mod naming;
 pub mod pack;
 pub mod progress;
 pub mod push;
+pub mod sign;
 pub mod source;
