@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-<<<<<<< HEAD
 
 pub mod bundle;
 pub mod check;
