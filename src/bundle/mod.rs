@@ -90,6 +90,12 @@ pub enum BundleError {
         /// File names of the missing volumes.
         missing: Vec<String>,
     },
+    /// A volume's root.json does not match the digest its label records.
+    #[error("{path}: root.json does not match the digest recorded in volume.json: it was damaged or modified; copy the volume again from the original media")]
+    RootDamaged {
+        /// The volume.
+        path: PathBuf,
+    },
     /// Two volumes carry different roots.
     #[error("{path} carries a root.json different from the one in {other}: one of them is damaged or from another pack")]
     RootMismatch {

@@ -109,7 +109,14 @@ impl Bundle<Unverified> {
         let root_digest = Digest::sha256_of(&first.root);
         let mut volumes: BTreeMap<u32, VolumeFile> = BTreeMap::new();
         for t in &trailers {
-            if Digest::sha256_of(&t.root) != root_digest || t.label.root_digest != root_digest {
+            if Digest::sha256_of(&t.root) != t.label.root_digest {
+                return Err(BundleError::RootDamaged {
+                    path: t.path.clone(),
+                });
+            }
+        }
+        for t in &trailers {
+            if t.label.root_digest != root_digest {
                 return Err(BundleError::RootMismatch {
                     path: t.path.clone(),
                     other: first.path.clone(),

@@ -12,7 +12,7 @@ use super::{EXIT_OK, EXIT_PROBLEMS};
 use crate::bundle::{self, Bundle, Verified};
 use crate::naming::Naming;
 use crate::registry::{ClientOptions, Credential, Registry};
-use crate::sign::{self, PublicKey, SecretKey};
+use crate::sign::{self, PublicKey};
 
 /// Runs one command; returns the exit code.
 pub fn run(cmd: Command) -> Result<i32> {
@@ -56,7 +56,7 @@ fn client_options(a: &RegistryArgs) -> Result<ClientOptions> {
 }
 
 fn read_public_key(p: &Path) -> Result<PublicKey> {
-    PublicKey::read(p).with_context(|| format!("reading trusted key {}", p.display()))
+    sign::read_public_key(p).with_context(|| format!("reading trusted key {}", p.display()))
 }
 
 fn open_verified(dir: &Path, key: &Path) -> Result<Bundle<Verified>> {
@@ -82,7 +82,7 @@ fn keygen(a: args::KeygenArgs) -> Result<i32> {
         print_json(&Out {
             secret_key: &a.out,
             public_key: pub_path(&a.out).display().to_string(),
-            key_id: pk.key_id_hex(),
+            key_id: pk.key_id().to_string(),
         })?;
     } else {
         println!(
@@ -105,7 +105,7 @@ fn pub_path(p: &Path) -> std::path::PathBuf {
 
 fn pack(a: args::PackArgs) -> Result<i32> {
     let requests = crate::pack::list::read_list(&a.images)?;
-    let key = SecretKey::read(&a.key)
+    let key = sign::read_secret_key(&a.key)
         .with_context(|| format!("reading secret key {}", a.key.display()))?;
     let size = args::parse_size(&a.volume_size).map_err(anyhow::Error::msg)?;
     crate::pack::check_out_dir(&a.out)?;

@@ -81,7 +81,10 @@ fn produce(
     } else {
         CompressHint::Unknown
     };
-    let chunker = chunk::Chunker::new(verified, *params);
+    let chunker = match chunk::Chunker::new(verified, *params) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
     for c in chunker {
         if stop.load(Ordering::Relaxed) {
             return;

@@ -307,7 +307,7 @@ pub fn push(
     PushReport {
         bundle_id: root.bundle_id.clone(),
         target: naming.target().to_string(),
-        bytes_uploaded: after.bytes_uploaded - before.bytes_uploaded,
+        bytes_uploaded: after.blob_bytes_uploaded - before.blob_bytes_uploaded,
         blobs_uploaded: images.iter().map(|i| i.blobs_uploaded).sum(),
         blobs_mounted: images.iter().map(|i| i.blobs_mounted).sum(),
         blobs_present: images.iter().map(|i| i.blobs_present).sum(),

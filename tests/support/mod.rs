@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod run;
 pub mod registry;
 pub mod skopeo;
 pub mod token;

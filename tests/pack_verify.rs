@@ -1,0 +1,370 @@
+//! The connected side end to end: fixtures → `ferry pack` → `ferry verify`, from a real
+//! registry, OCI layouts and a docker archive; dedup figures; tampering; volume sizing;
+//! reproducibility; minisign interoperability.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use ferry::bundle::Bundle;
+use ferry::model::Digest;
+use support::run::*;
+use support::*;
+
+/// Rebuilds every blob and manifest of a bundle through the library and checks each digest;
+/// returns the blob digests.
+fn reassemble_all(dir: &Path, pubkey: &Path) -> BTreeSet<String> {
+    let key = ferry::sign::read_public_key(pubkey).unwrap();
+    let b = Bundle::open(dir).unwrap().verify(&key).unwrap();
+    let mut seen = BTreeSet::new();
+    for blob in &b.root().blobs {
+        let mut r = b.blob_reader(&blob.digest, true).unwrap();
+        let mut h = blob.digest.hasher();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n_total = 0u64;
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            n_total += n as u64;
+            h.update(&buf[..n]);
+        }
+        assert_eq!(h.finish(), blob.digest, "blob rebuilt byte-identical");
+        assert_eq!(n_total, blob.size);
+        seen.insert(blob.digest.to_string());
+    }
+    for m in &b.root().manifests {
+        let (_, bytes) = b.manifest_bytes(&m.digest).unwrap();
+        assert_eq!(Digest::sha256_of(&bytes), m.digest);
+    }
+    seen
+}
+
+fn inspect_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&ferry_ok(["inspect".as_ref(), dir.as_os_str(), "--json".as_ref()])).unwrap()
+}
+
+#[test]
+fn round_trip_from_a_real_registry() {
+    let set = fixtures_small();
+    let reg = TestRegistry::plain();
+    load_fixtures(&reg, set);
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let list = write_list(tmp.path(), "images.txt", &registry_lines(&reg, set));
+    let out = tmp.path().join("bundle");
+    let mut args: Vec<String> = vec![
+        "pack".into(),
+        "--images".into(),
+        list.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--json".into(),
+    ];
+    args.extend(registry_flags(&reg, tmp.path()));
+    let summary: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
+    assert_eq!(summary["images"].as_array().unwrap().len(), set.images.len());
+    ferry_ok(["verify".as_ref(), out.as_os_str(), "--trusted-key".as_ref(), pubkey.as_os_str()]);
+    let blobs = reassemble_all(&out, &pubkey);
+    // Every fixture blob is carried (foreign layers are not), and each image's top digest is kept.
+    for img in &set.images {
+        for (d, _, _) in &img.blobs {
+            assert!(blobs.contains(d), "{} blob {d} missing", img.slug);
+        }
+        for f in &img.foreign {
+            assert!(!blobs.contains(f), "foreign layer {f} must not be carried");
+        }
+        let packed = summary["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"].as_str().unwrap().contains(&format!("/{}", img.repository)))
+            .unwrap();
+        assert_eq!(packed["digest"], img.digest.as_str());
+    }
+}
+
+#[test]
+fn round_trip_from_oci_layouts_and_docker_archive_with_dedup() {
+    let set = fixtures_small();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let list = write_list(tmp.path(), "images.txt", &local_lines(set));
+    let out = tmp.path().join("bundle");
+    ferry_ok(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    ferry_ok(["verify", out.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    reassemble_all(&out, &pubkey);
+    let info = inspect_json(&out);
+    let d = &info["dedup"];
+    let unique = d["unique_blob_bytes"].as_u64().unwrap();
+    let bundle = d["bundle_bytes"].as_u64().unwrap();
+    let sum = d["sum_of_image_sizes"].as_u64().unwrap();
+    assert!(bundle as f64 <= unique as f64 * 1.01, "bundle {bundle} > unique {unique} + 1 %");
+    assert!(sum > unique, "images share blobs, so the sum ({sum}) exceeds the unique bytes ({unique})");
+    // The base layer app-a and app-b share is stored once.
+    let a: BTreeSet<_> = set.image("app-a").blobs.iter().map(|b| b.0.clone()).collect();
+    let b: BTreeSet<_> = set.image("app-b").blobs.iter().map(|b| b.0.clone()).collect();
+    let shared: Vec<_> = a.intersection(&b).collect();
+    assert!(!shared.is_empty());
+    let root_blobs: Vec<String> = info_blobs(&out, &pubkey);
+    for s in shared {
+        assert_eq!(root_blobs.iter().filter(|d| *d == s).count(), 1, "{s} stored once");
+    }
+    // The docker archive was named after its RepoTags.
+    let names: Vec<&str> = info["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"docker.io/ferry/docker-archive:1"), "{names:?}");
+}
+
+fn info_blobs(dir: &Path, pubkey: &Path) -> Vec<String> {
+    let key = ferry::sign::read_public_key(pubkey).unwrap();
+    let b = Bundle::open(dir).unwrap().verify(&key).unwrap();
+    b.root().blobs.iter().map(|b| b.digest.to_string()).collect()
+}
+
+struct Packed {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    pubkey: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+fn pack_small(extra: &[&str]) -> Packed {
+    let set = fixtures_small();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let list = write_list(tmp.path(), "images.txt", &local_lines(set));
+    let dir = tmp.path().join("bundle");
+    let mut args = vec!["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ferry_ok(&args);
+    Packed { _tmp: tmp, dir, pubkey, key }
+}
+
+fn verify_fails(p: &Packed, expect: &[&str]) -> String {
+    let out = ferry(["verify", p.dir.to_str().unwrap(), "--trusted-key", p.pubkey.to_str().unwrap()]);
+    let t = text(&out);
+    assert!(!out.status.success(), "verify must fail:\n{t}");
+    for e in expect {
+        assert!(t.contains(e), "expected {e:?} in:\n{t}");
+    }
+    t
+}
+
+#[test]
+fn tampered_root_fails() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    let (at, len) = member(v, "root.json");
+    flip_byte(v, at + len / 2);
+    verify_fails(&p, &["root.json", "damaged or modified"]);
+}
+
+#[test]
+fn tampered_signature_fails() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    let (at, _) = member(v, "root.json.minisig");
+    // Inside the first base64 line (the signature), past the untrusted comment.
+    let text = std::fs::read_to_string(p.dir.join("..").join("k.pub")).unwrap();
+    assert!(text.starts_with("untrusted comment"));
+    let sig_start = {
+        let f = std::fs::read(v).unwrap();
+        let body = &f[at as usize..];
+        body.iter().position(|&b| b == b'\n').unwrap() as u64 + 20
+    };
+    flip_byte(v, at + sig_start);
+    verify_fails(&p, &["not signed by a trusted key or was modified"]);
+}
+
+#[test]
+fn tampered_chunk_data_is_located() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    flip_byte(v, 512 + 1000);
+    let t = verify_fails(&p, &["chunk sha256:", "offset", "images affected"]);
+    assert!(t.contains(v.file_name().unwrap().to_str().unwrap()), "names the volume:\n{t}");
+}
+
+#[test]
+fn tampered_tar_header_fails() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    flip_byte(v, 3); // inside the name field of the first header
+    verify_fails(&p, &["tar header at offset 0 is damaged"]);
+}
+
+#[test]
+fn another_key_is_not_trusted() {
+    let p = pack_small(&[]);
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_pub) = keygen(other.path(), "other");
+    let out = ferry(["verify", p.dir.to_str().unwrap(), "--trusted-key", other_pub.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not signed by a trusted key"), "{}", text(&out));
+}
+
+#[test]
+fn minisign_verifies_the_root() {
+    require_tool("minisign");
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(v).unwrap();
+    for name in ["root.json", "root.json.minisig"] {
+        let (at, len) = member(v, name);
+        std::fs::write(tmp.path().join(name), &bytes[at as usize..(at + len) as usize]).unwrap();
+    }
+    let status = std::process::Command::new("minisign")
+        .arg("-V")
+        .arg("-p")
+        .arg(&p.pubkey)
+        .arg("-m")
+        .arg(tmp.path().join("root.json"))
+        .arg("-x")
+        .arg(tmp.path().join("root.json.minisig"))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "minisign -V: {}", String::from_utf8_lossy(&status.stderr));
+    // And it rejects a modified root.
+    let mut root = std::fs::read(tmp.path().join("root.json")).unwrap();
+    root[10] ^= 1;
+    std::fs::write(tmp.path().join("root.json"), root).unwrap();
+    let status = std::process::Command::new("minisign")
+        .args(["-V", "-p"])
+        .arg(&p.pubkey)
+        .arg("-m")
+        .arg(tmp.path().join("root.json"))
+        .arg("-x")
+        .arg(tmp.path().join("root.json.minisig"))
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+}
+
+#[test]
+fn reproducible_with_source_date_epoch() {
+    let set = fixtures_small();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(tmp.path(), "k");
+    let list = write_list(tmp.path(), "images.txt", &local_lines(set));
+    let mut outs = Vec::new();
+    for i in 0..2 {
+        let dir = tmp.path().join(format!("b{i}"));
+        let out = std::process::Command::new(ferry_bin())
+            .args(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--volume-size", "16MiB", "--jobs", if i == 0 { "1" } else { "4" }])
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        outs.push(dir);
+    }
+    let a = volumes(&outs[0]);
+    let b = volumes(&outs[1]);
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() >= 1);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.file_name(), y.file_name());
+        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{} differs", x.display());
+    }
+}
+
+#[test]
+fn volume_set_problems_are_named() {
+    // A multi-volume bundle of the small fixtures (16 MiB volumes).
+    let p = pack_small(&["--volume-size", "16MiB"]);
+    let vols = volumes(&p.dir);
+    assert!(vols.len() >= 1);
+    // Missing: move the last volume away.
+    let parked = p.dir.join("..").join("parked.tar");
+    if vols.len() > 1 {
+        std::fs::rename(vols.last().unwrap(), &parked).unwrap();
+        verify_fails(&p, &["missing", vols.last().unwrap().file_name().unwrap().to_str().unwrap()]);
+        std::fs::rename(&parked, vols.last().unwrap()).unwrap();
+    }
+    // Duplicate.
+    let dup = p.dir.join("copy-of-first.tar");
+    std::fs::copy(&vols[0], &dup).unwrap();
+    verify_fails(&p, &["copy-of-first.tar", "both volume 1"]);
+    std::fs::remove_file(&dup).unwrap();
+    // Truncated.
+    let len = std::fs::metadata(&vols[0]).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&vols[0]).unwrap();
+    f.set_len(len - 700).unwrap();
+    verify_fails(&p, &["truncated", vols[0].file_name().unwrap().to_str().unwrap()]);
+}
+
+#[test]
+fn a_volume_from_another_bundle_is_named() {
+    let p = pack_small(&["--volume-size", "16MiB"]);
+    let q = pack_small(&["--volume-size", "16MiB", "--platform", "linux/amd64"]);
+    let foreign = &volumes(&q.dir)[0];
+    let dest = p.dir.join("stray.tar");
+    std::fs::copy(foreign, &dest).unwrap();
+    let n = volumes(&p.dir).len();
+    assert!(n >= 2);
+    let t = verify_fails(&p, &["belongs to bundle"]);
+    assert!(t.contains("stray.tar") || n == 2, "{t}");
+}
+
+#[test]
+fn large_layer_split_across_64mib_volumes_in_any_order() {
+    let set = fixtures();
+    let large = set.image("large");
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let list = write_list(
+        tmp.path(),
+        "images.txt",
+        &[format!("oci:{}:{} quay.io/{}:{}", large.layout.display(), large.tag, large.repository, large.tag)],
+    );
+    let dir = tmp.path().join("bundle");
+    ferry_ok(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--volume-size", "64MiB"]);
+    let vols = volumes(&dir);
+    assert!(vols.len() >= 2, "a 100 MiB layer needs at least two 64 MiB volumes");
+    for v in &vols {
+        let len = std::fs::metadata(v).unwrap().len();
+        assert!(len <= 64 * 1024 * 1024, "{} is {len} bytes", v.display());
+        // GNU tar lists every volume.
+        if let Ok(out) = std::process::Command::new("tar").arg("tf").arg(v).output() {
+            assert!(out.status.success(), "tar tf {}", v.display());
+            assert!(String::from_utf8_lossy(&out.stdout).contains("root.json"));
+        }
+    }
+    ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    // Each volume alone.
+    for v in &vols {
+        ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap(), "--volume", v.to_str().unwrap()]);
+    }
+    // Shuffled names: rename in reverse order to names that sort the other way.
+    for (i, v) in vols.iter().enumerate() {
+        std::fs::rename(v, dir.join(format!("stick-{}.tar", vols.len() - i))).unwrap();
+    }
+    ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    reassemble_all(&dir, &pubkey);
+}
+
+#[test]
+fn platform_filter_keeps_the_index_and_records_absent_children() {
+    let set = fixtures_small();
+    let multi = set.image("multiarch");
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let list = write_list(
+        tmp.path(),
+        "images.txt",
+        &[format!("oci:{}:{} quay.io/{}:{}", multi.layout.display(), multi.tag, multi.repository, multi.tag)],
+    );
+    let dir = tmp.path().join("bundle");
+    ferry_ok(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--platform", "linux/arm64"]);
+    ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    let info = inspect_json(&dir);
+    let img = &info["images"][0];
+    assert_eq!(img["digest"], multi.digest.as_str(), "original index digest kept");
+    assert_eq!(img["platforms"], serde_json::json!(["linux/arm64"]));
+    assert_eq!(img["platforms_absent"], serde_json::json!(["linux/amd64"]));
+}

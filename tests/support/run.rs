@@ -1,0 +1,177 @@
+//! Running the real `ferry` binary from tests, and the inputs it needs: keys, image lists,
+//! auth files and registry flags for each test registry.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{FixtureImage, FixtureSet, TestRegistry};
+
+/// The ferry binary cargo built for this test run.
+pub fn ferry_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ferry"))
+}
+
+/// Runs ferry with `args` and returns its output, whatever the exit code.
+pub fn ferry<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(ferry_bin())
+        .args(args)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("running ferry")
+}
+
+/// Runs ferry and panics (with its stderr) unless it exits 0; returns stdout.
+pub fn ferry_ok<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = ferry(&args);
+    assert!(
+        out.status.success(),
+        "ferry {:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        args,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// Both output streams as text, for assertions on messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A fresh key pair in `dir`: (secret key, public key).
+pub fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(name);
+    ferry_ok([
+        "keygen".as_ref(),
+        "--out".as_ref(),
+        key.as_os_str(),
+    ]);
+    let mut p = key.clone().into_os_string();
+    p.push(".pub");
+    (key, PathBuf::from(p))
+}
+
+/// Writes an image list and returns its path.
+pub fn write_list(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").expect("writing list");
+    p
+}
+
+/// The registry reference of a fixture loaded into `reg`: by tag for `tag-only`, else by digest.
+pub fn registry_ref(reg: &TestRegistry, img: &FixtureImage) -> String {
+    if img.slug == "tag-only" {
+        format!("{}/{}:{}", reg.host(), img.repository, img.tag)
+    } else {
+        format!("{}/{}@{}", reg.host(), img.repository, img.digest)
+    }
+}
+
+/// List lines reading every image of `set` from `reg`.
+pub fn registry_lines(reg: &TestRegistry, set: &FixtureSet) -> Vec<String> {
+    set.images.iter().map(|i| registry_ref(reg, i)).collect()
+}
+
+/// List lines reading every image of `set` from its OCI layout, named `quay.io/<repository>:<tag>`,
+/// plus the docker archive.
+pub fn local_lines(set: &FixtureSet) -> Vec<String> {
+    let mut v: Vec<String> = set
+        .images
+        .iter()
+        .map(|i| format!("oci:{}:{} quay.io/{}:{}", i.layout.display(), i.tag, i.repository, i.tag))
+        .collect();
+    v.push(format!("docker-archive:{}", set.docker_archive.display()));
+    v
+}
+
+/// Writes a containers auth file (mode 0600) with `reg`'s read-write credentials.
+pub fn authfile(dir: &Path, reg: &TestRegistry) -> PathBuf {
+    use base64::Engine as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = dir.join(format!("auth-{}.json", reg.port()));
+    let creds = reg.credentials().expect("registry has credentials");
+    let auth = base64::engine::general_purpose::STANDARD.encode(creds.colon_joined());
+    let body = serde_json::json!({ "auths": { reg.host(): { "auth": auth } } });
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&p)
+        .expect("writing auth file");
+    std::io::Write::write_all(&mut f, body.to_string().as_bytes()).expect("writing auth file");
+    p
+}
+
+/// Flags that let ferry reach `reg`: `--insecure-registry` for plain HTTP, `--ca-file` for TLS,
+/// and `--authfile` when it needs credentials (written into `dir`).
+pub fn registry_flags(reg: &TestRegistry, dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    if reg.is_tls() {
+        v.push("--ca-file".into());
+        v.push(reg.ca_cert_path().display().to_string());
+    } else {
+        v.push("--insecure-registry".into());
+        v.push(reg.host());
+    }
+    if reg.credentials().is_some() {
+        v.push("--authfile".into());
+        v.push(authfile(dir, reg).display().to_string());
+    }
+    v
+}
+
+/// The volume files of a bundle directory, sorted.
+pub fn volumes(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("listing bundle")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Where a tar member's data starts in `volume`, and its size.
+pub fn member(volume: &Path, name: &str) -> (u64, u64) {
+    let f = std::fs::File::open(volume).expect("opening volume");
+    let mut a = tar::Archive::new(f);
+    for e in a.entries().expect("tar entries") {
+        let e = e.expect("tar entry");
+        if e.path().expect("path").to_string_lossy() == name {
+            return (e.raw_file_position(), e.size());
+        }
+    }
+    panic!("{name} not in {}", volume.display())
+}
+
+/// Flips one bit of the byte at `offset` in `path`.
+pub fn flip_byte(path: &Path, offset: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("opening for tamper");
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    b[0] ^= 0x01;
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(&b).unwrap();
+}
