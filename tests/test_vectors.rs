@@ -1,0 +1,116 @@
+//! bundle-format/test-vectors: the published test key and the tiny bundle packed from the
+//! checked-in OCI layout must come out byte for byte as recorded, and verify.
+//!
+//! `FERRY_UPDATE_VECTORS=1 cargo test --test test_vectors` rewrites them (after a deliberate
+//! format change; review the diff).
+
+use std::path::{Path, PathBuf};
+
+use ferry::bundle::Bundle;
+use ferry::model::Digest;
+use ferry::pack::{list, pack, PackOptions};
+use ferry::progress::Silent;
+use ferry::sign::{KeyId, SecretKey};
+
+const VECTORS: &str = "bundle-format/test-vectors";
+/// The published test seed and key id. Never use this key for anything real.
+const SEED: [u8; 32] = *b"ferry bundle format test key v1!";
+const KEY_ID: [u8; 8] = *b"ferrytst";
+const CREATED: u64 = 1_700_000_000;
+const LIST_LINE: &str = "oci:bundle-format/test-vectors/layout:1.0 example.com/ferry/test-vector:1.0";
+
+fn update() -> bool {
+    std::env::var("FERRY_UPDATE_VECTORS").is_ok_and(|v| v == "1")
+}
+
+fn check_or_write(path: &Path, got: &[u8]) {
+    if update() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(want == got, "{} differs from what ferry writes now", path.display());
+}
+
+fn only_tar(dir: &Path) -> PathBuf {
+    let v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+        .collect();
+    assert_eq!(v.len(), 1, "one volume in {}", dir.display());
+    v[0].clone()
+}
+
+#[test]
+fn test_vectors_are_reproduced_byte_for_byte() {
+    let vectors = Path::new(VECTORS);
+    let key = SecretKey::from_seed(SEED, KeyId(KEY_ID));
+    check_or_write(&vectors.join("test-key"), key.to_file_string().as_bytes());
+    check_or_write(&vectors.join("test-key.pub"), key.public_key().to_file_string().as_bytes());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bundle");
+    let requests = vec![list::parse_line(LIST_LINE).unwrap().unwrap()];
+    let opts = PackOptions {
+        out: out.clone(),
+        volume_size: None,
+        jobs: 1,
+        platforms: vec![],
+        client: Default::default(),
+        created: CREATED,
+        zstd_level: 3,
+    };
+    let summary = pack(&requests, &key, &opts, &Silent).unwrap();
+    let volume = only_tar(&out);
+    let name = volume.file_name().unwrap().to_str().unwrap().to_string();
+    let bytes = std::fs::read(&volume).unwrap();
+    if update() {
+        let _ = std::fs::remove_dir_all(vectors.join("bundle"));
+    }
+    check_or_write(&vectors.join("bundle").join(&name), &bytes);
+
+    let b = Bundle::open(&out).unwrap().verify(&key.public_key()).unwrap();
+    let root = b.root();
+    let sig_text = {
+        let mut a = tar::Archive::new(std::fs::File::open(&volume).unwrap());
+        let mut s = String::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_str() == Some("root.json.minisig") {
+                std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            }
+        }
+        s
+    };
+    let expected = serde_json::json!({
+        "list_line": LIST_LINE,
+        "source_date_epoch": CREATED,
+        "bundle_id": summary.bundle_id,
+        "root_digest": Digest::sha256_of(b.root_bytes()).to_string(),
+        "volume_file": name,
+        "volume_digest": Digest::sha256_of(&bytes).to_string(),
+        "image_digest": root.images[0].digest.to_string(),
+        "blobs": root.blobs.iter().map(|b| serde_json::json!({"digest": b.digest.to_string(), "size": b.size, "chunks": b.chunks.len()})).collect::<Vec<_>>(),
+        "chunks": root.chunks.iter().map(|c| serde_json::json!({"digest": c.digest().to_string(), "compression": c.compression()})).collect::<Vec<_>>(),
+        "signature": sig_text,
+    });
+    let mut pretty = serde_json::to_vec_pretty(&expected).unwrap();
+    pretty.push(b'\n');
+    check_or_write(&vectors.join("expected.json"), &pretty);
+}
+
+#[test]
+fn checked_in_vector_bundle_verifies_with_the_published_key() {
+    let vectors = Path::new(VECTORS);
+    let key = ferry::sign::read_public_key(&vectors.join("test-key.pub")).unwrap();
+    let b = Bundle::open(&vectors.join("bundle")).unwrap().verify(&key).unwrap();
+    let report = ferry::bundle::check::check(&b, 1, &Silent);
+    assert!(report.is_ok(), "{:?}", report.damage);
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vectors.join("expected.json")).unwrap()).unwrap();
+    assert_eq!(expected["bundle_id"], b.root().bundle_id.as_str());
+    assert_eq!(expected["root_digest"], Digest::sha256_of(b.root_bytes()).to_string().as_str());
+}
