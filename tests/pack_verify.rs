@@ -44,7 +44,12 @@ fn reassemble_all(dir: &Path, pubkey: &Path) -> BTreeSet<String> {
 }
 
 fn inspect_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&ferry_ok(["inspect".as_ref(), dir.as_os_str(), "--json".as_ref()])).unwrap()
+    serde_json::from_str(&ferry_ok([
+        "inspect".as_ref(),
+        dir.as_os_str(),
+        "--json".as_ref(),
+    ]))
+    .unwrap()
 }
 
 #[test]
@@ -68,8 +73,16 @@ fn round_trip_from_a_real_registry() {
     ];
     args.extend(registry_flags(&reg, tmp.path()));
     let summary: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
-    assert_eq!(summary["images"].as_array().unwrap().len(), set.images.len());
-    ferry_ok(["verify".as_ref(), out.as_os_str(), "--trusted-key".as_ref(), pubkey.as_os_str()]);
+    assert_eq!(
+        summary["images"].as_array().unwrap().len(),
+        set.images.len()
+    );
+    ferry_ok([
+        "verify".as_ref(),
+        out.as_os_str(),
+        "--trusted-key".as_ref(),
+        pubkey.as_os_str(),
+    ]);
     let blobs = reassemble_all(&out, &pubkey);
     // Every fixture blob is carried (foreign layers are not), and each image's top digest is kept.
     for img in &set.images {
@@ -83,7 +96,12 @@ fn round_trip_from_a_real_registry() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|i| i["name"].as_str().unwrap().contains(&format!("/{}", img.repository)))
+            .find(|i| {
+                i["name"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("/{}", img.repository))
+            })
             .unwrap();
         assert_eq!(packed["digest"], img.digest.as_str());
     }
@@ -96,41 +114,85 @@ fn round_trip_from_oci_layouts_and_docker_archive_with_dedup() {
     let (key, pubkey) = keygen(tmp.path(), "k");
     let list = write_list(tmp.path(), "images.txt", &local_lines(set));
     let out = tmp.path().join("bundle");
-    ferry_ok(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    ferry_ok(["verify", out.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    ferry_ok([
+        "pack",
+        "--images",
+        list.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ferry_ok([
+        "verify",
+        out.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+    ]);
     reassemble_all(&out, &pubkey);
     let info = inspect_json(&out);
     let d = &info["dedup"];
     let unique = d["unique_blob_bytes"].as_u64().unwrap();
     let bundle = d["bundle_bytes"].as_u64().unwrap();
     let sum = d["sum_of_image_sizes"].as_u64().unwrap();
-    assert!(bundle as f64 <= unique as f64 * 1.01, "bundle {bundle} > unique {unique} + 1 %");
-    assert!(sum > unique, "images share blobs, so the sum ({sum}) exceeds the unique bytes ({unique})");
+    assert!(
+        bundle as f64 <= unique as f64 * 1.01,
+        "bundle {bundle} > unique {unique} + 1 %"
+    );
+    assert!(
+        sum > unique,
+        "images share blobs, so the sum ({sum}) exceeds the unique bytes ({unique})"
+    );
     // The base layer app-a and app-b share is stored once.
-    let a: BTreeSet<_> = set.image("app-a").blobs.iter().map(|b| b.0.clone()).collect();
-    let b: BTreeSet<_> = set.image("app-b").blobs.iter().map(|b| b.0.clone()).collect();
+    let a: BTreeSet<_> = set
+        .image("app-a")
+        .blobs
+        .iter()
+        .map(|b| b.0.clone())
+        .collect();
+    let b: BTreeSet<_> = set
+        .image("app-b")
+        .blobs
+        .iter()
+        .map(|b| b.0.clone())
+        .collect();
     let shared: Vec<_> = a.intersection(&b).collect();
     assert!(!shared.is_empty());
     let root_blobs: Vec<String> = info_blobs(&out, &pubkey);
     for s in shared {
-        assert_eq!(root_blobs.iter().filter(|d| *d == s).count(), 1, "{s} stored once");
+        assert_eq!(
+            root_blobs.iter().filter(|d| *d == s).count(),
+            1,
+            "{s} stored once"
+        );
     }
     // The docker archive was named after its RepoTags.
-    let names: Vec<&str> = info["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"docker.io/ferry/docker-archive:1"), "{names:?}");
+    let names: Vec<&str> = info["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"docker.io/ferry/docker-archive:1"),
+        "{names:?}"
+    );
 }
 
 fn info_blobs(dir: &Path, pubkey: &Path) -> Vec<String> {
     let key = ferry::sign::read_public_key(pubkey).unwrap();
     let b = Bundle::open(dir).unwrap().verify(&key).unwrap();
-    b.root().blobs.iter().map(|b| b.digest.to_string()).collect()
+    b.root()
+        .blobs
+        .iter()
+        .map(|b| b.digest.to_string())
+        .collect()
 }
 
 struct Packed {
     _tmp: tempfile::TempDir,
     dir: std::path::PathBuf,
     pubkey: std::path::PathBuf,
-    key: std::path::PathBuf,
 }
 
 fn pack_small(extra: &[&str]) -> Packed {
@@ -139,14 +201,31 @@ fn pack_small(extra: &[&str]) -> Packed {
     let (key, pubkey) = keygen(tmp.path(), "k");
     let list = write_list(tmp.path(), "images.txt", &local_lines(set));
     let dir = tmp.path().join("bundle");
-    let mut args = vec!["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap()];
+    let mut args = vec![
+        "pack",
+        "--images",
+        list.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     ferry_ok(&args);
-    Packed { _tmp: tmp, dir, pubkey, key }
+    Packed {
+        _tmp: tmp,
+        dir,
+        pubkey,
+    }
 }
 
 fn verify_fails(p: &Packed, expect: &[&str]) -> String {
-    let out = ferry(["verify", p.dir.to_str().unwrap(), "--trusted-key", p.pubkey.to_str().unwrap()]);
+    let out = ferry([
+        "verify",
+        p.dir.to_str().unwrap(),
+        "--trusted-key",
+        p.pubkey.to_str().unwrap(),
+    ]);
     let t = text(&out);
     assert!(!out.status.success(), "verify must fail:\n{t}");
     for e in expect {
@@ -187,7 +266,10 @@ fn tampered_chunk_data_is_located() {
     let v = &volumes(&p.dir)[0];
     flip_byte(v, 512 + 1000);
     let t = verify_fails(&p, &["chunk sha256:", "offset", "images affected"]);
-    assert!(t.contains(v.file_name().unwrap().to_str().unwrap()), "names the volume:\n{t}");
+    assert!(
+        t.contains(v.file_name().unwrap().to_str().unwrap()),
+        "names the volume:\n{t}"
+    );
 }
 
 #[test]
@@ -203,9 +285,18 @@ fn another_key_is_not_trusted() {
     let p = pack_small(&[]);
     let other = tempfile::tempdir().unwrap();
     let (_, other_pub) = keygen(other.path(), "other");
-    let out = ferry(["verify", p.dir.to_str().unwrap(), "--trusted-key", other_pub.to_str().unwrap()]);
+    let out = ferry([
+        "verify",
+        p.dir.to_str().unwrap(),
+        "--trusted-key",
+        other_pub.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("not signed by a trusted key"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not signed by a trusted key"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -217,7 +308,11 @@ fn minisign_verifies_the_root() {
     let bytes = std::fs::read(v).unwrap();
     for name in ["root.json", "root.json.minisig"] {
         let (at, len) = member(v, name);
-        std::fs::write(tmp.path().join(name), &bytes[at as usize..(at + len) as usize]).unwrap();
+        std::fs::write(
+            tmp.path().join(name),
+            &bytes[at as usize..(at + len) as usize],
+        )
+        .unwrap();
     }
     let status = std::process::Command::new("minisign")
         .arg("-V")
@@ -229,7 +324,11 @@ fn minisign_verifies_the_root() {
         .arg(tmp.path().join("root.json.minisig"))
         .output()
         .unwrap();
-    assert!(status.status.success(), "minisign -V: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "minisign -V: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     // And it rejects a modified root.
     let mut root = std::fs::read(tmp.path().join("root.json")).unwrap();
     root[10] ^= 1;
@@ -256,7 +355,19 @@ fn reproducible_with_source_date_epoch() {
     for i in 0..2 {
         let dir = tmp.path().join(format!("b{i}"));
         let out = std::process::Command::new(ferry_bin())
-            .args(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--volume-size", "16MiB", "--jobs", if i == 0 { "1" } else { "4" }])
+            .args([
+                "pack",
+                "--images",
+                list.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+                "--volume-size",
+                "16MiB",
+                "--jobs",
+                if i == 0 { "1" } else { "4" },
+            ])
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .output()
             .unwrap();
@@ -266,10 +377,14 @@ fn reproducible_with_source_date_epoch() {
     let a = volumes(&outs[0]);
     let b = volumes(&outs[1]);
     assert_eq!(a.len(), b.len());
-    assert!(a.len() >= 1);
+    assert!(!a.is_empty());
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.file_name(), y.file_name());
-        assert!(std::fs::read(x).unwrap() == std::fs::read(y).unwrap(), "{} differs", x.display());
+        assert!(
+            std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
+            "{} differs",
+            x.display()
+        );
     }
 }
 
@@ -278,12 +393,18 @@ fn volume_set_problems_are_named() {
     // A multi-volume bundle of the small fixtures (16 MiB volumes).
     let p = pack_small(&["--volume-size", "16MiB"]);
     let vols = volumes(&p.dir);
-    assert!(vols.len() >= 1);
+    assert!(!vols.is_empty());
     // Missing: move the last volume away.
     let parked = p.dir.join("..").join("parked.tar");
     if vols.len() > 1 {
         std::fs::rename(vols.last().unwrap(), &parked).unwrap();
-        verify_fails(&p, &["missing", vols.last().unwrap().file_name().unwrap().to_str().unwrap()]);
+        verify_fails(
+            &p,
+            &[
+                "missing",
+                vols.last().unwrap().file_name().unwrap().to_str().unwrap(),
+            ],
+        );
         std::fs::rename(&parked, vols.last().unwrap()).unwrap();
     }
     // Duplicate.
@@ -293,9 +414,15 @@ fn volume_set_problems_are_named() {
     std::fs::remove_file(&dup).unwrap();
     // Truncated.
     let len = std::fs::metadata(&vols[0]).unwrap().len();
-    let f = std::fs::OpenOptions::new().write(true).open(&vols[0]).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&vols[0])
+        .unwrap();
     f.set_len(len - 700).unwrap();
-    verify_fails(&p, &["truncated", vols[0].file_name().unwrap().to_str().unwrap()]);
+    verify_fails(
+        &p,
+        &["truncated", vols[0].file_name().unwrap().to_str().unwrap()],
+    );
 }
 
 #[test]
@@ -320,12 +447,31 @@ fn large_layer_split_across_64mib_volumes_in_any_order() {
     let list = write_list(
         tmp.path(),
         "images.txt",
-        &[format!("oci:{}:{} quay.io/{}:{}", large.layout.display(), large.tag, large.repository, large.tag)],
+        &[format!(
+            "oci:{}:{} quay.io/{}:{}",
+            large.layout.display(),
+            large.tag,
+            large.repository,
+            large.tag
+        )],
     );
     let dir = tmp.path().join("bundle");
-    ferry_ok(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--volume-size", "64MiB"]);
+    ferry_ok([
+        "pack",
+        "--images",
+        list.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--volume-size",
+        "64MiB",
+    ]);
     let vols = volumes(&dir);
-    assert!(vols.len() >= 2, "a 100 MiB layer needs at least two 64 MiB volumes");
+    assert!(
+        vols.len() >= 2,
+        "a 100 MiB layer needs at least two 64 MiB volumes"
+    );
     for v in &vols {
         let len = std::fs::metadata(v).unwrap().len();
         assert!(len <= 64 * 1024 * 1024, "{} is {len} bytes", v.display());
@@ -335,16 +481,33 @@ fn large_layer_split_across_64mib_volumes_in_any_order() {
             assert!(String::from_utf8_lossy(&out.stdout).contains("root.json"));
         }
     }
-    ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    ferry_ok([
+        "verify",
+        dir.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+    ]);
     // Each volume alone.
     for v in &vols {
-        ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap(), "--volume", v.to_str().unwrap()]);
+        ferry_ok([
+            "verify",
+            dir.to_str().unwrap(),
+            "--trusted-key",
+            pubkey.to_str().unwrap(),
+            "--volume",
+            v.to_str().unwrap(),
+        ]);
     }
     // Shuffled names: rename in reverse order to names that sort the other way.
     for (i, v) in vols.iter().enumerate() {
         std::fs::rename(v, dir.join(format!("stick-{}.tar", vols.len() - i))).unwrap();
     }
-    ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    ferry_ok([
+        "verify",
+        dir.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+    ]);
     reassemble_all(&dir, &pubkey);
 }
 
@@ -357,14 +520,39 @@ fn platform_filter_keeps_the_index_and_records_absent_children() {
     let list = write_list(
         tmp.path(),
         "images.txt",
-        &[format!("oci:{}:{} quay.io/{}:{}", multi.layout.display(), multi.tag, multi.repository, multi.tag)],
+        &[format!(
+            "oci:{}:{} quay.io/{}:{}",
+            multi.layout.display(),
+            multi.tag,
+            multi.repository,
+            multi.tag
+        )],
     );
     let dir = tmp.path().join("bundle");
-    ferry_ok(["pack", "--images", list.to_str().unwrap(), "--key", key.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--platform", "linux/arm64"]);
-    ferry_ok(["verify", dir.to_str().unwrap(), "--trusted-key", pubkey.to_str().unwrap()]);
+    ferry_ok([
+        "pack",
+        "--images",
+        list.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+    ]);
+    ferry_ok([
+        "verify",
+        dir.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+    ]);
     let info = inspect_json(&dir);
     let img = &info["images"][0];
-    assert_eq!(img["digest"], multi.digest.as_str(), "original index digest kept");
+    assert_eq!(
+        img["digest"],
+        multi.digest.as_str(),
+        "original index digest kept"
+    );
     assert_eq!(img["platforms"], serde_json::json!(["linux/arm64"]));
     assert_eq!(img["platforms_absent"], serde_json::json!(["linux/amd64"]));
 }

@@ -67,20 +67,39 @@ fn mirrored_digest(target: &TestRegistry, repo: &str, digest: &str) -> String {
     Digest::sha256_of(&raw).to_string()
 }
 
-fn check_every_image_by_skopeo(target: &TestRegistry, set: &FixtureSet, upstream_host: &str, copy_dir: &Path) {
+fn check_every_image_by_skopeo(
+    target: &TestRegistry,
+    set: &FixtureSet,
+    upstream_host: &str,
+    copy_dir: &Path,
+) {
     let seg = upstream_host.replace(':', "_");
     for img in &set.images {
         let repo = format!("mirror/{seg}/{}", img.repository);
-        assert_eq!(mirrored_digest(target, &repo, &img.digest), img.digest, "{}", img.slug);
+        assert_eq!(
+            mirrored_digest(target, &repo, &img.digest),
+            img.digest,
+            "{}",
+            img.slug
+        );
         for child in &img.children {
-            assert_eq!(&mirrored_digest(target, &repo, child), child, "{} child", img.slug);
+            assert_eq!(
+                &mirrored_digest(target, &repo, child),
+                child,
+                "{} child",
+                img.slug
+            );
         }
         if img.foreign.is_empty() {
             let flags = skopeo_tls_args(target);
             let mut args = vec!["copy".to_string(), "--all".to_string(), "-q".to_string()];
             args.extend(flags.src.clone());
             args.push(format!("docker://{}/{repo}@{}", target.host(), img.digest));
-            args.push(format!("oci:{}:{}", copy_dir.join(&img.slug).display(), img.tag));
+            args.push(format!(
+                "oci:{}:{}",
+                copy_dir.join(&img.slug).display(),
+                img.tag
+            ));
             skopeo(&args);
         }
     }
@@ -91,30 +110,70 @@ fn end_to_end(target: TestRegistry) {
     let source = TestRegistry::plain();
     load_fixtures(&source, set);
     let tmp_flags = tempfile::tempdir().unwrap();
-    let p = pack_lines(&registry_lines(&source, set), &registry_flags(&source, tmp_flags.path()));
+    let p = pack_lines(
+        &registry_lines(&source, set),
+        &registry_flags(&source, tmp_flags.path()),
+    );
     let report = push_json(&p, &target);
-    assert!(report["images"].as_array().unwrap().iter().all(|i| i["ok"] == true), "{report:#}");
-    assert!(report["blobs_mounted"].as_u64().unwrap() > 0, "shared blobs are mounted: {report:#}");
+    assert!(
+        report["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["ok"] == true),
+        "{report:#}"
+    );
+    assert!(
+        report["blobs_mounted"].as_u64().unwrap() > 0,
+        "shared blobs are mounted: {report:#}"
+    );
     let copies = tempfile::tempdir().unwrap();
     check_every_image_by_skopeo(&target, set, &source.host(), copies.path());
     // ferry check agrees.
-    let mut args = vec!["check".to_string(), p.dir.display().to_string(), "--to".into(), target.host()];
+    let mut args = vec![
+        "check".to_string(),
+        p.dir.display().to_string(),
+        "--to".into(),
+        target.host(),
+    ];
     args.extend(registry_flags(&target, p.tmp.path()));
     ferry_ok(&args);
     // The tag-only image is reachable by its tag too.
     let tag_only = set.image("tag-only");
-    let repo = format!("mirror/{}/{}", source.host().replace(':', "_"), tag_only.repository);
+    let repo = format!(
+        "mirror/{}/{}",
+        source.host().replace(':', "_"),
+        tag_only.repository
+    );
     let flags = skopeo_tls_args(&target);
     let mut a = vec!["inspect".to_string(), "--raw".to_string()];
     a.extend(flags.inspect);
-    a.push(format!("docker://{}/{repo}:{}", target.host(), tag_only.tag));
+    a.push(format!(
+        "docker://{}/{repo}:{}",
+        target.host(),
+        tag_only.tag
+    ));
     assert_eq!(Digest::sha256_of(&skopeo(&a)).to_string(), tag_only.digest);
     // Mirror sets were written.
-    for f in ["imagedigestmirrorset.yaml", "imagecontentsourcepolicy.yaml", "imagetagmirrorset.yaml", "registries.conf", "mapping.txt"] {
+    for f in [
+        "imagedigestmirrorset.yaml",
+        "imagecontentsourcepolicy.yaml",
+        "imagetagmirrorset.yaml",
+        "registries.conf",
+        "mapping.txt",
+    ] {
         assert!(p.tmp.path().join("mirrorsets").join(f).is_file(), "{f}");
     }
-    let idms = std::fs::read_to_string(p.tmp.path().join("mirrorsets/imagedigestmirrorset.yaml")).unwrap();
-    assert!(idms.contains(&format!("{}/mirror/{}", target.host(), source.host().replace(':', "_"))), "{idms}");
+    let idms =
+        std::fs::read_to_string(p.tmp.path().join("mirrorsets/imagedigestmirrorset.yaml")).unwrap();
+    assert!(
+        idms.contains(&format!(
+            "{}/mirror/{}",
+            target.host(),
+            source.host().replace(':', "_")
+        )),
+        "{idms}"
+    );
 }
 
 #[test]
@@ -138,7 +197,11 @@ fn second_push_uploads_nothing() {
     let second = push_json(&p, &target);
     assert_eq!(second["bytes_uploaded"], 0, "{second:#}");
     assert_eq!(second["blobs_uploaded"], 0);
-    assert_eq!(target.count_requests("PUT", "/blobs/uploads/"), uploads, "no blob upload on the second run");
+    assert_eq!(
+        target.count_requests("PUT", "/blobs/uploads/"),
+        uploads,
+        "no blob upload on the second run"
+    );
 }
 
 #[test]
@@ -163,14 +226,29 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "the push was killed before it finished");
     let second = push_json(&p, &target);
-    assert!(second["images"].as_array().unwrap().iter().all(|i| i["ok"] == true), "{second:#}");
+    assert!(
+        second["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["ok"] == true),
+        "{second:#}"
+    );
     let resumed = second["bytes_uploaded"].as_u64().unwrap();
-    assert!(resumed < total, "the second run uploads less ({resumed}) than everything ({total})");
+    assert!(
+        resumed < total,
+        "the second run uploads less ({resumed}) than everything ({total})"
+    );
     let uploads = target.count_requests("PUT", "/blobs/uploads/");
     let third = push_json(&p, &target);
     assert_eq!(third["bytes_uploaded"], 0, "{third:#}");
     assert_eq!(target.count_requests("PUT", "/blobs/uploads/"), uploads);
-    let mut args = vec!["check".to_string(), p.dir.display().to_string(), "--to".into(), target.host()];
+    let mut args = vec![
+        "check".to_string(),
+        p.dir.display().to_string(),
+        "--to".into(),
+        target.host(),
+    ];
     args.extend(registry_flags(&target, p.tmp.path()));
     ferry_ok(&args);
 }
@@ -191,32 +269,79 @@ fn corrupted_chunk_fails_exactly_the_images_that_use_it() {
             .expect("a blob only app-a uses");
         let entry = root.blobs.iter().find(|x| &x.digest == blob).unwrap();
         let ci = entry.chunks[0];
-        assert_eq!(root.blobs.iter().filter(|x| x.chunks.contains(&ci)).count(), 1);
+        assert_eq!(
+            root.blobs.iter().filter(|x| x.chunks.contains(&ci)).count(),
+            1
+        );
         let c = &root.chunks[ci as usize];
         let v = b.volumes().find(|v| v.index == c.volume()).unwrap();
-        (v.path.clone(), 512 + c.offset() + c.stored_len() / 2, names.clone())
+        (
+            v.path.clone(),
+            512 + c.offset() + c.stored_len() / 2,
+            names.clone(),
+        )
     };
     flip_byte(&path, offset);
     let target = TestRegistry::plain();
     let out = ferry(push_args(&p, &target, &[]));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let failed: Vec<&str> = report["images"].as_array().unwrap().iter().filter(|i| i["ok"] != true).map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(failed, victim_users.iter().map(String::as_str).collect::<Vec<_>>());
-    let err = report["images"].as_array().unwrap().iter().find(|i| i["ok"] != true).unwrap()["error"].as_str().unwrap().to_string();
-    assert!(err.contains("chunk") && err.contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+    let failed: Vec<&str> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["ok"] != true)
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        victim_users.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let err = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["ok"] != true)
+        .unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("chunk") && err.contains(path.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
     // Nothing visible under the failed image's tag.
     let a = set.image("app-a");
     let flags = skopeo_tls_args(&target);
     let mut args = vec!["inspect".to_string(), "--raw".to_string()];
     args.extend(flags.inspect);
-    args.push(format!("docker://{}/mirror/quay.io/{}:{}", target.host(), a.repository, a.tag));
-    assert!(!skopeo_output(&args).status.success(), "the failed image's tag must not exist");
+    args.push(format!(
+        "docker://{}/mirror/quay.io/{}:{}",
+        target.host(),
+        a.repository,
+        a.tag
+    ));
+    assert!(
+        !skopeo_output(&args).status.success(),
+        "the failed image's tag must not exist"
+    );
     // The others landed.
     let b = set.image("app-b");
-    assert_eq!(mirrored_digest(&target, &format!("mirror/quay.io/{}", b.repository), &b.digest), b.digest);
+    assert_eq!(
+        mirrored_digest(
+            &target,
+            &format!("mirror/quay.io/{}", b.repository),
+            &b.digest
+        ),
+        b.digest
+    );
     // check names what is missing.
-    let mut args = vec!["check".to_string(), p.dir.display().to_string(), "--to".into(), target.host()];
+    let mut args = vec![
+        "check".to_string(),
+        p.dir.display().to_string(),
+        "--to".into(),
+        target.host(),
+    ];
     args.extend(registry_flags(&target, p.tmp.path()));
     let out = ferry(&args);
     assert_eq!(out.status.code(), Some(3));
@@ -234,7 +359,11 @@ fn wrong_key_pushes_nothing() {
     args[3] = other_pub.display().to_string();
     let out = ferry(&args);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("not signed by a trusted key"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not signed by a trusted key"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(target.count_requests("PUT", "/"), 0);
     assert_eq!(target.count_requests("POST", "/"), 0);
 }

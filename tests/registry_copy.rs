@@ -50,7 +50,9 @@ fn copy_image(
 ) {
     let top = src.get_manifest(repo, digest).unwrap();
     let mut manifests = vec![top.clone()];
-    if let ManifestRefs::Index { children } = parse_refs(&top.digest, &top.media_type, &top.bytes).unwrap() {
+    if let ManifestRefs::Index { children } =
+        parse_refs(&top.digest, &top.media_type, &top.bytes).unwrap()
+    {
         for c in children {
             manifests.push(src.get_manifest(repo, &c.digest.to_string()).unwrap());
         }
@@ -61,7 +63,10 @@ fn copy_image(
             if dst.blob_exists(repo, &b.digest).unwrap().is_some() {
                 continue;
             }
-            let from = placed.iter().find(|(d, _)| d == &b.digest).map(|(_, r)| r.clone());
+            let from = placed
+                .iter()
+                .find(|(d, _)| d == &b.digest)
+                .map(|(_, r)| r.clone());
             let mounted = match &from {
                 Some(from) => dst.mount_blob(repo, &b.digest, from).unwrap(),
                 None => false,
@@ -77,9 +82,11 @@ fn copy_image(
                 placed.push((b.digest.clone(), repo.to_string()));
             }
         }
-        dst.put_manifest(repo, &m.digest.to_string(), &m.media_type, &m.bytes).unwrap();
+        dst.put_manifest(repo, &m.digest.to_string(), &m.media_type, &m.bytes)
+            .unwrap();
     }
-    dst.put_manifest(repo, tag, &top.media_type, &top.bytes).unwrap();
+    dst.put_manifest(repo, tag, &top.media_type, &top.bytes)
+        .unwrap();
 }
 
 fn assert_all_present(reg: &TestRegistry, set: &FixtureSet) {
@@ -90,7 +97,13 @@ fn assert_all_present(reg: &TestRegistry, set: &FixtureSet) {
             args.extend(flags.inspect.clone());
             args.push(format!("docker://{}/{}@{d}", reg.host(), img.repository));
             let raw = skopeo(&args);
-            assert_eq!(&Digest::sha256_of(&raw).to_string(), d, "{} at {}", img.slug, reg.host());
+            assert_eq!(
+                &Digest::sha256_of(&raw).to_string(),
+                d,
+                "{} at {}",
+                img.slug,
+                reg.host()
+            );
         }
     }
 }
@@ -110,13 +123,26 @@ fn client_copies_every_fixture_plain_to_tls_to_token() {
         dst.ping().unwrap();
         let mut placed = Vec::new();
         for img in &set.images {
-            copy_image(&src, &dst, &img.repository, &img.digest, &img.tag, &mut placed);
+            copy_image(
+                &src,
+                &dst,
+                &img.repository,
+                &img.digest,
+                &img.tag,
+                &mut placed,
+            );
         }
         assert_all_present(to, set);
         // The base layer shared by app-a and app-b was uploaded once and mounted for the other.
         let a = set.image("app-a");
         let b = set.image("app-b");
-        let base = a.blobs.iter().find(|x| b.blobs.iter().any(|y| y.0 == x.0)).unwrap().0.clone();
+        let base = a
+            .blobs
+            .iter()
+            .find(|x| b.blobs.iter().any(|y| y.0 == x.0))
+            .unwrap()
+            .0
+            .clone();
         let uploads = to
             .access_log()
             .iter()
@@ -126,19 +152,30 @@ fn client_copies_every_fixture_plain_to_tls_to_token() {
                     && (e.path.contains(&base) || e.path.contains(&base.replace(':', "%3A")))
             })
             .count();
-        assert_eq!(uploads, 1, "base layer {base} uploaded once to {}", to.host());
+        assert_eq!(
+            uploads,
+            1,
+            "base layer {base} uploaded once to {}",
+            to.host()
+        );
         let mounts = to
             .access_log()
             .iter()
             .filter(|e| e.method == "POST" && e.path.contains("mount=") && e.status == 201)
             .count();
-        assert!(mounts >= 1, "at least one cross-repository mount at {}", to.host());
+        assert!(
+            mounts >= 1,
+            "at least one cross-repository mount at {}",
+            to.host()
+        );
         assert!(dst.stats().mounts_succeeded >= 1);
     }
     // The token registry issued per-repository scopes, including the extra pull scope of a mount.
     let issued = token.token_issuer().unwrap().requests();
     assert!(
-        issued.iter().any(|r| r.scopes.len() >= 2 && r.scopes.iter().any(|s| s.ends_with(":pull")) && r.scopes.iter().any(|s| s.contains("push"))),
+        issued.iter().any(|r| r.scopes.len() >= 2
+            && r.scopes.iter().any(|s| s.ends_with(":pull"))
+            && r.scopes.iter().any(|s| s.contains("push"))),
         "a token request carried push on the target and pull on the mount source: {issued:?}"
     );
 }
@@ -149,12 +186,18 @@ fn secrets_never_appear_in_errors_or_debug() {
     let mut o = ClientOptions::default();
     o.ca_files.push(reg.ca_cert_path().to_path_buf());
     let secret = "s3cret-Pa55word-that-must-not-leak";
-    o.creds = Some(Credential::new(reg.username().to_string(), secret.to_string()));
+    o.creds = Some(Credential::new(
+        reg.username().to_string(),
+        secret.to_string(),
+    ));
     let r = Registry::new(&reg.host(), &o).unwrap();
     let err = r.get_manifest("ferry/none", "latest").unwrap_err();
     let shown = format!("{err} {err:?} {r:?} {o:?}");
     assert!(!shown.contains(secret), "{shown}");
-    assert!(shown.contains("ferry/none"), "the error names the repository: {shown}");
+    assert!(
+        shown.contains("ferry/none"),
+        "the error names the repository: {shown}"
+    );
     // And through the CLI: a failing push with --creds does not echo the password.
     let tmp = tempfile::tempdir().unwrap();
     let out = support::run::ferry([

@@ -17,7 +17,8 @@ const VECTORS: &str = "bundle-format/test-vectors";
 const SEED: [u8; 32] = *b"ferry bundle format test key v1!";
 const KEY_ID: [u8; 8] = *b"ferrytst";
 const CREATED: u64 = 1_700_000_000;
-const LIST_LINE: &str = "oci:bundle-format/test-vectors/layout:1.0 example.com/ferry/test-vector:1.0";
+const LIST_LINE: &str =
+    "oci:bundle-format/test-vectors/layout:1.0 example.com/ferry/test-vector:1.0";
 
 fn update() -> bool {
     std::env::var("FERRY_UPDATE_VECTORS").is_ok_and(|v| v == "1")
@@ -30,7 +31,11 @@ fn check_or_write(path: &Path, got: &[u8]) {
         return;
     }
     let want = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(want == got, "{} differs from what ferry writes now", path.display());
+    assert!(
+        want == got,
+        "{} differs from what ferry writes now",
+        path.display()
+    );
 }
 
 fn only_tar(dir: &Path) -> PathBuf {
@@ -49,7 +54,10 @@ fn test_vectors_are_reproduced_byte_for_byte() {
     let vectors = Path::new(VECTORS);
     let key = SecretKey::from_seed(SEED, KeyId(KEY_ID));
     check_or_write(&vectors.join("test-key"), key.to_file_string().as_bytes());
-    check_or_write(&vectors.join("test-key.pub"), key.public_key().to_file_string().as_bytes());
+    check_or_write(
+        &vectors.join("test-key.pub"),
+        key.public_key().to_file_string().as_bytes(),
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("bundle");
@@ -72,7 +80,10 @@ fn test_vectors_are_reproduced_byte_for_byte() {
     }
     check_or_write(&vectors.join("bundle").join(&name), &bytes);
 
-    let b = Bundle::open(&out).unwrap().verify(&key.public_key()).unwrap();
+    let b = Bundle::open(&out)
+        .unwrap()
+        .verify(&key.public_key())
+        .unwrap();
     let root = b.root();
     let sig_text = {
         let mut a = tar::Archive::new(std::fs::File::open(&volume).unwrap());
@@ -106,11 +117,17 @@ fn test_vectors_are_reproduced_byte_for_byte() {
 fn checked_in_vector_bundle_verifies_with_the_published_key() {
     let vectors = Path::new(VECTORS);
     let key = ferry::sign::read_public_key(&vectors.join("test-key.pub")).unwrap();
-    let b = Bundle::open(&vectors.join("bundle")).unwrap().verify(&key).unwrap();
+    let b = Bundle::open(&vectors.join("bundle"))
+        .unwrap()
+        .verify(&key)
+        .unwrap();
     let report = ferry::bundle::check::check(&b, 1, &Silent);
     assert!(report.is_ok(), "{:?}", report.damage);
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(vectors.join("expected.json")).unwrap()).unwrap();
     assert_eq!(expected["bundle_id"], b.root().bundle_id.as_str());
-    assert_eq!(expected["root_digest"], Digest::sha256_of(b.root_bytes()).to_string().as_str());
+    assert_eq!(
+        expected["root_digest"],
+        Digest::sha256_of(b.root_bytes()).to_string().as_str()
+    );
 }

@@ -171,7 +171,7 @@ fn check_blobs(
     let root = bundle.root();
     let mut blobs: Vec<&BlobEntry> = root.blobs.iter().filter(|b| !b.in_base).collect();
     // Largest first keeps every core busy to the end.
-    blobs.sort_by(|a, b| b.size.cmp(&a.size));
+    blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
     progress.start("verify", Some(blobs.iter().map(|b| b.size).sum()));
     let damage = Mutex::new(Vec::new());
     let bytes = std::sync::atomic::AtomicU64::new(0);
@@ -200,7 +200,7 @@ fn check_blobs(
             }
             Ok(())
         })();
-        if result.is_err() {
+        if let Err(e) = result {
             // Find which chunk is bad, so the message names volume and offset.
             let mut files = BTreeMap::new();
             let mut found = false;
@@ -218,7 +218,6 @@ fn check_blobs(
                 }
             }
             if !found {
-                let e = result.unwrap_err();
                 damage.lock().unwrap().push(Damage {
                     message: format!("blob {} (used by {}): {e}", blob.digest, images.join(", ")),
                     ..damage_from(&e, Some(&blob.digest), images.clone())

@@ -328,11 +328,12 @@ impl Bundle<Verified> {
                     self.root.volumes.len() as u32,
                 )],
             })?;
-        if !files.contains_key(&c.volume()) {
-            let f = File::open(&v.path).map_err(|e| BundleError::io(&v.path, e))?;
-            files.insert(c.volume(), f);
-        }
-        let f = files.get_mut(&c.volume()).expect("inserted");
+        let f = match files.entry(c.volume()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(File::open(&v.path).map_err(|err| BundleError::io(&v.path, err))?)
+            }
+        };
         let mut stored = vec![0u8; c.stored_len() as usize];
         f.seek(SeekFrom::Start(DATA_OFFSET + c.offset()))
             .and_then(|_| f.read_exact(&mut stored))

@@ -215,7 +215,12 @@ fn scope(s: ScopeArg) -> crate::mirrorset::Scope {
     }
 }
 
-fn write_mirrorsets<S>(b: &Bundle<S>, naming: &Naming, scope: crate::mirrorset::Scope, out: &Path) -> Result<Vec<String>> {
+fn write_mirrorsets<S>(
+    b: &Bundle<S>,
+    naming: &Naming,
+    scope: crate::mirrorset::Scope,
+    out: &Path,
+) -> Result<Vec<String>> {
     let mut inputs = Vec::new();
     for img in &b.root().images {
         let name = crate::model::Reference::parse(&img.name)
@@ -230,7 +235,8 @@ fn write_mirrorsets<S>(b: &Bundle<S>, naming: &Naming, scope: crate::mirrorset::
         ..Default::default()
     };
     let sets = crate::mirrorset::build(&inputs, naming, &opts).context("building mirror sets")?;
-    let files = crate::mirrorset::write_all(out, &sets).with_context(|| format!("writing mirror sets to {}", out.display()))?;
+    let files = crate::mirrorset::write_all(out, &sets)
+        .with_context(|| format!("writing mirror sets to {}", out.display()))?;
     Ok(files.into_iter().map(|p| p.display().to_string()).collect())
 }
 

@@ -5,8 +5,8 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
-pub mod run;
 pub mod registry;
+pub mod run;
 pub mod skopeo;
 pub mod token;
 

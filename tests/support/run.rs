@@ -55,11 +55,7 @@ pub fn text(out: &Output) -> String {
 /// A fresh key pair in `dir`: (secret key, public key).
 pub fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let key = dir.join(name);
-    ferry_ok([
-        "keygen".as_ref(),
-        "--out".as_ref(),
-        key.as_os_str(),
-    ]);
+    ferry_ok(["keygen".as_ref(), "--out".as_ref(), key.as_os_str()]);
     let mut p = key.clone().into_os_string();
     p.push(".pub");
     (key, PathBuf::from(p))
@@ -92,7 +88,15 @@ pub fn local_lines(set: &FixtureSet) -> Vec<String> {
     let mut v: Vec<String> = set
         .images
         .iter()
-        .map(|i| format!("oci:{}:{} quay.io/{}:{}", i.layout.display(), i.tag, i.repository, i.tag))
+        .map(|i| {
+            format!(
+                "oci:{}:{} quay.io/{}:{}",
+                i.layout.display(),
+                i.tag,
+                i.repository,
+                i.tag
+            )
+        })
         .collect();
     v.push(format!("docker-archive:{}", set.docker_archive.display()));
     v
