@@ -189,3 +189,87 @@ fn not_found_is_not_retried() {
     assert_eq!(reg.manifest_digest("app", "nosuchtag").unwrap(), None);
     assert_eq!(srv.hits(), 2, "HEAD 404 not retried either");
 }
+
+/// A FAULT STAND-IN for a token-authenticated registry: `/v2/` challenges with Bearer, `/token`
+/// issues `tok1`, `tok2`, ... and records the scopes asked for; the first token is rejected as
+/// `invalid_token` (an expired token), later ones are accepted.
+#[test]
+fn rejected_token_is_refreshed_once_and_mount_asks_for_the_source_scope() {
+    use std::sync::Mutex;
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let host = format!("127.0.0.1:{port}");
+    let scopes_seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = scopes_seen.clone();
+    let realm = format!("http://{host}/token");
+    thread::spawn(move || {
+        let mut issued = 0;
+        for req in server.incoming_requests() {
+            let url = req.url().to_string();
+            let auth = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Authorization"))
+                .map(|h| h.value.to_string());
+            let challenge = |extra: &str| {
+                tiny_http::Header::from_bytes(
+                    &b"WWW-Authenticate"[..],
+                    format!(r#"Bearer realm="{realm}",service="stand-in"{extra}"#).as_bytes(),
+                )
+                .unwrap()
+            };
+            let resp = if url.starts_with("/token") {
+                seen.lock().unwrap().push(url.clone());
+                issued += 1;
+                tiny_http::Response::from_data(format!(
+                    r#"{{"token":"tok{issued}","expires_in":300}}"#
+                ))
+            } else if auth.as_deref() == Some("Bearer tok1") || auth.is_none() {
+                tiny_http::Response::from_data(
+                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}"#.to_vec(),
+                )
+                .with_status_code(401)
+                .with_header(challenge(if auth.is_some() {
+                    r#",error="invalid_token""#
+                } else {
+                    ""
+                }))
+            } else if url.contains("mount=") {
+                tiny_http::Response::from_data(Vec::new()).with_status_code(201)
+            } else {
+                tiny_http::Response::from_data(b"data".to_vec())
+            };
+            let _ = req.respond(resp);
+        }
+    });
+    let opts = ClientOptions {
+        insecure: vec![host.clone()],
+        creds: Some(ferry::registry::Credential::new("u", "tokenpass")),
+        ..ClientOptions::default()
+    };
+    let reg = Registry::new(&host, &opts).unwrap();
+    let d = Digest::sha256_of(b"data");
+    assert_eq!(reg.blob_exists("team/app", &d).unwrap(), Some(4));
+    assert!(reg.mount_blob("team/copy", &d, "team/app").unwrap());
+    let seen = scopes_seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        3,
+        "one token, one refresh, one for the mount: {seen:?}"
+    );
+    assert!(seen[0].contains("service=stand-in"), "{seen:?}");
+    assert!(
+        seen[0].contains("scope=repository%3Ateam%2Fapp%3Apull"),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0], seen[1], "the refresh asks for the same scopes");
+    assert!(
+        seen[2].contains("scope=repository%3Ateam%2Fapp%3Apull&"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[2].contains("scope=repository%3Ateam%2Fcopy%3Apull%2Cpush"),
+        "{seen:?}"
+    );
+    assert_eq!(reg.stats().mounts_succeeded, 1);
+}

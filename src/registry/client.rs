@@ -440,3 +440,43 @@ impl Registry {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Credential;
+
+    #[test]
+    fn debug_output_has_no_secrets() {
+        let opts = ClientOptions {
+            creds: Some(Credential::new("alice", "hunter2-secret")),
+            ..ClientOptions::default()
+        };
+        let reg = Registry::new("registry.example:5000", &opts).unwrap();
+        for text in [format!("{opts:?}"), format!("{reg:?}")] {
+            assert!(!text.contains("hunter2-secret"), "{text}");
+            assert!(text.contains("alice"), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_hosts_and_names() {
+        let opts = ClientOptions::default();
+        assert!(Registry::new("host/with/path", &opts).is_err());
+        assert!(Registry::new("", &opts).is_err());
+        assert!(valid_tag("v1.2_3-x"));
+        assert!(!valid_tag(".hidden"));
+        assert!(!valid_tag("a/b"));
+        assert_eq!(
+            media_type_of(
+                Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
+                b""
+            ),
+            "application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(
+            media_type_of(Some("application/json"), br#"{"mediaType":"x/y"}"#),
+            "x/y"
+        );
+    }
+}
