@@ -5,7 +5,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-
 pub mod bundle;
 pub mod check;
 pub mod chunk;
@@ -17,5 +16,6 @@ pub mod naming;
 pub mod pack;
 pub mod progress;
 pub mod push;
+pub mod registry;
 pub mod sign;
 pub mod source;

@@ -1,0 +1,476 @@
+//! Sending one registry request: authorization (answering challenges, fetching and refreshing
+//! tokens), mapping failures to [`RegistryError`], and retrying transient ones.
+
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use url::Url;
+
+use super::auth::{self, BearerChallenge, Challenge, Scopes, TokenCache};
+use super::credentials::Credential;
+use super::error::{parse_error_body, ApiErrors, RegistryError};
+use super::retry::{parse_retry_after, RetryPolicy};
+use super::stats::Stats;
+use super::upload::{BlobSource, ExactReader};
+
+/// Error bodies larger than this are cut before parsing.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// How long the HTTPS probe of an insecure registry may take before plain HTTP is tried.
+const HTTPS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A request body.
+pub(crate) enum Body<'a> {
+    /// No body at all.
+    None,
+    /// A small in-memory body (sent with `Content-Length`).
+    Bytes(&'a [u8]),
+    /// A blob streamed from its source (re-opened for every attempt), `len` bytes long.
+    Source(&'a dyn BlobSource, u64),
+}
+
+/// One request, with what is needed to authorize it and to explain its failure.
+pub(crate) struct Call<'a> {
+    pub method: &'static str,
+    pub url: Url,
+    /// What ferry is doing, for messages: `pull manifest from`, `push blob to`, ...
+    pub action: &'static str,
+    pub repository: &'a str,
+    /// What is looked for, for not-found messages: `manifest latest`.
+    pub what: String,
+    pub scopes: Scopes,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body<'a>,
+}
+
+/// What `/v2/` told us: where the registry answers and how it wants to be authenticated.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub base: Url,
+    pub challenge: Challenge,
+}
+
+/// A failure of one raw exchange: an HTTP error status (to interpret), or a final error.
+pub(crate) enum RawFailure {
+    Status(u16, Box<ureq::Response>),
+    Failed(RegistryError),
+}
+
+/// The shared state behind a [`super::Registry`].
+pub(crate) struct Inner {
+    pub host: String,
+    pub api_host: String,
+    pub agent: ureq::Agent,
+    pub insecure: bool,
+    pub creds: Option<Credential>,
+    pub retry: RetryPolicy,
+    pub session: Mutex<Option<Session>>,
+    pub tokens: TokenCache,
+    pub stats: Stats,
+    pub pending_uploads: Mutex<std::collections::HashMap<(String, String), Url>>,
+}
+
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if inner.downcast_ref::<rustls::Error>().is_some() {
+                    return true;
+                }
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Reads (at most [`MAX_ERROR_BODY`] of) a response body and drops the rest.
+fn read_small_body(resp: ureq::Response) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let _ = resp
+        .into_reader()
+        .take(MAX_ERROR_BODY)
+        .read_to_end(&mut buf);
+    buf
+}
+
+/// Reads a response body to the end so the connection can be reused.
+pub(crate) fn drain(resp: ureq::Response) {
+    let _ = std::io::copy(
+        &mut resp.into_reader().take(MAX_ERROR_BODY),
+        &mut std::io::sink(),
+    );
+}
+
+impl Inner {
+    /// Sends `call` once over the wire with `authorization`, counting the request.
+    pub fn raw(
+        &self,
+        call: &Call<'_>,
+        authorization: Option<&str>,
+    ) -> Result<ureq::Response, RawFailure> {
+        self.raw_with_timeout(call, authorization, None)
+    }
+
+    /// [`Inner::raw`] with an overall time limit for this exchange.
+    fn raw_with_timeout(
+        &self,
+        call: &Call<'_>,
+        authorization: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<ureq::Response, RawFailure> {
+        Stats::add(&self.stats.requests, 1);
+        log::debug!("{} {}", call.method, call.url);
+        let mut req = self.agent.request_url(call.method, &call.url);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        for (k, v) in &call.headers {
+            req = req.set(k, v);
+        }
+        if let Some(a) = authorization {
+            req = req.set("Authorization", a);
+        }
+        let result = match &call.body {
+            Body::None => req.call(),
+            Body::Bytes(b) => req.send_bytes(b),
+            Body::Source(src, len) => {
+                let reader = src.open().map_err(|source| {
+                    RawFailure::Failed(RegistryError::Io {
+                        action: "open blob source for",
+                        url: call.url.to_string(),
+                        source,
+                    })
+                })?;
+                req.set("Content-Length", &len.to_string())
+                    .send(ExactReader::new(reader, *len))
+            }
+        };
+        match result {
+            Ok(r) => {
+                log::debug!("{} {} -> {}", call.method, call.url, r.status());
+                Ok(r)
+            }
+            Err(ureq::Error::Status(code, r)) => {
+                log::debug!("{} {} -> {code}", call.method, call.url);
+                Err(RawFailure::Status(code, Box::new(r)))
+            }
+            Err(ureq::Error::Transport(t)) => {
+                Err(RawFailure::Failed(self.transport_error(&call.url, t)))
+            }
+        }
+    }
+
+    fn transport_error(&self, url: &Url, t: ureq::Transport) -> RegistryError {
+        let message = t.to_string();
+        if is_tls_error(&t) {
+            RegistryError::Tls {
+                host: self.host.clone(),
+                url: url.to_string(),
+                message,
+            }
+        } else {
+            RegistryError::Transport {
+                host: self.host.clone(),
+                url: url.to_string(),
+                message,
+            }
+        }
+    }
+
+    /// Turns an HTTP error status into the matching error, with the registry's error codes.
+    pub fn status_error(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        resp: ureq::Response,
+    ) -> RegistryError {
+        let retry_after = resp.header("retry-after").and_then(parse_retry_after);
+        let errors = ApiErrors(parse_error_body(&read_small_body(resp)));
+        match status {
+            401 | 403 => RegistryError::Auth {
+                host: self.host.clone(),
+                action: call.action,
+                repository: call.repository.to_string(),
+                scope: call.scopes.to_string(),
+                status,
+                errors,
+                hint: self.auth_hint(),
+            },
+            404 => RegistryError::NotFound {
+                host: self.host.clone(),
+                what: call.what.clone(),
+                repository: call.repository.to_string(),
+                url: call.url.to_string(),
+                errors,
+            },
+            _ => RegistryError::Status {
+                host: self.host.clone(),
+                action: call.action,
+                repository: call.repository.to_string(),
+                method: call.method,
+                url: call.url.to_string(),
+                status,
+                errors,
+                retry_after,
+            },
+        }
+    }
+
+    fn auth_hint(&self) -> &'static str {
+        if self.creds.is_some() {
+            "check that this user may do that on this repository, and the password"
+        } else {
+            "no credentials found for this registry: give --creds USER:PASS or --authfile"
+        }
+    }
+
+    /// Learns, once, where the registry answers and how it authenticates (`GET /v2/`).
+    pub fn session(&self) -> Result<Session, RegistryError> {
+        let mut guard = self.session.lock().expect("session lock");
+        if let Some(s) = guard.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = self.ping()?;
+        *guard = Some(s.clone());
+        Ok(s)
+    }
+
+    fn ping(&self) -> Result<Session, RegistryError> {
+        let schemes: &[&str] = if self.insecure {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
+        let mut last = None;
+        for (i, scheme) in schemes.iter().enumerate() {
+            let base = Url::parse(&format!("{scheme}://{}/", self.api_host)).map_err(|e| {
+                RegistryError::Config {
+                    host: self.host.clone(),
+                    message: format!("not a usable registry host: {e}"),
+                }
+            })?;
+            let call = Call {
+                method: "GET",
+                url: base.join("v2/").expect("static path"),
+                action: "the API check (GET /v2/) of",
+                repository: "",
+                what: "the registry API (/v2/)".into(),
+                scopes: Scopes::none(),
+                headers: Vec::new(),
+                body: Body::None,
+            };
+            let fallback_left = i + 1 < schemes.len();
+            // A plain HTTP server may never answer a TLS hello: probe HTTPS briefly.
+            let limit = fallback_left.then_some(HTTPS_PROBE_TIMEOUT);
+            let attempt = || -> Result<Challenge, RegistryError> {
+                match self.raw_with_timeout(&call, None, limit) {
+                    Ok(r) => {
+                        drain(r);
+                        Ok(Challenge::Anonymous)
+                    }
+                    Err(RawFailure::Status(401, r)) => {
+                        let header = r.header("www-authenticate").map(str::to_string);
+                        drain(*r);
+                        header
+                            .as_deref()
+                            .and_then(auth::parse_challenge)
+                            .ok_or_else(|| RegistryError::Protocol {
+                                host: self.host.clone(),
+                                url: call.url.to_string(),
+                                message: "401 without a usable WWW-Authenticate challenge".into(),
+                            })
+                    }
+                    Err(RawFailure::Status(code, r)) => Err(self.status_error(&call, code, *r)),
+                    Err(RawFailure::Failed(e)) => Err(e),
+                }
+            };
+            let result = if fallback_left {
+                attempt()
+            } else {
+                self.retrying(attempt)
+            };
+            match result {
+                Ok(challenge) => {
+                    log::debug!("registry {} answers at {base} ({challenge:?})", self.host);
+                    return Ok(Session { base, challenge });
+                }
+                Err(e @ (RegistryError::Tls { .. } | RegistryError::Transport { .. }))
+                    if fallback_left =>
+                {
+                    log::debug!("{e}; trying plain HTTP for insecure registry {}", self.host);
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one scheme tried"))
+    }
+
+    /// Runs `f` until it succeeds, fails for good, or the retry policy gives up.
+    pub fn retrying<T>(
+        &self,
+        mut f: impl FnMut() -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) => match self.retry.next_delay(attempts, &e) {
+                    Some(delay) => {
+                        Stats::add(&self.stats.retries, 1);
+                        log::debug!("retrying in {delay:?} after: {e}");
+                        std::thread::sleep(delay);
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// The `Authorization` value for `scopes` under `challenge`, fetching a token if needed.
+    fn authorization(
+        &self,
+        challenge: &Challenge,
+        scopes: &Scopes,
+        call: &Call<'_>,
+    ) -> Result<Option<String>, RegistryError> {
+        match challenge {
+            Challenge::Bearer(b) => {
+                if let Some(t) = self.tokens.get(scopes) {
+                    return Ok(Some(t.header()));
+                }
+                self.fetch_token(b, scopes, call).map(Some)
+            }
+            other => Ok(auth::static_authorization(other, self.creds.as_ref())),
+        }
+    }
+
+    fn fetch_token(
+        &self,
+        b: &BearerChallenge,
+        scopes: &Scopes,
+        call: &Call<'_>,
+    ) -> Result<String, RegistryError> {
+        let url = auth::token_url(b, scopes).map_err(|e| RegistryError::Protocol {
+            host: self.host.clone(),
+            url: b.realm.clone(),
+            message: format!("unusable token realm: {e}"),
+        })?;
+        let token_call = Call {
+            method: "GET",
+            url,
+            action: call.action,
+            repository: call.repository,
+            what: "token service".into(),
+            scopes: scopes.clone(),
+            headers: Vec::new(),
+            body: Body::None,
+        };
+        let basic = self.creds.as_ref().map(Credential::basic_header);
+        match self.raw(&token_call, basic.as_deref()) {
+            Ok(r) => {
+                let body = read_small_body(r);
+                let (token, life) =
+                    auth::parse_token_response(&body).ok_or_else(|| RegistryError::Protocol {
+                        host: self.host.clone(),
+                        url: b.realm.clone(),
+                        message: "token service answer has no token".into(),
+                    })?;
+                let header = token.header();
+                self.tokens.put(scopes.clone(), token, life);
+                Ok(header)
+            }
+            Err(RawFailure::Status(code, r)) => {
+                // The token service is not the registry: a 404 there is a configuration problem.
+                let e = self.status_error(&token_call, code, *r);
+                Err(match e {
+                    RegistryError::NotFound { url, .. } => RegistryError::Protocol {
+                        host: self.host.clone(),
+                        url,
+                        message: "token service answered 404".into(),
+                    },
+                    e => e,
+                })
+            }
+            Err(RawFailure::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Sends `call` once, authorized; on a 401 it renews the token (with any scopes the
+    /// challenge asks for) or switches to the challenged scheme, and tries once more.
+    pub fn send_once(&self, call: &Call<'_>) -> Result<ureq::Response, RegistryError> {
+        let session = self.session()?;
+        let mut scopes = call.scopes.clone();
+        let mut authz = self.authorization(&session.challenge, &scopes, call)?;
+        for round in 0..2 {
+            match self.raw(call, authz.as_deref()) {
+                Ok(r) => return Ok(r),
+                Err(RawFailure::Failed(e)) => return Err(e),
+                Err(RawFailure::Status(401, r)) if round == 0 => {
+                    let challenge = r.header("www-authenticate").and_then(auth::parse_challenge);
+                    match challenge {
+                        Some(Challenge::Bearer(b)) => {
+                            drain(*r);
+                            log::debug!(
+                                "token refused for {} (error={:?}); requesting a new one",
+                                scopes,
+                                b.error
+                            );
+                            self.tokens.invalidate(&scopes);
+                            for s in &b.scopes {
+                                scopes.add_raw(s);
+                            }
+                            let fresh = BearerChallenge {
+                                scopes: Vec::new(),
+                                error: None,
+                                ..b
+                            };
+                            self.remember_challenge(Challenge::Bearer(fresh.clone()));
+                            authz = Some(self.fetch_token(&fresh, &scopes, call)?);
+                            if scopes != call.scopes {
+                                // Later calls with the same request scopes reuse the wider token.
+                                if let Some(t) = self.tokens.get(&scopes) {
+                                    self.tokens.put(
+                                        call.scopes.clone(),
+                                        t,
+                                        Duration::from_secs(60),
+                                    );
+                                }
+                            }
+                        }
+                        Some(Challenge::Basic)
+                            if self.creds.is_some()
+                                && !matches!(session.challenge, Challenge::Basic) =>
+                        {
+                            drain(*r);
+                            self.remember_challenge(Challenge::Basic);
+                            authz =
+                                auth::static_authorization(&Challenge::Basic, self.creds.as_ref());
+                        }
+                        _ => return Err(self.status_error(call, 401, *r)),
+                    }
+                }
+                Err(RawFailure::Status(code, r)) => return Err(self.status_error(call, code, *r)),
+            }
+        }
+        unreachable!("the second round always returns")
+    }
+
+    fn remember_challenge(&self, challenge: Challenge) {
+        if let Some(s) = self.session.lock().expect("session lock").as_mut() {
+            s.challenge = challenge;
+        }
+    }
+
+    /// Sends `call`, retrying transient failures.
+    pub fn send(&self, call: &Call<'_>) -> Result<ureq::Response, RegistryError> {
+        self.retrying(|| self.send_once(call))
+    }
+}

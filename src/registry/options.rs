@@ -1,0 +1,80 @@
+//! How a [`super::Registry`] client is configured: credentials, trust, insecure hosts, retries.
+
+use std::path::PathBuf;
+
+use super::credentials::Credential;
+use super::retry::RetryPolicy;
+
+/// Default directory of per-registry certificates (`HOST[:PORT]/*.crt`, `*.cert` + `*.key`).
+pub const DEFAULT_CERTS_DIR: &str = "/etc/containers/certs.d";
+
+/// Settings shared by every registry client ferry creates. `Debug` never shows passwords.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `--creds USER:PASS`: used for every registry, before any auth file.
+    pub creds: Option<Credential>,
+    /// `--authfile F`: the only auth file consulted when given.
+    pub authfile: Option<PathBuf>,
+    /// `--ca-file F`: extra trusted CA certificates (PEM), added to the system roots.
+    pub ca_files: Vec<PathBuf>,
+    /// Per-host certificates directory (`HOST[:PORT]/*.crt` roots, `*.cert`/`*.key` client cert).
+    pub certs_dir: PathBuf,
+    /// `--insecure-registry HOST[:PORT]`: hosts reached over plain HTTP or unverified TLS.
+    pub insecure: Vec<String>,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            creds: None,
+            authfile: None,
+            ca_files: Vec::new(),
+            certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
+            insecure: Vec::new(),
+            user_agent: format!("ferry/{}", env!("CARGO_PKG_VERSION")),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Whether `host` (`HOST[:PORT]`) was listed as insecure, either exactly or by host name
+    /// without a port.
+    pub fn is_insecure(&self, host: &str) -> bool {
+        let name = host_name(host);
+        self.insecure
+            .iter()
+            .any(|i| i == host || (!i.contains(':') && i == name))
+    }
+}
+
+/// The host name part of `HOST[:PORT]` (IPv6 literals in brackets kept whole).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.split(':').next().unwrap_or(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insecure_matching() {
+        let o = ClientOptions {
+            insecure: vec!["a.example".into(), "b.example:5000".into()],
+            ..Default::default()
+        };
+        assert!(o.is_insecure("a.example"));
+        assert!(o.is_insecure("a.example:443"));
+        assert!(o.is_insecure("b.example:5000"));
+        assert!(!o.is_insecure("b.example"));
+        assert!(!o.is_insecure("b.example:5001"));
+        assert!(!o.is_insecure("c.example"));
+    }
+}
