@@ -4,6 +4,9 @@
 //! calls into it and maps the outcome to an exit code.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Errors carry the context a user needs (URL, repository, registry error codes, paths); they are
+// returned once per failed operation, so their size costs nothing that matters.
+#![allow(clippy::result_large_err)]
 
 pub mod bundle;
 pub mod check;

@@ -215,6 +215,12 @@ fn dropping_a_registry_stops_it_and_removes_its_storage() {
         );
         assert!(!storage.exists(), "{} still exists", storage.display());
         if let Some(realm_host) = realm_host {
+            // tiny_http closes its listening socket from its own thread, shortly after the
+            // server is dropped: give it a moment.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while TcpStream::connect(&realm_host).is_ok() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             assert!(
                 TcpStream::connect(&realm_host).is_err(),
                 "token issuer {realm_host} still runs"
