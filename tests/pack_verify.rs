@@ -556,3 +556,105 @@ fn platform_filter_keeps_the_index_and_records_absent_children() {
     assert_eq!(img["platforms"], serde_json::json!(["linux/arm64"]));
     assert_eq!(img["platforms_absent"], serde_json::json!(["linux/amd64"]));
 }
+
+#[test]
+fn killed_pack_leaves_nothing_verifiable_and_resumes_without_refetching() {
+    let set = fixtures();
+    let reg = TestRegistry::plain();
+    load_fixtures(&reg, set);
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    // Small images first, the 100 MiB one last: the kill lands while it streams.
+    let mut lines: Vec<String> = set
+        .images
+        .iter()
+        .filter(|i| i.slug != "large")
+        .map(|i| registry_ref(&reg, i))
+        .collect();
+    lines.push(registry_ref(&reg, set.image("large")));
+    let list = write_list(tmp.path(), "images.txt", &lines);
+    let out = tmp.path().join("bundle");
+    let mut args: Vec<String> = vec![
+        "pack".into(),
+        "--images".into(),
+        list.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--jobs".into(),
+        "1".into(),
+        "--json".into(),
+    ];
+    args.extend(registry_flags(&reg, tmp.path()));
+    let mut child = std::process::Command::new(ferry_bin())
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once the journal holds a few completed blobs.
+    let journal = out.join(".ferry-pack").join("journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if lines >= 4 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pack finished before it could be interrupted"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pack made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    // Nothing there verifies as a bundle, and the message says what to do.
+    let v = ferry([
+        "verify",
+        out.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+    ]);
+    assert!(!v.status.success());
+    assert!(text(&v).contains("unfinished pack"), "{}", text(&v));
+    let fetched_before: Vec<(String, usize)> = set
+        .images
+        .iter()
+        .flat_map(|i| i.blobs.iter().map(|b| b.0.clone()))
+        .map(|d| {
+            let n = reg.count_requests("GET", &format!("/blobs/{d}"));
+            (d, n)
+        })
+        .collect();
+    let summary: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
+    let resumed = summary["blobs_resumed"].as_u64().unwrap();
+    assert!(resumed >= 3, "{summary:#}");
+    // Blobs stored by the first run were not fetched again.
+    let refetched = fetched_before
+        .iter()
+        .filter(|(d, n)| *n > 0 && reg.count_requests("GET", &format!("/blobs/{d}")) > *n)
+        .count();
+    let stored_first = fetched_before.iter().filter(|(_, n)| *n > 0).count();
+    assert!(
+        refetched <= 1,
+        "at most the blob in flight at the kill is fetched again ({refetched} of {stored_first})"
+    );
+    ferry_ok([
+        "verify",
+        out.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+    ]);
+    reassemble_all(&out, &pubkey);
+    assert!(
+        !out.join(".ferry-pack").exists(),
+        "work in progress is cleared"
+    );
+}
