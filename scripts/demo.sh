@@ -123,7 +123,7 @@ echo "== ferry push"
 echo "== ferry check"
 "$FERRY" check "$WORK/bundle" --to "$DST" --ca-file "$WORK/target/certs/ca.crt" --authfile "$AUTH"
 echo "== skopeo confirms one mirrored image independently"
-FIRST=$(head -n1 "$WORK/mirrorsets/mapping.txt" | cut -d= -f2)
+FIRST=$(grep -v '^#' "$WORK/mirrorsets/mapping.txt" | head -n1 | cut -d= -f2)
 mkdir -p "$WORK/skopeo-certs" && cp "$WORK/target/certs/ca.crt" "$WORK/skopeo-certs/ca.crt"
 skopeo inspect --raw --cert-dir "$WORK/skopeo-certs" --authfile "$AUTH" "docker://$FIRST" | sha256sum | sed "s|^|   sha256 of $FIRST: |"
 echo "== mirror sets"
