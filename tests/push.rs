@@ -367,3 +367,79 @@ fn wrong_key_pushes_nothing() {
     assert_eq!(target.count_requests("PUT", "/"), 0);
     assert_eq!(target.count_requests("POST", "/"), 0);
 }
+
+#[test]
+fn registry_answering_500_fails_that_image_only_and_a_rerun_finishes() {
+    let set = fixtures_small();
+    let p = pack_lines(&local_lines(set), &[]);
+    let target = TestRegistry::plain();
+    let b = set.image("app-b");
+    let broken_repo = format!("/v2/mirror/quay.io/{}/manifests/", b.repository);
+    let proxy = support::proxy::FaultProxy::start(&target.host(), move |method, url| {
+        if method == "PUT" && url.starts_with(&broken_repo) {
+            support::proxy::Action::Reply(
+                500,
+                br#"{"errors":[{"code":"UNKNOWN","message":"disk quota exceeded"}]}"#.to_vec(),
+            )
+        } else {
+            support::proxy::Action::Forward
+        }
+    });
+    let args: Vec<String> = vec![
+        "push".into(),
+        p.dir.display().to_string(),
+        "--trusted-key".into(),
+        p.pubkey.display().to_string(),
+        "--to".into(),
+        proxy.host(),
+        "--insecure-registry".into(),
+        proxy.host(),
+        "--retry-times".into(),
+        "1".into(),
+        "--mirrorsets-out".into(),
+        p.tmp.path().join("ms").display().to_string(),
+    ];
+    let out = ferry(&args);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains(&format!("FAILED quay.io/{}:{}", b.repository, b.tag)),
+        "{t}"
+    );
+    assert!(
+        t.contains("500") && t.contains("disk quota exceeded"),
+        "the registry's own message is shown: {t}"
+    );
+    assert_eq!(
+        t.matches("FAILED").count(),
+        1,
+        "only the image whose manifests fail: {t}"
+    );
+    // Nothing of app-b is visible under its tag; app-a landed.
+    let direct = |suffix: &str, repo: &str| {
+        let mut a = vec![
+            "inspect".to_string(),
+            "--raw".to_string(),
+            "--tls-verify=false".to_string(),
+        ];
+        a.push(format!(
+            "docker://{}/mirror/quay.io/{repo}{suffix}",
+            target.host()
+        ));
+        skopeo_output(&a).status.success()
+    };
+    assert!(!direct(&format!(":{}", b.tag), &b.repository));
+    let a = set.image("app-a");
+    assert!(direct(&format!("@{}", a.digest), &a.repository));
+    // Once the registry is healthy, the same push finishes.
+    drop(proxy);
+    let report = push_json(&p, &target);
+    assert!(
+        report["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["ok"] == true),
+        "{report:#}"
+    );
+}

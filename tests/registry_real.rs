@@ -3,93 +3,28 @@
 //! Basic authentication, and `skopeo` reading back what ferry wrote.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use ferry::model::{media_type, Digest, DigestAlgorithm, Hasher};
 use ferry::registry::{ClientOptions, Credential, Registry, RegistryError};
 
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+mod support;
 
-/// A real registry process on a free 127.0.0.1 port, storing into a temporary directory;
-/// killed when dropped. (Minimal local helper; the shared harness lives in tests/support.)
-struct LocalRegistry {
-    child: Child,
-    host: String,
-    _dir: tempfile::TempDir,
-}
+use support::TestRegistry;
 
-impl LocalRegistry {
-    /// Starts the registry with `extra` appended to its YAML config (e.g. an `auth:` section).
-    fn start(extra: &str) -> LocalRegistry {
-        assert!(
-            Path::new(REGISTRY_BIN).exists(),
-            "{REGISTRY_BIN} is missing: install docker-registry (scripts/test.sh installs it)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{extra}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("start docker-registry");
-        let reg = LocalRegistry {
-            child,
-            host,
-            _dir: dir,
-        };
-        reg.wait_ready();
-        reg
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(&self.host) {
-                let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
-                let mut buf = [0u8; 12];
-                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "registry on {} did not answer GET /v2/ within 20 s",
-            self.host
-        );
-    }
-
-    fn options(&self) -> ClientOptions {
-        ClientOptions {
-            insecure: vec![self.host.clone()],
-            ..ClientOptions::default()
-        }
+fn plain_options(reg: &TestRegistry) -> ClientOptions {
+    ClientOptions {
+        insecure: vec![reg.host()],
+        ..ClientOptions::default()
     }
 }
 
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn tls_options(reg: &TestRegistry) -> ClientOptions {
+    ClientOptions {
+        ca_files: vec![reg.ca_cert_path().to_path_buf()],
+        ..ClientOptions::default()
     }
 }
 
@@ -150,8 +85,8 @@ fn skopeo_raw(host: &str, repo: &str, digest: &Digest) -> Vec<u8> {
 
 #[test]
 fn push_pull_mount_round_trip() {
-    let local = LocalRegistry::start("");
-    let reg = Registry::new(&local.host, &local.options()).unwrap();
+    let local = TestRegistry::plain();
+    let reg = Registry::new(&local.host(), &plain_options(&local)).unwrap();
     reg.ping().unwrap();
     let repo = "mirror/quay.io/app";
 
@@ -234,7 +169,7 @@ fn push_pull_mount_round_trip() {
         assert_eq!(m.digest, manifest_d);
         assert_eq!(m.media_type, media_type::OCI_MANIFEST);
     }
-    let raw = skopeo_raw(&local.host, repo, &manifest_d);
+    let raw = skopeo_raw(&local.host(), repo, &manifest_d);
     assert_eq!(
         Digest::sha256_of(&raw),
         manifest_d,
@@ -282,8 +217,8 @@ fn push_pull_mount_round_trip() {
 
 #[test]
 fn blob_pushed_with_a_wrong_digest_is_refused_by_the_registry() {
-    let local = LocalRegistry::start("");
-    let reg = Registry::new(&local.host, &local.options()).unwrap();
+    let local = TestRegistry::plain();
+    let reg = Registry::new(&local.host(), &plain_options(&local)).unwrap();
     let data = b"these bytes".to_vec();
     let claimed = Digest::sha256_of(b"other bytes");
     let err = reg
@@ -297,23 +232,16 @@ fn blob_pushed_with_a_wrong_digest_is_refused_by_the_registry() {
 #[test]
 fn basic_auth_with_htpasswd() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new("htpasswd")
-        .args(["-Bbn", "ferryuser", "Secr3tPass"])
-        .output()
-        .expect("htpasswd is missing: scripts/test.sh installs it (apache2-utils)");
-    assert!(out.status.success());
-    let htpasswd = tmp.path().join("htpasswd");
-    std::fs::write(&htpasswd, &out.stdout).unwrap();
-    let local = LocalRegistry::start(&format!(
-        "auth:\n  htpasswd:\n    realm: ferry-test\n    path: {}\n",
-        htpasswd.display()
-    ));
+    let local = TestRegistry::tls_htpasswd();
+    let host = local.host();
+    let user = local.username().to_string();
+    let pass = local.password().to_string();
 
     let data = b"authenticated blob".to_vec();
     let d = Digest::sha256_of(&data);
 
     // Anonymous: refused, and the message says what to do.
-    let anon = Registry::new(&local.host, &local.options()).unwrap();
+    let anon = Registry::new(&host, &tls_options(&local)).unwrap();
     let err = anon
         .push_blob("app", &d, data.len() as u64, &data)
         .unwrap_err();
@@ -325,10 +253,10 @@ fn basic_auth_with_htpasswd() {
 
     // Wrong password: refused, password not shown anywhere.
     let bad_opts = ClientOptions {
-        creds: Some(Credential::new("ferryuser", "WrongPassw0rd")),
-        ..local.options()
+        creds: Some(Credential::new(user.clone(), "WrongPassw0rd")),
+        ..tls_options(&local)
     };
-    let bad = Registry::new(&local.host, &bad_opts).unwrap();
+    let bad = Registry::new(&host, &bad_opts).unwrap();
     let err = bad.blob_exists("app", &d).unwrap_err();
     assert!(
         matches!(err, RegistryError::Auth { status: 401, .. }),
@@ -347,15 +275,15 @@ fn basic_auth_with_htpasswd() {
     let authfile = tmp.path().join("auth.json");
     ferry::registry::write_authfile_entry(
         &authfile,
-        &local.host,
-        &Credential::new("ferryuser", "Secr3tPass"),
+        &host,
+        &Credential::new(user.clone(), pass.clone()),
     )
     .unwrap();
     let good_opts = ClientOptions {
         authfile: Some(authfile),
-        ..local.options()
+        ..tls_options(&local)
     };
-    let good = Registry::new(&local.host, &good_opts).unwrap();
+    let good = Registry::new(&host, &good_opts).unwrap();
     good.push_blob("app", &d, data.len() as u64, &data).unwrap();
     assert_eq!(
         good.blob_exists("app", &d).unwrap(),
@@ -365,5 +293,89 @@ fn basic_auth_with_htpasswd() {
         read_back(&good, "app", &d, data.len() as u64),
         (d.clone(), data.len() as u64)
     );
-    assert!(!format!("{good:?}").contains("Secr3tPass"));
+    assert!(!format!("{good:?}").contains(&pass));
+}
+
+#[test]
+fn chunked_upload_refused_falls_back_to_a_monolithic_put() {
+    let local = TestRegistry::plain();
+    // A registry that mishandles chunked uploads: every PATCH is refused.
+    let proxy = support::proxy::FaultProxy::start(&local.host(), |method, _| {
+        if method == "PATCH" {
+            support::proxy::Action::Reply(
+                400,
+                br#"{"errors":[{"code":"UNSUPPORTED","message":"chunked uploads are not supported"}]}"#.to_vec(),
+            )
+        } else {
+            support::proxy::Action::Forward
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("blob");
+    let d = write_pseudo_random(&path, 3 * 1024 * 1024, 7);
+    let reg = Registry::new(
+        &proxy.host(),
+        &ClientOptions {
+            insecure: vec![proxy.host()],
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    reg.push_blob("app", &d, 3 * 1024 * 1024, &path).unwrap();
+    let seen = proxy.seen();
+    assert!(
+        seen.iter().any(|s| s.method == "PATCH" && s.status == 400),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "PUT" && s.url.contains("digest=") && s.status == 201),
+        "{seen:?}"
+    );
+    // The blob really is in the registry, with the right bytes.
+    let direct = Registry::new(&local.host(), &plain_options(&local)).unwrap();
+    assert_eq!(read_back(&direct, "app", &d, 3 * 1024 * 1024).0, d);
+}
+
+#[test]
+fn certs_d_convention_trusts_a_registry_ca() {
+    let local = TestRegistry::tls_htpasswd();
+    let creds = Credential::new(local.username().to_string(), local.password().to_string());
+    // Without the CA: a TLS error that says so.
+    let plain = Registry::new(
+        &local.host(),
+        &ClientOptions {
+            creds: Some(creds.clone()),
+            certs_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let err = plain.ping().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RegistryError::Tls { .. } | RegistryError::Transport { .. }
+        ),
+        "{err:?}"
+    );
+    // With /etc/containers/certs.d/HOST:PORT/ca.crt (here a temporary certs.d): trusted.
+    let certs_d = tempfile::tempdir().unwrap();
+    let dir = certs_d.path().join(local.host());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(local.ca_cert_path(), dir.join("ca.crt")).unwrap();
+    let reg = Registry::new(
+        &local.host(),
+        &ClientOptions {
+            creds: Some(creds),
+            certs_dir: certs_d.path().to_path_buf(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    reg.ping().unwrap();
+    assert_eq!(
+        reg.blob_exists("app", &Digest::sha256_of(b"none")).unwrap(),
+        None
+    );
 }

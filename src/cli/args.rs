@@ -76,6 +76,10 @@ pub struct RegistryArgs {
     /// Allow plain HTTP or an unverified certificate for this registry only (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure: Vec<String>,
+    /// How many times to retry a request that failed with a connection error, 429 or 5xx
+    /// (with exponential backoff from 0.5 s).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retry_times: u32,
 }
 
 /// `ferry pack`.

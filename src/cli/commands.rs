@@ -51,6 +51,7 @@ fn client_options(a: &RegistryArgs) -> Result<ClientOptions> {
     o.authfile = a.authfile.clone();
     o.ca_files = a.ca_files.clone();
     o.insecure = a.insecure.clone();
+    o.retry.attempts = a.retry_times.saturating_add(1);
     o.user_agent = format!("ferry/{}", env!("CARGO_PKG_VERSION"));
     Ok(o)
 }

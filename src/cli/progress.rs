@@ -15,8 +15,8 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    /// A renderer: bars when stderr is a terminal, lines otherwise; `quiet` shows only notes
-    /// of failures.
+    /// A renderer: bars when stderr is a terminal, lines otherwise; `quiet` (with `--json`,
+    /// whose report says everything) shows nothing.
     pub fn new(quiet: bool) -> Self {
         Renderer {
             bar: Mutex::new(None),
@@ -63,7 +63,7 @@ impl Progress for Renderer {
     }
 
     fn note(&self, message: &str) {
-        if self.quiet && !message.starts_with("FAILED") {
+        if self.quiet {
             return;
         }
         match self.bar.lock().expect("lock").as_ref() {

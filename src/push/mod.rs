@@ -289,7 +289,7 @@ pub fn push(
                     }
                     Err(e) => {
                         r.error = Some(e.to_string());
-                        progress.note(&format!("FAILED {}: {e}", r.name));
+                        progress.note(&format!("could not push {}: {e}", r.name));
                     }
                 }
                 results.lock().expect("lock")[i] = Some(r);

@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod proxy;
 pub mod registry;
 pub mod run;
 pub mod skopeo;
