@@ -61,17 +61,9 @@ fn round_trip_from_a_real_registry() {
     let (key, pubkey) = keygen(tmp.path(), "k");
     let list = write_list(tmp.path(), "images.txt", &registry_lines(&reg, set));
     let out = tmp.path().join("bundle");
-    let mut args: Vec<String> = vec![
-        "pack".into(),
-        "--images".into(),
-        list.display().to_string(),
-        "--key".into(),
-        key.display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-        "--json".into(),
-    ];
-    args.extend(registry_flags(&reg, tmp.path()));
+    let mut extra: Vec<String> = vec!["--json".into()];
+    extra.extend(registry_flags(&reg, tmp.path()));
+    let args = pack_args(&list, &key, &out, &extra);
     let summary: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
     assert_eq!(
         summary["images"].as_array().unwrap().len(),
@@ -189,162 +181,6 @@ fn info_blobs(dir: &Path, pubkey: &Path) -> Vec<String> {
         .collect()
 }
 
-struct Packed {
-    _tmp: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    pubkey: std::path::PathBuf,
-}
-
-fn pack_small(extra: &[&str]) -> Packed {
-    let set = fixtures_small();
-    let tmp = tempfile::tempdir().unwrap();
-    let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(tmp.path(), "images.txt", &local_lines(set));
-    let dir = tmp.path().join("bundle");
-    let mut args = vec![
-        "pack",
-        "--images",
-        list.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    ferry_ok(&args);
-    Packed {
-        _tmp: tmp,
-        dir,
-        pubkey,
-    }
-}
-
-fn verify_fails(p: &Packed, expect: &[&str]) -> String {
-    let out = ferry([
-        "verify",
-        p.dir.to_str().unwrap(),
-        "--trusted-key",
-        p.pubkey.to_str().unwrap(),
-    ]);
-    let t = text(&out);
-    assert!(!out.status.success(), "verify must fail:\n{t}");
-    for e in expect {
-        assert!(t.contains(e), "expected {e:?} in:\n{t}");
-    }
-    t
-}
-
-#[test]
-fn tampered_root_fails() {
-    let p = pack_small(&[]);
-    let v = &volumes(&p.dir)[0];
-    let (at, len) = member(v, "root.json");
-    flip_byte(v, at + len / 2);
-    verify_fails(&p, &["root.json", "damaged or modified"]);
-}
-
-#[test]
-fn tampered_signature_fails() {
-    let p = pack_small(&[]);
-    let v = &volumes(&p.dir)[0];
-    let (at, _) = member(v, "root.json.minisig");
-    // Inside the first base64 line (the signature), past the untrusted comment.
-    let text = std::fs::read_to_string(p.dir.join("..").join("k.pub")).unwrap();
-    assert!(text.starts_with("untrusted comment"));
-    let sig_start = {
-        let f = std::fs::read(v).unwrap();
-        let body = &f[at as usize..];
-        body.iter().position(|&b| b == b'\n').unwrap() as u64 + 20
-    };
-    flip_byte(v, at + sig_start);
-    verify_fails(&p, &["not signed by a trusted key or was modified"]);
-}
-
-#[test]
-fn tampered_chunk_data_is_located() {
-    let p = pack_small(&[]);
-    let v = &volumes(&p.dir)[0];
-    flip_byte(v, 512 + 1000);
-    let t = verify_fails(&p, &["chunk sha256:", "offset", "images affected"]);
-    assert!(
-        t.contains(v.file_name().unwrap().to_str().unwrap()),
-        "names the volume:\n{t}"
-    );
-}
-
-#[test]
-fn tampered_tar_header_fails() {
-    let p = pack_small(&[]);
-    let v = &volumes(&p.dir)[0];
-    flip_byte(v, 3); // inside the name field of the first header
-    verify_fails(&p, &["tar header at offset 0 is damaged"]);
-}
-
-#[test]
-fn another_key_is_not_trusted() {
-    let p = pack_small(&[]);
-    let other = tempfile::tempdir().unwrap();
-    let (_, other_pub) = keygen(other.path(), "other");
-    let out = ferry([
-        "verify",
-        p.dir.to_str().unwrap(),
-        "--trusted-key",
-        other_pub.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("not signed by a trusted key"),
-        "{}",
-        text(&out)
-    );
-}
-
-#[test]
-fn minisign_verifies_the_root() {
-    require_tool("minisign");
-    let p = pack_small(&[]);
-    let v = &volumes(&p.dir)[0];
-    let tmp = tempfile::tempdir().unwrap();
-    let bytes = std::fs::read(v).unwrap();
-    for name in ["root.json", "root.json.minisig"] {
-        let (at, len) = member(v, name);
-        std::fs::write(
-            tmp.path().join(name),
-            &bytes[at as usize..(at + len) as usize],
-        )
-        .unwrap();
-    }
-    let status = std::process::Command::new("minisign")
-        .arg("-V")
-        .arg("-p")
-        .arg(&p.pubkey)
-        .arg("-m")
-        .arg(tmp.path().join("root.json"))
-        .arg("-x")
-        .arg(tmp.path().join("root.json.minisig"))
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "minisign -V: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    // And it rejects a modified root.
-    let mut root = std::fs::read(tmp.path().join("root.json")).unwrap();
-    root[10] ^= 1;
-    std::fs::write(tmp.path().join("root.json"), root).unwrap();
-    let status = std::process::Command::new("minisign")
-        .args(["-V", "-p"])
-        .arg(&p.pubkey)
-        .arg("-m")
-        .arg(tmp.path().join("root.json"))
-        .arg("-x")
-        .arg(tmp.path().join("root.json.minisig"))
-        .output()
-        .unwrap();
-    assert!(!status.status.success());
-}
-
 #[test]
 fn reproducible_with_source_date_epoch() {
     let set = fixtures_small();
@@ -389,72 +225,12 @@ fn reproducible_with_source_date_epoch() {
 }
 
 #[test]
-fn volume_set_problems_are_named() {
-    // A multi-volume bundle of the small fixtures (16 MiB volumes).
-    let p = pack_small(&["--volume-size", "16MiB"]);
-    let vols = volumes(&p.dir);
-    assert!(!vols.is_empty());
-    // Missing: move the last volume away.
-    let parked = p.dir.join("..").join("parked.tar");
-    if vols.len() > 1 {
-        std::fs::rename(vols.last().unwrap(), &parked).unwrap();
-        verify_fails(
-            &p,
-            &[
-                "missing",
-                vols.last().unwrap().file_name().unwrap().to_str().unwrap(),
-            ],
-        );
-        std::fs::rename(&parked, vols.last().unwrap()).unwrap();
-    }
-    // Duplicate.
-    let dup = p.dir.join("copy-of-first.tar");
-    std::fs::copy(&vols[0], &dup).unwrap();
-    verify_fails(&p, &["copy-of-first.tar", "both volume 1"]);
-    std::fs::remove_file(&dup).unwrap();
-    // Truncated.
-    let len = std::fs::metadata(&vols[0]).unwrap().len();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&vols[0])
-        .unwrap();
-    f.set_len(len - 700).unwrap();
-    verify_fails(
-        &p,
-        &["truncated", vols[0].file_name().unwrap().to_str().unwrap()],
-    );
-}
-
-#[test]
-fn a_volume_from_another_bundle_is_named() {
-    let p = pack_small(&["--volume-size", "16MiB"]);
-    let q = pack_small(&["--volume-size", "16MiB", "--platform", "linux/amd64"]);
-    let foreign = &volumes(&q.dir)[0];
-    let dest = p.dir.join("stray.tar");
-    std::fs::copy(foreign, &dest).unwrap();
-    let n = volumes(&p.dir).len();
-    assert!(n >= 2);
-    let t = verify_fails(&p, &["belongs to bundle"]);
-    assert!(t.contains("stray.tar") || n == 2, "{t}");
-}
-
-#[test]
 fn large_layer_split_across_64mib_volumes_in_any_order() {
     let set = fixtures();
     let large = set.image("large");
     let tmp = tempfile::tempdir().unwrap();
     let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(
-        tmp.path(),
-        "images.txt",
-        &[format!(
-            "oci:{}:{} quay.io/{}:{}",
-            large.layout.display(),
-            large.tag,
-            large.repository,
-            large.tag
-        )],
-    );
+    let list = write_list(tmp.path(), "images.txt", &[oci_line(large)]);
     let dir = tmp.path().join("bundle");
     ferry_ok([
         "pack",
@@ -517,17 +293,7 @@ fn platform_filter_keeps_the_index_and_records_absent_children() {
     let multi = set.image("multiarch");
     let tmp = tempfile::tempdir().unwrap();
     let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(
-        tmp.path(),
-        "images.txt",
-        &[format!(
-            "oci:{}:{} quay.io/{}:{}",
-            multi.layout.display(),
-            multi.tag,
-            multi.repository,
-            multi.tag
-        )],
-    );
+    let list = write_list(tmp.path(), "images.txt", &[oci_line(multi)]);
     let dir = tmp.path().join("bundle");
     ferry_ok([
         "pack",
@@ -574,19 +340,9 @@ fn killed_pack_leaves_nothing_verifiable_and_resumes_without_refetching() {
     lines.push(registry_ref(&reg, set.image("large")));
     let list = write_list(tmp.path(), "images.txt", &lines);
     let out = tmp.path().join("bundle");
-    let mut args: Vec<String> = vec![
-        "pack".into(),
-        "--images".into(),
-        list.display().to_string(),
-        "--key".into(),
-        key.display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-        "--jobs".into(),
-        "1".into(),
-        "--json".into(),
-    ];
-    args.extend(registry_flags(&reg, tmp.path()));
+    let mut extra: Vec<String> = vec!["--jobs".into(), "1".into(), "--json".into()];
+    extra.extend(registry_flags(&reg, tmp.path()));
+    let args = pack_args(&list, &key, &out, &extra);
     let mut child = std::process::Command::new(ferry_bin())
         .args(&args)
         .stdout(std::process::Stdio::null())

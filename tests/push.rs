@@ -3,38 +3,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ferry::bundle::Bundle;
 use ferry::model::Digest;
 use support::run::*;
 use support::*;
-
-struct Packed {
-    tmp: tempfile::TempDir,
-    dir: PathBuf,
-    pubkey: PathBuf,
-}
-
-fn pack_lines(lines: &[String], extra: &[String]) -> Packed {
-    let tmp = tempfile::tempdir().unwrap();
-    let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(tmp.path(), "images.txt", lines);
-    let dir = tmp.path().join("bundle");
-    let mut args: Vec<String> = vec![
-        "pack".into(),
-        "--images".into(),
-        list.display().to_string(),
-        "--key".into(),
-        key.display().to_string(),
-        "--out".into(),
-        dir.display().to_string(),
-    ];
-    args.extend_from_slice(extra);
-    ferry_ok(&args);
-    Packed { tmp, dir, pubkey }
-}
 
 fn push_args(p: &Packed, target: &TestRegistry, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
@@ -110,19 +85,12 @@ fn end_to_end(target: TestRegistry) {
     let source = TestRegistry::plain();
     load_fixtures(&source, set);
     let tmp_flags = tempfile::tempdir().unwrap();
-    let p = pack_lines(
+    let p = pack(
         &registry_lines(&source, set),
         &registry_flags(&source, tmp_flags.path()),
     );
     let report = push_json(&p, &target);
-    assert!(
-        report["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["ok"] == true),
-        "{report:#}"
-    );
+    assert!(all_ok(&report), "{report:#}");
     assert!(
         report["blobs_mounted"].as_u64().unwrap() > 0,
         "shared blobs are mounted: {report:#}"
@@ -130,13 +98,7 @@ fn end_to_end(target: TestRegistry) {
     let copies = tempfile::tempdir().unwrap();
     check_every_image_by_skopeo(&target, set, &source.host(), copies.path());
     // ferry check agrees.
-    let mut args = vec![
-        "check".to_string(),
-        p.dir.display().to_string(),
-        "--to".into(),
-        target.host(),
-    ];
-    args.extend(registry_flags(&target, p.tmp.path()));
+    let args = check_args(&p.dir, &target, p.tmp.path());
     ferry_ok(&args);
     // The tag-only image is reachable by its tag too.
     let tag_only = set.image("tag-only");
@@ -189,7 +151,7 @@ fn push_to_token_auth_registry() {
 #[test]
 fn second_push_uploads_nothing() {
     let set = fixtures_small();
-    let p = pack_lines(&local_lines(set), &[]);
+    let p = pack(&local_lines(set), &[]);
     let target = TestRegistry::plain();
     let first = push_json(&p, &target);
     assert!(first["bytes_uploaded"].as_u64().unwrap() > 0);
@@ -207,7 +169,7 @@ fn second_push_uploads_nothing() {
 #[test]
 fn killed_push_resumes_and_third_run_uploads_nothing() {
     let set = fixtures();
-    let p = pack_lines(&local_lines(set), &[]);
+    let p = pack(&local_lines(set), &[]);
     let target = TestRegistry::plain();
     let total: u64 = {
         let key = ferry::sign::read_public_key(&p.pubkey).unwrap();
@@ -226,14 +188,7 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "the push was killed before it finished");
     let second = push_json(&p, &target);
-    assert!(
-        second["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["ok"] == true),
-        "{second:#}"
-    );
+    assert!(all_ok(&second), "{second:#}");
     let resumed = second["bytes_uploaded"].as_u64().unwrap();
     assert!(
         resumed < total,
@@ -243,20 +198,14 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
     let third = push_json(&p, &target);
     assert_eq!(third["bytes_uploaded"], 0, "{third:#}");
     assert_eq!(target.count_requests("PUT", "/blobs/uploads/"), uploads);
-    let mut args = vec![
-        "check".to_string(),
-        p.dir.display().to_string(),
-        "--to".into(),
-        target.host(),
-    ];
-    args.extend(registry_flags(&target, p.tmp.path()));
+    let args = check_args(&p.dir, &target, p.tmp.path());
     ferry_ok(&args);
 }
 
 #[test]
 fn corrupted_chunk_fails_exactly_the_images_that_use_it() {
     let set = fixtures_small();
-    let p = pack_lines(&local_lines(set), &[]);
+    let p = pack(&local_lines(set), &[]);
     // Find a chunk of a blob only app-a uses.
     let key = ferry::sign::read_public_key(&p.pubkey).unwrap();
     let (path, offset, victim_users) = {
@@ -336,13 +285,7 @@ fn corrupted_chunk_fails_exactly_the_images_that_use_it() {
         b.digest
     );
     // check names what is missing.
-    let mut args = vec![
-        "check".to_string(),
-        p.dir.display().to_string(),
-        "--to".into(),
-        target.host(),
-    ];
-    args.extend(registry_flags(&target, p.tmp.path()));
+    let args = check_args(&p.dir, &target, p.tmp.path());
     let out = ferry(&args);
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out).contains("MISSING"), "{}", text(&out));
@@ -351,7 +294,7 @@ fn corrupted_chunk_fails_exactly_the_images_that_use_it() {
 #[test]
 fn wrong_key_pushes_nothing() {
     let set = fixtures_small();
-    let p = pack_lines(&local_lines(set)[..2], &[]);
+    let p = pack(&local_lines(set)[..2], &[]);
     let other = tempfile::tempdir().unwrap();
     let (_, other_pub) = keygen(other.path(), "o");
     let target = TestRegistry::plain();
@@ -371,7 +314,7 @@ fn wrong_key_pushes_nothing() {
 #[test]
 fn registry_answering_500_fails_that_image_only_and_a_rerun_finishes() {
     let set = fixtures_small();
-    let p = pack_lines(&local_lines(set), &[]);
+    let p = pack(&local_lines(set), &[]);
     let target = TestRegistry::plain();
     let b = set.image("app-b");
     let broken_repo = format!("/v2/mirror/quay.io/{}/manifests/", b.repository);
@@ -434,12 +377,5 @@ fn registry_answering_500_fails_that_image_only_and_a_rerun_finishes() {
     // Once the registry is healthy, the same push finishes.
     drop(proxy);
     let report = push_json(&p, &target);
-    assert!(
-        report["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["ok"] == true),
-        "{report:#}"
-    );
+    assert!(all_ok(&report), "{report:#}");
 }

@@ -85,19 +85,7 @@ pub fn registry_lines(reg: &TestRegistry, set: &FixtureSet) -> Vec<String> {
 /// List lines reading every image of `set` from its OCI layout, named `quay.io/<repository>:<tag>`,
 /// plus the docker archive.
 pub fn local_lines(set: &FixtureSet) -> Vec<String> {
-    let mut v: Vec<String> = set
-        .images
-        .iter()
-        .map(|i| {
-            format!(
-                "oci:{}:{} quay.io/{}:{}",
-                i.layout.display(),
-                i.tag,
-                i.repository,
-                i.tag
-            )
-        })
-        .collect();
+    let mut v: Vec<String> = set.images.iter().map(oci_line).collect();
     v.push(format!("docker-archive:{}", set.docker_archive.display()));
     v
 }
@@ -178,4 +166,76 @@ pub fn flip_byte(path: &Path, offset: u64) {
     b[0] ^= 0x01;
     f.seek(SeekFrom::Start(offset)).unwrap();
     f.write_all(&b).unwrap();
+}
+
+/// The list line reading a fixture from its OCI layout, mirrored as `quay.io/<repository>:<tag>`.
+pub fn oci_line(img: &FixtureImage) -> String {
+    format!(
+        "oci:{}:{} quay.io/{}:{}",
+        img.layout.display(),
+        img.tag,
+        img.repository,
+        img.tag
+    )
+}
+
+/// A bundle packed into a temporary directory, with its keys.
+pub struct Packed {
+    /// Holds everything; removed on drop.
+    pub tmp: tempfile::TempDir,
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The secret key.
+    pub key: PathBuf,
+    /// The public key.
+    pub pubkey: PathBuf,
+}
+
+/// `ferry pack` arguments for `list` into `out` signed with `key`, plus `extra`.
+pub fn pack_args(list: &Path, key: &Path, out: &Path, extra: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "pack".into(),
+        "--images".into(),
+        list.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Packs `lines` with a fresh key (panics on failure).
+pub fn pack(lines: &[String], extra: &[String]) -> Packed {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let list = write_list(tmp.path(), "images.txt", lines);
+    let dir = tmp.path().join("bundle");
+    ferry_ok(pack_args(&list, &key, &dir, extra));
+    Packed {
+        tmp,
+        dir,
+        key,
+        pubkey,
+    }
+}
+
+/// `ferry check` arguments for `dir` against `target`.
+pub fn check_args(dir: &Path, target: &TestRegistry, scratch: &Path) -> Vec<String> {
+    let mut args = vec![
+        "check".to_string(),
+        dir.display().to_string(),
+        "--to".into(),
+        target.host(),
+    ];
+    args.extend(registry_flags(target, scratch));
+    args
+}
+
+/// Whether every image of a push report succeeded.
+pub fn all_ok(report: &serde_json::Value) -> bool {
+    report["images"]
+        .as_array()
+        .is_some_and(|a| a.iter().all(|i| i["ok"] == true))
 }

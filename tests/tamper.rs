@@ -1,0 +1,188 @@
+//! Damaged, tampered and mixed-up bundles: every problem `ferry verify` must name, and the
+//! signature checked independently by minisign.
+
+mod support;
+
+use support::run::*;
+use support::*;
+
+fn pack_small(extra: &[&str]) -> Packed {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    pack(&local_lines(fixtures_small()), &extra)
+}
+
+fn verify_fails(p: &Packed, expect: &[&str]) -> String {
+    let out = ferry([
+        "verify",
+        p.dir.to_str().unwrap(),
+        "--trusted-key",
+        p.pubkey.to_str().unwrap(),
+    ]);
+    let t = text(&out);
+    assert!(!out.status.success(), "verify must fail:\n{t}");
+    for e in expect {
+        assert!(t.contains(e), "expected {e:?} in:\n{t}");
+    }
+    t
+}
+
+#[test]
+fn tampered_root_fails() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    let (at, len) = member(v, "root.json");
+    flip_byte(v, at + len / 2);
+    verify_fails(&p, &["root.json", "damaged or modified"]);
+}
+
+#[test]
+fn tampered_signature_fails() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    let (at, _) = member(v, "root.json.minisig");
+    // Inside the first base64 line (the signature), past the untrusted comment.
+    let text = std::fs::read_to_string(p.dir.join("..").join("k.pub")).unwrap();
+    assert!(text.starts_with("untrusted comment"));
+    let sig_start = {
+        let f = std::fs::read(v).unwrap();
+        let body = &f[at as usize..];
+        body.iter().position(|&b| b == b'\n').unwrap() as u64 + 20
+    };
+    flip_byte(v, at + sig_start);
+    verify_fails(&p, &["not signed by a trusted key or was modified"]);
+}
+
+#[test]
+fn tampered_chunk_data_is_located() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    flip_byte(v, 512 + 1000);
+    let t = verify_fails(&p, &["chunk sha256:", "offset", "images affected"]);
+    assert!(
+        t.contains(v.file_name().unwrap().to_str().unwrap()),
+        "names the volume:\n{t}"
+    );
+}
+
+#[test]
+fn tampered_tar_header_fails() {
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    flip_byte(v, 3); // inside the name field of the first header
+    verify_fails(&p, &["tar header at offset 0 is damaged"]);
+}
+
+#[test]
+fn another_key_is_not_trusted() {
+    let p = pack_small(&[]);
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_pub) = keygen(other.path(), "other");
+    let out = ferry([
+        "verify",
+        p.dir.to_str().unwrap(),
+        "--trusted-key",
+        other_pub.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("not signed by a trusted key"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn minisign_verifies_the_root() {
+    require_tool("minisign");
+    let p = pack_small(&[]);
+    let v = &volumes(&p.dir)[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(v).unwrap();
+    for name in ["root.json", "root.json.minisig"] {
+        let (at, len) = member(v, name);
+        std::fs::write(
+            tmp.path().join(name),
+            &bytes[at as usize..(at + len) as usize],
+        )
+        .unwrap();
+    }
+    let status = std::process::Command::new("minisign")
+        .arg("-V")
+        .arg("-p")
+        .arg(&p.pubkey)
+        .arg("-m")
+        .arg(tmp.path().join("root.json"))
+        .arg("-x")
+        .arg(tmp.path().join("root.json.minisig"))
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "minisign -V: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // And it rejects a modified root.
+    let mut root = std::fs::read(tmp.path().join("root.json")).unwrap();
+    root[10] ^= 1;
+    std::fs::write(tmp.path().join("root.json"), root).unwrap();
+    let status = std::process::Command::new("minisign")
+        .args(["-V", "-p"])
+        .arg(&p.pubkey)
+        .arg("-m")
+        .arg(tmp.path().join("root.json"))
+        .arg("-x")
+        .arg(tmp.path().join("root.json.minisig"))
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+}
+
+#[test]
+fn volume_set_problems_are_named() {
+    // A multi-volume bundle of the small fixtures (16 MiB volumes).
+    let p = pack_small(&["--volume-size", "16MiB"]);
+    let vols = volumes(&p.dir);
+    assert!(!vols.is_empty());
+    // Missing: move the last volume away.
+    let parked = p.dir.join("..").join("parked.tar");
+    if vols.len() > 1 {
+        std::fs::rename(vols.last().unwrap(), &parked).unwrap();
+        verify_fails(
+            &p,
+            &[
+                "missing",
+                vols.last().unwrap().file_name().unwrap().to_str().unwrap(),
+            ],
+        );
+        std::fs::rename(&parked, vols.last().unwrap()).unwrap();
+    }
+    // Duplicate.
+    let dup = p.dir.join("copy-of-first.tar");
+    std::fs::copy(&vols[0], &dup).unwrap();
+    verify_fails(&p, &["copy-of-first.tar", "both volume 1"]);
+    std::fs::remove_file(&dup).unwrap();
+    // Truncated.
+    let len = std::fs::metadata(&vols[0]).unwrap().len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&vols[0])
+        .unwrap();
+    f.set_len(len - 700).unwrap();
+    verify_fails(
+        &p,
+        &["truncated", vols[0].file_name().unwrap().to_str().unwrap()],
+    );
+}
+
+#[test]
+fn a_volume_from_another_bundle_is_named() {
+    let p = pack_small(&["--volume-size", "16MiB"]);
+    let q = pack_small(&["--volume-size", "16MiB", "--platform", "linux/amd64"]);
+    let foreign = &volumes(&q.dir)[0];
+    let dest = p.dir.join("stray.tar");
+    std::fs::copy(foreign, &dest).unwrap();
+    let n = volumes(&p.dir).len();
+    assert!(n >= 2);
+    let t = verify_fails(&p, &["belongs to bundle"]);
+    assert!(t.contains("stray.tar") || n == 2, "{t}");
+}
