@@ -379,3 +379,40 @@ fn registry_answering_500_fails_that_image_only_and_a_rerun_finishes() {
     let report = push_json(&p, &target);
     assert!(all_ok(&report), "{report:#}");
 }
+
+#[test]
+fn platform_filtered_index_pushes_its_platforms_and_explains_the_refused_index() {
+    let set = fixtures_small();
+    let multi = set.image("multiarch");
+    let p = pack(
+        &[oci_line(multi)],
+        &["--platform".to_string(), "linux/arm64".to_string()],
+    );
+    let target = TestRegistry::plain();
+    let out = ferry(push_args(&p, &target, &[]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let err = report["images"][0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("--platform") && err.contains("linux/amd64"),
+        "{err}"
+    );
+    // The carried platform is in the registry by digest.
+    let key = ferry::sign::read_public_key(&p.pubkey).unwrap();
+    let b = Bundle::open(&p.dir).unwrap().verify(&key).unwrap();
+    let arm = b.root().images[0]
+        .platforms
+        .iter()
+        .find(|x| x.present)
+        .unwrap()
+        .digest
+        .to_string();
+    assert_eq!(
+        mirrored_digest(
+            &target,
+            &format!("mirror/quay.io/{}", multi.repository),
+            &arm
+        ),
+        arm
+    );
+}

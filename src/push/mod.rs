@@ -37,6 +37,20 @@ pub enum PushError {
     /// The image's name in the root does not parse.
     #[error("image name {0:?} in the bundle is not a valid reference")]
     BadName(String),
+    /// The registry refused an index whose platforms were partly left out at pack time.
+    #[error("{target} refused the index {digest} because the platforms left out at pack time (--platform) are missing: {absent}. The carried platforms were pushed by digest ({present}); to mirror the whole index, pack without --platform or use a registry that accepts sparse indexes. Registry said: {source}")]
+    SparseIndexRefused {
+        /// The target registry.
+        target: String,
+        /// The index.
+        digest: Digest,
+        /// Platforms left out.
+        absent: String,
+        /// Platforms pushed, with digests.
+        present: String,
+        /// What the registry said.
+        source: RegistryError,
+    },
     /// A blob another image was pushing failed.
     #[error("blob {0} could not be pushed (see the image that failed on it)")]
     BlobFailed(Digest),
@@ -232,7 +246,30 @@ impl Pusher<'_> {
             self.ensure_blob(&repo, b, r)?;
         }
         for d in order.iter().rev() {
-            self.put_manifest_once(&repo, &d.to_string(), d, r)?;
+            match self.put_manifest_once(&repo, &d.to_string(), d, r) {
+                Err(PushError::Registry(source))
+                    if d == &img.digest
+                        && img.platforms.iter().any(|p| !p.present)
+                        && source.status() == Some(400) =>
+                {
+                    let list = |present: bool| {
+                        img.platforms
+                            .iter()
+                            .filter(|p| p.present == present)
+                            .map(|p| format!("{} {}", p.platform, p.digest))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(PushError::SparseIndexRefused {
+                        target: self.target.host().to_string(),
+                        digest: d.clone(),
+                        absent: list(false),
+                        present: list(true),
+                        source,
+                    });
+                }
+                other => other?,
+            }
         }
         for t in &img.tags {
             self.put_manifest_once(&repo, t, &img.digest, r)?;
