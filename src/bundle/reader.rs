@@ -390,3 +390,111 @@ impl Read for BlobReader<'_> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::root::{ChunkingInfo, VolumeInfo, FORMAT_VERSION};
+    use crate::bundle::volume::{VolumeLabel, VolumeWriter};
+
+    fn root_json(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let root = Root {
+            format: FORMAT_VERSION.into(),
+            bundle_id: "0123456789abcdef0123456789abcdef".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            tool: "test".into(),
+            base: None,
+            chunking: ChunkingInfo {
+                algorithm: "fastcdc-2020".into(),
+                min: 1,
+                avg: 2,
+                max: 3,
+            },
+            volumes: vec![VolumeInfo {
+                index: 1,
+                data_size: 0,
+            }],
+            images: vec![],
+            manifests: vec![],
+            blobs: vec![],
+            chunks: vec![],
+        };
+        let mut v = serde_json::to_value(&root).unwrap();
+        edit(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn write_volume(dir: &Path, root: &[u8]) {
+        let label = VolumeLabel {
+            format: FORMAT_VERSION.into(),
+            bundle_id: "0123456789abcdef0123456789abcdef".into(),
+            volume: 1,
+            volume_count: 1,
+            root_digest: Digest::sha256_of(root),
+        };
+        let w = VolumeWriter::create(&dir.join("v.tar")).unwrap();
+        w.finish(&label, root, "untrusted comment: x\nAAAA\n", 0)
+            .unwrap();
+    }
+
+    #[test]
+    fn an_absent_base_bundle_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write_volume(
+            dir.path(),
+            &root_json(
+                |v| v["base"] = serde_json::json!({"bundle_id": "feedfacefeedfacefeedfacefeedface", "root_digest": Digest::sha256_of(b"base").to_string()}),
+            ),
+        );
+        let e = Bundle::open(dir.path()).unwrap_err();
+        assert!(matches!(e, BundleError::BaseMissing { .. }), "{e}");
+        assert!(
+            e.to_string().contains("feedfacefeedfacefeedfacefeedface"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_major_format_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        write_volume(dir.path(), &root_json(|v| v["format"] = "2.0".into()));
+        let e = Bundle::open(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("bundle format 2.0 is not supported") && e.contains("upgrade ferry"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_newer_minor_format_with_unknown_fields_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_volume(
+            dir.path(),
+            &root_json(|v| {
+                v["format"] = "1.7".into();
+                v["future_field"] = serde_json::json!({"x": 1});
+            }),
+        );
+        Bundle::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_blob_encoding_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write_volume(
+            dir.path(),
+            &root_json(|v| {
+                v["blobs"] = serde_json::json!([{
+                    "digest": Digest::sha256_of(b"x").to_string(), "size": 1,
+                    "media_type": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "encoding": "gzip-tar", "chunks": []
+                }])
+            }),
+        );
+        let e = Bundle::open(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("encoding \"gzip-tar\"") && e.contains("does not know"),
+            "{e}"
+        );
+    }
+}
