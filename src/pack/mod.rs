@@ -239,6 +239,43 @@ fn open_source(
     })
 }
 
+/// Resolves every request, `opts.jobs` at a time (manifest fetches are latency-bound), keeping
+/// the list's order. The first failure (in list order) is returned.
+fn resolve_all(
+    requests: &[ImageRequest],
+    registries: &Registries,
+    opts: &PackOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<Resolved>, PackError> {
+    let slots: Vec<std::sync::Mutex<Option<Result<Resolved, PackError>>>> =
+        requests.iter().map(|_| Default::default()).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(requests.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(req) = requests.get(i) else { break };
+                let r = open_source(req, registries).and_then(|(source, name)| {
+                    resolve(&req.text, &name, source, &opts.platforms).map_err(PackError::from)
+                });
+                if let Ok(r) = &r {
+                    progress.note(&format!("resolved {} → {}", req.text, r.entry.digest));
+                }
+                progress.advance(1);
+                *slots[i].lock().expect("lock") = Some(r);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("lock")
+                .expect("every request resolved")
+        })
+        .collect()
+}
+
 /// One unique blob of the plan and where to read it.
 pub(crate) struct PlannedBlob {
     pub referenced: Referenced,
@@ -287,14 +324,7 @@ pub fn pack(
     let registries = Registries::new(opts.client.clone());
     // Resolve every image (manifests only).
     progress.start("resolve", Some(requests.len() as u64));
-    let mut resolved: Vec<Resolved> = Vec::new();
-    for req in requests {
-        let (source, name) = open_source(req, &registries)?;
-        let r = resolve(&req.text, &name, source, &opts.platforms)?;
-        progress.note(&format!("resolved {} → {}", req.text, r.entry.digest));
-        progress.advance(1);
-        resolved.push(r);
-    }
+    let resolved = resolve_all(requests, &registries, opts, progress)?;
     progress.finish();
     // The plan: unique blobs in order of first use; unique manifests by digest.
     let mut blobs: Vec<PlannedBlob> = Vec::new();

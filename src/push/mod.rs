@@ -295,7 +295,16 @@ pub fn push(
         ledger: Ledger::default(),
         progress,
     };
-    progress.start("push", Some(root.blobs.iter().map(|b| b.size).sum()));
+    // Each image advances by its own blobs (mounted and present ones too), so the total is the
+    // sum over images.
+    let sizes = root.blob_index();
+    let total: u64 = root
+        .images
+        .iter()
+        .flat_map(|img| crate::bundle::image_blobs(root, img))
+        .filter_map(|d| sizes.get(&d).map(|b| b.size))
+        .sum();
+    progress.start("push", Some(total));
     let results: Mutex<Vec<Option<ImageResult>>> = Mutex::new(vec![None; root.images.len()]);
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
