@@ -198,15 +198,49 @@ fn secrets_never_appear_in_errors_or_debug() {
         shown.contains("ferry/none"),
         "the error names the repository: {shown}"
     );
-    // And through the CLI: a failing push with --creds does not echo the password.
-    let tmp = tempfile::tempdir().unwrap();
+    // And through the CLI, with request tracing on: a push refused for the wrong password, and
+    // a check that authenticates, never show it.
+    let set = fixtures_small();
+    let p = support::run::pack(&support::run::local_lines(set)[..1], &[]);
+    let ca = reg.ca_cert_path().display().to_string();
     let out = support::run::ferry([
-        "check",
-        tmp.path().to_str().unwrap(),
+        "push",
+        p.dir.to_str().unwrap(),
+        "--trusted-key",
+        p.pubkey.to_str().unwrap(),
         "--to",
         &reg.host(),
+        "--ca-file",
+        &ca,
         "--creds",
         &format!("{}:{secret}", reg.username()),
+        "--mirrorsets-out",
+        p.tmp.path().join("ms").to_str().unwrap(),
+        "-vv",
     ]);
-    assert!(!support::run::text(&out).contains(secret));
+    let t = support::run::text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("401") || t.to_lowercase().contains("unauthorized"),
+        "{t}"
+    );
+    assert!(!t.contains(secret), "{t}");
+    let good = format!("{}:{}", reg.username(), reg.password());
+    let out = support::run::ferry([
+        "check",
+        p.dir.to_str().unwrap(),
+        "--to",
+        &reg.host(),
+        "--ca-file",
+        &ca,
+        "--creds",
+        &good,
+        "-vv",
+    ]);
+    let t = support::run::text(&out);
+    assert!(
+        t.contains("debug: HEAD") || t.contains("debug: GET"),
+        "requests are traced: {t}"
+    );
+    assert!(!t.contains(reg.password()), "{t}");
 }

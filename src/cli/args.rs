@@ -16,6 +16,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
+    /// Show each registry request (method, URL, status) on stderr; twice for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

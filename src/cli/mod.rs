@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod logger;
 mod progress;
 
 use clap::Parser;
@@ -28,6 +29,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    logger::init(cli.verbose);
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(e) => {
