@@ -30,6 +30,8 @@ pub struct ResumeState {
     pub blobs_done: usize,
     /// Their bytes.
     pub bytes_done: u64,
+    /// An unfinished pack of another plan (other images or options) was found and discarded.
+    pub discarded_other_plan: bool,
 }
 
 /// Everything besides chunk data that goes into the root.
@@ -106,9 +108,11 @@ impl BundleWriter {
             data_cap,
         };
         let loaded = Journal::load(&staging).map_err(|e| io(&staging, e))?;
+        let mut discarded_other_plan = false;
         let records = match loaded {
             Some((h, records)) if h == header && !records.is_empty() => records,
-            _ => {
+            other => {
+                discarded_other_plan = matches!(other, Some((h, _)) if h != header);
                 // A fresh start: clear anything from another plan.
                 for entry in fs::read_dir(&staging).map_err(|e| io(&staging, e))? {
                     let p = entry.map_err(|e| io(&staging, e))?.path();
@@ -131,7 +135,10 @@ impl BundleWriter {
             journal,
             pending_new: Vec::new(),
         };
-        let mut state = ResumeState::default();
+        let mut state = ResumeState {
+            discarded_other_plan,
+            ..ResumeState::default()
+        };
         let last_volumes = records
             .last()
             .map(|r| r.volumes.clone())

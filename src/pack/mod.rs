@@ -367,6 +367,12 @@ pub fn pack(
     }
     let plan = plan_digest(&resolved, &blobs, opts, &params, data_cap);
     let (mut writer, resumed) = BundleWriter::open(&opts.out, &plan, data_cap)?;
+    if resumed.discarded_other_plan {
+        progress.note(&format!(
+            "{} held an unfinished pack of other images or options; starting over",
+            opts.out.display()
+        ));
+    }
     if resumed.blobs_done > 0 {
         progress.note(&format!(
             "resuming: {} blobs ({} bytes) already stored by an earlier run",
