@@ -5,6 +5,9 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod harbor_standin;
+pub mod proxy;
+pub mod quay_standin;
 pub mod registry;
 pub mod run;
 pub mod skopeo;
@@ -19,7 +22,7 @@ pub use skopeo::{
     load_fixture, load_fixtures, raw_digest, skopeo, skopeo_output, skopeo_tls_args,
     skopeo_tls_args_as, SkopeoFlags,
 };
-pub use token::{TokenIssuer, TokenRequest};
+pub use token::{IssuerUsers, TokenIssuer, TokenRequest};
 
 /// Panics unless `tool` (a bare name looked up in PATH, or an absolute path) exists.
 pub fn require_tool(tool: &str) -> PathBuf {
