@@ -6,174 +6,12 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use ferry::bundle::Bundle;
-use ferry::model::Digest;
-use ferry::registry::{find_in_authfile, Credential};
+use support::flavor_cli::*;
 use support::harbor_standin::HarborStandin;
 use support::quay_standin::{QuayOptions, QuayStandin};
 use support::run::*;
 use support::*;
-
-struct Packed {
-    tmp: tempfile::TempDir,
-    dir: PathBuf,
-    pubkey: PathBuf,
-}
-
-fn pack_small() -> Packed {
-    let tmp = tempfile::tempdir().unwrap();
-    let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(tmp.path(), "images.txt", &local_lines(fixtures_small()));
-    let dir = tmp.path().join("bundle");
-    ferry_ok([
-        "pack".as_ref(),
-        "--images".as_ref(),
-        list.as_os_str(),
-        "--key".as_ref(),
-        key.as_os_str(),
-        "--out".as_ref(),
-        dir.as_os_str(),
-    ]);
-    Packed { tmp, dir, pubkey }
-}
-
-/// (name, digest) of every bundled image.
-fn bundled(p: &Packed) -> Vec<(String, String)> {
-    let b = Bundle::open(&p.dir).unwrap();
-    b.root()
-        .images
-        .iter()
-        .map(|i| (i.name.clone(), i.digest.to_string()))
-        .collect()
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn secret_file(dir: &Path, name: &str, value: &str) -> PathBuf {
-    let f = dir.join(name);
-    std::fs::write(&f, format!("{value}\n")).unwrap();
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
-    f
-}
-
-fn setup_args(flavor: &str, host: &str, authfile: &Path, admin: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = vec![
-        "setup".into(),
-        "--flavor".into(),
-        flavor.into(),
-        "--to".into(),
-        host.into(),
-        "--robot".into(),
-        "ferry".into(),
-        "--authfile-out".into(),
-        s(authfile),
-        "--insecure-registry".into(),
-        host.into(),
-    ];
-    v.extend_from_slice(admin);
-    v
-}
-
-fn setup_json(args: &[String], secrets: &[&str]) -> serde_json::Value {
-    let mut args = args.to_vec();
-    args.push("--json".into());
-    let out = ferry(&args);
-    assert_no_secret(&out, secrets);
-    assert!(out.status.success(), "setup failed: {}", text(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn assert_no_secret(out: &Output, secrets: &[&str]) {
-    let all = text(out);
-    for secret in secrets {
-        assert!(
-            !secret.is_empty() && !all.contains(secret),
-            "a secret appears in ferry's output:\n{all}"
-        );
-    }
-}
-
-fn robot_credential(authfile: &Path, host: &str) -> Credential {
-    let text = std::fs::read_to_string(authfile).unwrap();
-    find_in_authfile(&text, authfile, host)
-        .unwrap()
-        .expect("the auth file holds the robot")
-}
-
-fn names(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
-}
-
-fn push_args(p: &Packed, host: &str, authfile: &Path, extra: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = vec![
-        "push".into(),
-        s(&p.dir),
-        "--trusted-key".into(),
-        s(&p.pubkey),
-        "--to".into(),
-        host.into(),
-        "--authfile".into(),
-        s(authfile),
-        "--insecure-registry".into(),
-        host.into(),
-        "--mirrorsets-out".into(),
-        s(&p.tmp.path().join("mirrorsets")),
-        "--json".into(),
-    ];
-    v.extend(extra.iter().map(|x| x.to_string()));
-    v
-}
-
-/// sha256 of the manifest at `docker://REF` as `creds` sees it through `host` (plain HTTP).
-fn fetched_digest(reference: &str, creds: &Credential) -> Result<String, String> {
-    let out = skopeo_output([
-        "inspect".to_string(),
-        "--raw".into(),
-        "--tls-verify=false".into(),
-        "--creds".into(),
-        format!("{}:{}", creds.username, creds.password()),
-        format!("docker://{reference}"),
-    ]);
-    if out.status.success() {
-        Ok(Digest::sha256_of(&out.stdout).to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// Every bundled image is in the registry behind the stand-in under the passthrough name.
-fn assert_pushed(registry: &TestRegistry, p: &Packed, prefix: &str) {
-    let flags = skopeo_tls_args(registry);
-    for (name, digest) in bundled(p) {
-        let r = ferry::model::Reference::parse(&name).unwrap();
-        let repo = format!("{prefix}/{}/{}", r.registry(), r.repository());
-        let mut args = vec!["inspect".to_string(), "--raw".into()];
-        args.extend(flags.inspect.clone());
-        args.push(format!("docker://{}/{repo}@{digest}", registry.host()));
-        assert_eq!(
-            Digest::sha256_of(&skopeo(&args)).to_string(),
-            digest,
-            "{name}"
-        );
-    }
-}
-
-fn all_ok(report: &serde_json::Value) -> bool {
-    report["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|i| i["ok"] == true)
-}
 
 #[test]
 fn quay_setup_push_and_rerun() {
@@ -577,4 +415,46 @@ fn flattened_names_for_registries_without_nested_paths() {
         q.host(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn mirror_registry_is_quay_on_port_8443() {
+    // Same API as Quay: setup works against the Quay stand-in (its port given explicitly).
+    let q = QuayStandin::start(QuayOptions::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let token = secret_file(tmp.path(), "token", q.admin_token());
+    let authfile = tmp.path().join("robot-auth.json");
+    let report = setup_json(
+        &setup_args(
+            "mirror-registry",
+            &q.host(),
+            &authfile,
+            &["--admin-token-file".into(), s(&token)],
+        ),
+        &[q.admin_token()],
+    );
+    assert_eq!(report["flavor"], "mirror-registry");
+    assert_eq!(report["robot_login"], "mirror+ferry");
+    assert_eq!(report["registry"], q.host());
+
+    // Without a port, mirror-registry's 8443 is used, and ferry says so.
+    let p = pack_small();
+    let out_dir = tmp.path().join("sets");
+    let out = ferry([
+        "mirrorsets".to_string(),
+        s(&p.dir),
+        "--to".into(),
+        "registry.local".into(),
+        "--flavor".into(),
+        "mirror-registry".into(),
+        "--out".into(),
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("port 8443"), "{}", text(&out));
+    let idms = std::fs::read_to_string(out_dir.join("imagedigestmirrorset.yaml")).unwrap();
+    assert!(
+        idms.contains("registry.local:8443/mirror/quay.io"),
+        "{idms}"
+    );
 }

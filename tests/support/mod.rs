@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod flavor_cli;
 pub mod harbor_standin;
 pub mod proxy;
 pub mod quay_standin;
