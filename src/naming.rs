@@ -7,6 +7,14 @@
 //! is unambiguous, and the rest of the path is kept as it is. Host names are case-insensitive in
 //! DNS, so the host is lower-cased (repository names must be lower case); two references that
 //! differ only in the case of their host name denote the same upstream repository.
+//!
+//! **Flattened mode** ([`Naming::flattened`]), for registries that refuse nested repository
+//! paths: `HOST[_PORT]/PATH` becomes one path component, `TARGET/PREFIX/FLAT`, by [`flatten`]:
+//! every `/` becomes `-`, and every run of k dashes becomes k+1 dashes; `.`, `_`, `__` and the
+//! letters and digits stay. A valid name is letters-and-digits runs joined by the separators
+//! `.`, `_`, `__`, `-`…, `/`; the encoding maps that separator set one-to-one onto the separators
+//! of one component (`.`, `_`, `__`, `-`, `--`, …), so it is injective and [`unflatten`]
+//! reverses it: `quay.io/org/app` → `quay.io-org-app`, `my-host.io/a--b` → `my--host.io-a---b`.
 
 use crate::model::{Reference, ReferenceError};
 
@@ -32,6 +40,14 @@ pub enum NamingError {
         /// Its length.
         len: usize,
     },
+    /// The upstream name cannot be flattened into one repository component.
+    #[error("{upstream} cannot be flattened into one repository name component: {reason}")]
+    Unflattenable {
+        /// The upstream reference.
+        upstream: String,
+        /// Why.
+        reason: String,
+    },
     /// The mirror name does not form a valid reference.
     #[error("mirror name for {upstream} is not a valid reference: {source}")]
     Invalid {
@@ -47,6 +63,7 @@ pub enum NamingError {
 pub struct Naming {
     target: String,
     prefix: String,
+    flat: bool,
 }
 
 impl Naming {
@@ -72,7 +89,48 @@ impl Naming {
         Ok(Naming {
             target: target.to_string(),
             prefix: prefix.to_string(),
+            flat: false,
         })
+    }
+
+    /// The same mapping in flattened mode: `TARGET/PREFIX/FLAT`, where `FLAT` is the one
+    /// component [`flatten`] makes of `HOST[_PORT]/PATH`. Mirror sets must then use
+    /// repository-wide entries, since repository paths no longer lie under a registry location.
+    pub fn flattened(mut self) -> Self {
+        self.flat = true;
+        self
+    }
+
+    /// Whether repository paths are flattened into one component.
+    pub fn is_flattened(&self) -> bool {
+        self.flat
+    }
+
+    /// The upstream name (`HOST[:PORT]/PATH`) a repository on the target mirrors, if it lies
+    /// under the prefix and was made by this mapping: the reverse of [`Naming::repository`].
+    pub fn upstream_name(&self, repository: &str) -> Option<String> {
+        let rest = if self.prefix.is_empty() {
+            repository
+        } else {
+            repository
+                .strip_prefix(&self.prefix)
+                .and_then(|r| r.strip_prefix('/'))?
+        };
+        let joined = if self.flat {
+            unflatten(rest)?
+        } else {
+            rest.to_string()
+        };
+        let (seg, path) = joined.split_once('/')?;
+        // Host names hold no '_': the one in a segment stands for the port's ':'.
+        let host = match seg.rsplit_once('_') {
+            Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("{h}:{port}")
+            }
+            Some(_) => return None,
+            None => seg.to_string(),
+        };
+        Some(format!("{host}/{path}"))
     }
 
     /// The target registry, `HOST[:PORT]`.
@@ -92,16 +150,27 @@ impl Naming {
     }
 
     /// The repository on the target (without the host) that mirrors `upstream`'s repository:
-    /// `PREFIX/HOST[_PORT]/PATH`.
+    /// `PREFIX/HOST[_PORT]/PATH`, or `PREFIX/FLAT` when flattened.
     pub fn repository(&self, upstream: &Reference) -> Result<String, NamingError> {
         let mut name = String::new();
         if !self.prefix.is_empty() {
             name.push_str(&self.prefix);
             name.push('/');
         }
-        name.push_str(&Self::registry_segment(upstream.registry()));
-        name.push('/');
-        name.push_str(upstream.repository());
+        let path = format!(
+            "{}/{}",
+            Self::registry_segment(upstream.registry()),
+            upstream.repository()
+        );
+        if self.flat {
+            let flat = flatten(&path).map_err(|reason| NamingError::Unflattenable {
+                upstream: upstream.to_string(),
+                reason,
+            })?;
+            name.push_str(&flat);
+        } else {
+            name.push_str(&path);
+        }
         if name.len() > crate::model::MAX_NAME_LEN {
             return Err(NamingError::TooLong {
                 upstream: upstream.to_string(),
@@ -140,6 +209,90 @@ impl Naming {
     pub fn repository_location(&self, upstream: &Reference) -> Result<String, NamingError> {
         Ok(format!("{}/{}", self.target, self.repository(upstream)?))
     }
+}
+
+/// Flattens `HOST[_PORT]/PATH` (letters-and-digits runs joined by `.`, `_`, `__`, dashes or
+/// `/`) into one repository component: `/` → `-`, a run of k dashes → k+1 dashes.
+/// Fails (saying why) when `path` is not such a name.
+pub fn flatten(path: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(path.len() + 8);
+    for (sep, run) in separators_and_runs(path)? {
+        match sep {
+            Sep::Start => {}
+            Sep::Other("/") => out.push('-'),
+            Sep::Other(s) if s.bytes().all(|b| b == b'-') => {
+                out.push_str(s);
+                out.push('-');
+            }
+            Sep::Other(s) if s == "." || s == "_" || s == "__" => out.push_str(s),
+            Sep::Other(s) => return Err(format!("separator {s:?} is not allowed in a name")),
+        }
+        out.push_str(run);
+    }
+    if !crate::model::reference_component_is_valid(&out) {
+        return Err(format!("{out:?} is not a valid repository component"));
+    }
+    Ok(out)
+}
+
+/// The reverse of [`flatten`]: `None` when `flat` is not a component that [`flatten`] makes.
+pub fn unflatten(flat: &str) -> Option<String> {
+    if !crate::model::reference_component_is_valid(flat) {
+        return None;
+    }
+    let mut out = String::with_capacity(flat.len());
+    for (sep, run) in separators_and_runs(flat).ok()? {
+        match sep {
+            Sep::Start => {}
+            Sep::Other("-") => out.push('/'),
+            Sep::Other(s) if s.bytes().all(|b| b == b'-') => out.push_str(&s[1..]),
+            Sep::Other(s) => out.push_str(s),
+        }
+        out.push_str(run);
+    }
+    // The first component is a registry segment: never two slashes, never a leading dash.
+    Some(out)
+}
+
+enum Sep<'a> {
+    Start,
+    Other(&'a str),
+}
+
+/// Splits `s` into (separator before, letters-and-digits run), failing on empty runs.
+fn separators_and_runs(s: &str) -> Result<Vec<(Sep<'_>, &str)>, String> {
+    let is_alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let b = s.as_bytes();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    let mut sep = Sep::Start;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && is_alnum(b[i]) {
+            i += 1;
+        }
+        if start == i {
+            return Err(format!(
+                "{s:?} must be lower-case letters and digits joined by '.', '_', '__', '-' or '/'"
+            ));
+        }
+        parts.push((sep, &s[start..i]));
+        let sep_start = i;
+        while i < b.len() && !is_alnum(b[i]) {
+            i += 1;
+        }
+        if sep_start == b.len() {
+            break;
+        }
+        if i == b.len() {
+            return Err(format!("{s:?} ends with a separator"));
+        }
+        sep = Sep::Other(&s[sep_start..i]);
+    }
+    if parts.is_empty() {
+        return Err("empty name".into());
+    }
+    Ok(parts)
 }
 
 #[cfg(test)]
@@ -268,6 +421,97 @@ mod tests {
             if let Some(prev) = seen.insert(m.clone(), r.name()) {
                 assert_eq!(prev, r.name(), "{prev} and {} both map to {m}", r.name());
             }
+        }
+    }
+
+    #[test]
+    fn flatten_table() {
+        let cases = [
+            ("quay.io/org/app", "quay.io-org-app"),
+            ("docker.io/library/busybox", "docker.io-library-busybox"),
+            ("127.0.0.1_5001/ns/app", "127.0.0.1_5001-ns-app"),
+            ("my-host.io/a--b/c", "my--host.io-a---b-c"),
+            ("quay.io/org__x/a_b.c", "quay.io-org__x-a_b.c"),
+            (
+                "registry.example.com/a/b/c/d/e",
+                "registry.example.com-a-b-c-d-e",
+            ),
+        ];
+        for (path, flat) in cases {
+            assert_eq!(flatten(path).unwrap(), flat, "{path}");
+            assert!(crate::model::reference_component_is_valid(flat), "{flat}");
+            assert_eq!(unflatten(flat).as_deref(), Some(path), "{flat}");
+        }
+        for bad in ["", "a//b", "a/-b", "a/", "/a", "A/b", "a._b"] {
+            assert!(flatten(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(unflatten("a._b"), None);
+    }
+
+    #[test]
+    fn flattened_naming_is_injective_and_reversible() {
+        let n = Naming::new("registry.local:8443", "mirror")
+            .unwrap()
+            .flattened();
+        assert!(n.is_flattened());
+        let inputs = [
+            "quay.io/org/app",
+            "quay.io/org-app",
+            "quay.io/org--app",
+            "quay.io-org/app",
+            "quay.io/org/app/sub",
+            "quay.io/org/app-sub",
+            "quay.io:443/org/app",
+            "quay.io/org_app",
+            "quay.io/org__app",
+            "quay.io/org.app",
+            "localhost:5000/app",
+            "localhost/5000/app",
+            "localhost-5000.io/app",
+            "127.0.0.1:5001/ns/app",
+            "busybox",
+            "a.b/c",
+            "a/b.c",
+            "a-b/c",
+            "a/b-c",
+        ];
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for i in inputs {
+            let r = Reference::parse(i).unwrap();
+            let repo = n.repository(&r).unwrap();
+            let flat = repo.strip_prefix("mirror/").unwrap();
+            assert!(!flat.contains('/'), "{repo}");
+            assert!(crate::model::reference_component_is_valid(flat), "{repo}");
+            assert_eq!(n.upstream_name(&repo), Some(r.name()), "{i} via {repo}");
+            if let Some(prev) = seen.insert(repo.clone(), r.name()) {
+                assert_eq!(prev, r.name(), "{prev} and {} both map to {repo}", r.name());
+            }
+        }
+        assert_eq!(seen.len(), inputs.len());
+        let r = Reference::parse("quay.io/org/app:v1").unwrap();
+        assert_eq!(
+            n.mirror(&r).unwrap().to_string(),
+            "registry.local:8443/mirror/quay.io-org-app:v1"
+        );
+        assert_eq!(
+            n.repository_location(&r).unwrap(),
+            "registry.local:8443/mirror/quay.io-org-app"
+        );
+        // Not under the prefix, or not made by the mapping.
+        assert_eq!(n.upstream_name("other/quay.io-org-app"), None);
+        assert_eq!(n.upstream_name("mirror/noslash"), None);
+    }
+
+    #[test]
+    fn passthrough_names_reverse_too() {
+        let n = Naming::new("registry.local:8443", "mirror").unwrap();
+        for i in [
+            "quay.io/org/app",
+            "127.0.0.1:5001/ns/app",
+            "docker.io/library/busybox",
+        ] {
+            let r = Reference::parse(i).unwrap();
+            assert_eq!(n.upstream_name(&n.repository(&r).unwrap()), Some(r.name()));
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum Command {
     Mirrorsets(MirrorsetsArgs),
     /// Confirm that every image of a bundle is in the mirror registry, by digest.
     Check(CheckArgs),
+    /// Prepare Quay, mirror-registry or Harbor for `ferry push`: namespace, least-privilege
+    /// robot, robot credential in an auth file (idempotent).
+    Setup(SetupArgs),
 }
 
 /// `ferry keygen`.
@@ -159,6 +162,33 @@ pub enum ScopeArg {
     Repository,
 }
 
+/// The registry product at the target.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum FlavorArg {
+    /// The CNCF registry or any plain OCI registry: no checks.
+    #[default]
+    Distribution,
+    /// Quay: the first prefix component is an organization.
+    Quay,
+    /// quay/mirror-registry: Quay on port 8443 (added when --to has no port).
+    MirrorRegistry,
+    /// Harbor: the first prefix component is a project, which must exist before a push.
+    Harbor,
+}
+
+impl FlavorArg {
+    /// The library's flavor.
+    pub fn flavor(self) -> crate::flavor::Flavor {
+        use crate::flavor::Flavor;
+        match self {
+            FlavorArg::Distribution => Flavor::Distribution,
+            FlavorArg::Quay => Flavor::Quay,
+            FlavorArg::MirrorRegistry => Flavor::MirrorRegistry,
+            FlavorArg::Harbor => Flavor::Harbor,
+        }
+    }
+}
+
 /// Where images go.
 #[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
@@ -168,6 +198,68 @@ pub struct TargetArgs {
     /// Path prefix under which upstream registries are mirrored.
     #[arg(long, default_value = crate::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
     pub prefix: String,
+    /// The registry product: its limits are checked before anything is pushed.
+    #[arg(long, value_enum, default_value_t = FlavorArg::Distribution)]
+    pub flavor: FlavorArg,
+    /// Map HOST/PATH into one repository component under the prefix (quay.io/org/app →
+    /// PREFIX/quay.io-org-app), for registries that refuse nested repository paths. Mirror
+    /// sets then hold one entry per repository.
+    #[arg(long)]
+    pub flatten: bool,
+}
+
+/// `ferry setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The registry product.
+    #[arg(long, value_enum)]
+    pub flavor: FlavorArg,
+    /// The registry, HOST[:PORT] (mirror-registry: port 8443 when none is given).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub to: String,
+    /// The mirror prefix; its first component names the organization (Quay) or project (Harbor).
+    #[arg(long, default_value = crate::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
+    pub prefix: String,
+    /// The robot's short name (login `ORG+NAME` on Quay, `robot$PROJECT+NAME` on Harbor).
+    #[arg(long, value_name = "NAME")]
+    pub robot: String,
+    /// The auth file to write the robot credential into (mode 0600; other entries are kept).
+    #[arg(long, value_name = "FILE")]
+    pub authfile_out: PathBuf,
+    /// Quay / mirror-registry: a file holding an OAuth access token (org:admin, user:admin);
+    /// wins over --admin-token and FERRY_ADMIN_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Quay / mirror-registry: the OAuth access token itself (prefer --admin-token-file).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FERRY_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Harbor: a file holding USER:PASS of an admin; wins over --admin-creds and
+    /// FERRY_ADMIN_CREDS.
+    #[arg(long, value_name = "FILE")]
+    pub admin_creds_file: Option<PathBuf>,
+    /// Harbor: USER:PASS of an admin (prefer --admin-creds-file).
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        env = "FERRY_ADMIN_CREDS",
+        hide_env_values = true
+    )]
+    pub admin_creds: Option<String>,
+    /// A PEM file of CA certificates to trust (repeatable); for mirror-registry
+    /// QUAY_ROOT/quay-rootCA/rootCA.pem.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+    /// Allow plain HTTP or an unverified certificate for this registry (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure: Vec<String>,
+    /// Print a JSON report on stdout (never the secret).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ferry push`.

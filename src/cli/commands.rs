@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::args::{self, Command, RegistryArgs, ScopeArg};
+use super::args::{self, Command, RegistryArgs, ScopeArg, TargetArgs};
 use super::progress::Renderer;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use crate::bundle::{self, Bundle, Verified};
@@ -24,10 +24,11 @@ pub fn run(cmd: Command) -> Result<i32> {
         Command::Push(a) => push(a),
         Command::Mirrorsets(a) => mirrorsets(a),
         Command::Check(a) => check(a),
+        Command::Setup(a) => super::setup::setup(a),
     }
 }
 
-fn print_json<T: Serialize>(v: &T) -> Result<()> {
+pub(super) fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)?;
@@ -209,11 +210,46 @@ fn inspect(a: args::InspectArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
-fn scope(s: ScopeArg) -> crate::mirrorset::Scope {
+/// The mirror-set scope: per repository whenever names are flattened (a registry-wide entry
+/// cannot redirect to flattened names).
+fn scope(s: ScopeArg, naming: &Naming) -> crate::mirrorset::Scope {
     match s {
+        _ if naming.is_flattened() => crate::mirrorset::Scope::Repository,
         ScopeArg::Registry => crate::mirrorset::Scope::Registry,
         ScopeArg::Repository => crate::mirrorset::Scope::Repository,
     }
+}
+
+/// The naming for `--to`, `--prefix`, `--flatten`, checked against the `--flavor`'s rules
+/// (mirror-registry gets its port 8443 when none is given).
+fn target_naming(t: &TargetArgs) -> Result<Naming> {
+    let flavor = t.flavor.flavor();
+    let mut to = t.to.trim().trim_end_matches('/').to_string();
+    if let Some(with_port) = flavor.default_port_for(&to) {
+        eprintln!(
+            "note: mirror-registry listens on port {}: using {with_port}",
+            crate::flavor::MIRROR_REGISTRY_PORT
+        );
+        to = with_port;
+    }
+    let mut naming = Naming::new(&to, &t.prefix)?;
+    if t.flatten {
+        naming = naming.flattened();
+    }
+    crate::flavor::check_naming(flavor, &naming)?;
+    Ok(naming)
+}
+
+/// A hint for failures a product's limits explain.
+fn failure_hint(flavor: crate::flavor::Flavor, error: &str) -> Option<&'static str> {
+    use crate::flavor::Flavor;
+    if error.contains("Nested repositories are not supported")
+        || (matches!(flavor, Flavor::Quay | Flavor::MirrorRegistry)
+            && error.contains("NAME_INVALID"))
+    {
+        return Some("this registry refuses nested repository paths: push again with --flatten (and apply the mirror sets it writes)");
+    }
+    None
 }
 
 fn write_mirrorsets<S>(
@@ -243,15 +279,29 @@ fn write_mirrorsets<S>(
 
 fn push(a: args::PushArgs) -> Result<i32> {
     let b = open_verified(&a.dir, &a.trusted_key)?;
-    let naming = Naming::new(&a.target.to, &a.target.prefix)?;
-    let target = Registry::new(&a.target.to, &client_options(&a.registry)?)
-        .with_context(|| format!("connecting to {}", a.target.to))?;
-    target
-        .ping()
-        .with_context(|| format!("reaching registry {}", a.target.to))?;
+    let naming = target_naming(&a.target)?;
+    let flavor = a.target.flavor.flavor();
+    let opts = client_options(&a.registry)?;
+    let host = naming.target().to_string();
+    let target = Registry::new(&host, &opts).with_context(|| format!("connecting to {host}"))?;
+    target.ping().with_context(|| {
+        let ca = if flavor == crate::flavor::Flavor::MirrorRegistry {
+            " (mirror-registry's CA: --ca-file QUAY_ROOT/quay-rootCA/rootCA.pem)"
+        } else {
+            ""
+        };
+        format!("reaching registry {host}{ca}")
+    })?;
+    crate::flavor::preflight_push(flavor, &naming, &opts)
+        .with_context(|| format!("checking {host} as {} before pushing", flavor.name()))?;
     let progress = Renderer::new(a.json);
     let report = crate::push::push(&b, &target, &naming, jobs(a.jobs), &progress);
-    let files = write_mirrorsets(&b, &naming, scope(a.mirrorset_scope), &a.mirrorsets_out)?;
+    let files = write_mirrorsets(
+        &b,
+        &naming,
+        scope(a.mirrorset_scope, &naming),
+        &a.mirrorsets_out,
+    )?;
     let failed: Vec<_> = report.failed().collect();
     if a.json {
         #[derive(Serialize)]
@@ -287,6 +337,12 @@ fn push(a: args::PushArgs) -> Result<i32> {
             );
         }
     }
+    if let Some(hint) = failed
+        .iter()
+        .find_map(|f| failure_hint(flavor, f.error.as_deref().unwrap_or("")))
+    {
+        eprintln!("hint: {hint}");
+    }
     Ok(if failed.is_empty() {
         EXIT_OK
     } else {
@@ -295,18 +351,18 @@ fn push(a: args::PushArgs) -> Result<i32> {
 }
 
 fn mirrorsets(a: args::MirrorsetsArgs) -> Result<i32> {
-    let naming = Naming::new(&a.target.to, &a.target.prefix)?;
+    let naming = target_naming(&a.target)?;
     let files = match &a.trusted_key {
         Some(k) => write_mirrorsets(
             &open_verified(&a.dir, k)?,
             &naming,
-            scope(a.mirrorset_scope),
+            scope(a.mirrorset_scope, &naming),
             &a.out,
         )?,
         None => {
             let b = Bundle::open(&a.dir)
                 .with_context(|| format!("opening bundle {}", a.dir.display()))?;
-            write_mirrorsets(&b, &naming, scope(a.mirrorset_scope), &a.out)?
+            write_mirrorsets(&b, &naming, scope(a.mirrorset_scope, &naming), &a.out)?
         }
     };
     if a.json {
@@ -320,9 +376,9 @@ fn mirrorsets(a: args::MirrorsetsArgs) -> Result<i32> {
 }
 
 fn check(a: args::CheckArgs) -> Result<i32> {
-    let naming = Naming::new(&a.target.to, &a.target.prefix)?;
-    let target = Registry::new(&a.target.to, &client_options(&a.registry)?)
-        .with_context(|| format!("connecting to {}", a.target.to))?;
+    let naming = target_naming(&a.target)?;
+    let target = Registry::new(naming.target(), &client_options(&a.registry)?)
+        .with_context(|| format!("connecting to {}", naming.target()))?;
     let report = match &a.trusted_key {
         Some(k) => crate::check::check(open_verified(&a.dir, k)?.root(), &target, &naming),
         None => {

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod logger;
 mod progress;
+mod setup;
 
 use clap::Parser;
 

@@ -1,4 +1,5 @@
-//! The OCI distribution registry client: the only code in ferry that speaks HTTP.
+//! The OCI distribution registry client and the admin-API client of registry products
+//! ([`AdminClient`]): the only code in ferry that speaks HTTP.
 //!
 //! One [`Registry`] per registry host; it authenticates as the registry asks (anonymous,
 //! Basic, or Bearer tokens per repository scope), retries transient failures, verifies every
@@ -8,6 +9,7 @@
 // which makes it larger than clippy likes; every call that returns it waits on the network,
 // so moving a few more bytes costs nothing measurable.
 
+mod admin;
 mod auth;
 mod client;
 mod credentials;
@@ -19,9 +21,10 @@ mod stats;
 mod tls;
 mod upload;
 
+pub use admin::{api_message, AdminAuth, AdminClient, AdminError, AdminResponse, Secret};
 pub use auth::{parse_challenge, BearerChallenge, Challenge};
 pub use client::{FetchedManifest, Registry};
-pub use credentials::{write_authfile_entry, Credential, CredentialError};
+pub use credentials::{find_in_authfile, write_authfile_entry, Credential, CredentialError};
 pub use error::{ApiError, ApiErrors, RegistryError};
 pub use options::{ClientOptions, DEFAULT_CERTS_DIR};
 pub use retry::RetryPolicy;

@@ -5,10 +5,14 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod flavor_cli;
+pub mod harbor_standin;
 pub mod proxy;
+pub mod quay_standin;
 pub mod registry;
 pub mod run;
 pub mod skopeo;
+pub mod standin;
 pub mod token;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +24,7 @@ pub use skopeo::{
     load_fixture, load_fixtures, raw_digest, skopeo, skopeo_output, skopeo_tls_args,
     skopeo_tls_args_as, SkopeoFlags,
 };
-pub use token::{TokenIssuer, TokenRequest};
+pub use token::{IssuerUsers, TokenIssuer, TokenRequest};
 
 /// Panics unless `tool` (a bare name looked up in PATH, or an absolute path) exists.
 pub fn require_tool(tool: &str) -> PathBuf {

@@ -41,11 +41,13 @@ pub struct TokenRequest {
 
 struct User {
     password: String,
-    actions: &'static [&'static str],
+    actions: Vec<String>,
+    /// When set, the user gets access only to repositories named `PREFIX/...`.
+    repo_prefix: Option<String>,
 }
 
 struct State {
-    users: BTreeMap<String, User>,
+    users: Mutex<BTreeMap<String, User>>,
     key: EcdsaKeyPair,
     kid: String,
     rng: SystemRandom,
@@ -80,18 +82,20 @@ impl TokenIssuer {
             writer.username.clone(),
             User {
                 password: writer.password.clone(),
-                actions: &["pull", "push", "delete", "*"],
+                actions: ["pull", "push", "delete", "*"].map(String::from).to_vec(),
+                repo_prefix: None,
             },
         );
         users.insert(
             reader.username.clone(),
             User {
                 password: reader.password.clone(),
-                actions: &["pull"],
+                actions: vec!["pull".to_string()],
+                repo_prefix: None,
             },
         );
         let state = Arc::new(State {
-            users,
+            users: Mutex::new(users),
             key,
             kid: libtrust_key_id(&signing.key.public_key_der()),
             rng,
@@ -131,6 +135,12 @@ impl TokenIssuer {
         &self.cert_path
     }
 
+    /// A handle that adds and changes users while the issuer runs (for stand-ins that create
+    /// robot accounts).
+    pub fn users(&self) -> IssuerUsers {
+        IssuerUsers(Arc::clone(&self.state))
+    }
+
     /// Every request answered so far.
     pub fn requests(&self) -> Vec<TokenRequest> {
         self.state
@@ -138,6 +148,47 @@ impl TokenIssuer {
             .lock()
             .expect("token request log")
             .clone()
+    }
+}
+
+/// Adds or changes users of a running [`TokenIssuer`]; clones share the issuer.
+#[derive(Clone)]
+pub struct IssuerUsers(Arc<State>);
+
+impl IssuerUsers {
+    /// Adds (or replaces) a user who may do `actions` on repositories named `REPO_PREFIX/...`
+    /// only; every other requested access is downscoped away.
+    pub fn add(&self, username: &str, password: &str, repo_prefix: &str, actions: &[&str]) {
+        self.0.users.lock().expect("issuer users").insert(
+            username.to_string(),
+            User {
+                password: password.to_string(),
+                actions: actions.iter().map(|a| a.to_string()).collect(),
+                repo_prefix: Some(repo_prefix.trim_end_matches('/').to_string()),
+            },
+        );
+    }
+
+    /// Changes a user's password; false when there is no such user.
+    pub fn set_password(&self, username: &str, password: &str) -> bool {
+        match self.0.users.lock().expect("issuer users").get_mut(username) {
+            Some(u) => {
+                u.password = password.to_string();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes what a user may do (keeping its repository prefix); false when unknown.
+    pub fn set_actions(&self, username: &str, actions: &[&str]) -> bool {
+        match self.0.users.lock().expect("issuer users").get_mut(username) {
+            Some(u) => {
+                u.actions = actions.iter().map(|a| a.to_string()).collect();
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -195,11 +246,11 @@ fn handle(state: &State, request: tiny_http::Request) {
     }
     let creds = basic_auth(&request);
     let user = creds.as_ref().and_then(|(u, p)| {
-        state
-            .users
+        let users = state.users.lock().expect("issuer users");
+        users
             .get(u)
             .filter(|user| &user.password == p)
-            .map(|user| (u.clone(), user))
+            .map(|user| (u.clone(), user.actions.clone(), user.repo_prefix.clone()))
     });
     let mut record = TokenRequest {
         user: creds.as_ref().map(|c| c.0.clone()),
@@ -208,7 +259,7 @@ fn handle(state: &State, request: tiny_http::Request) {
         status: 401,
         granted: vec![],
     };
-    let Some((name, user)) = user else {
+    let Some((name, user_actions, repo_prefix)) = user else {
         state
             .requests
             .lock()
@@ -226,9 +277,13 @@ fn handle(state: &State, request: tiny_http::Request) {
     };
     let mut access = Vec::new();
     for (kind, repo, actions) in scopes.iter().filter_map(|s| parse_scope(s)) {
+        let in_reach = match &repo_prefix {
+            None => true,
+            Some(p) => kind == "repository" && repo.starts_with(&format!("{p}/")),
+        };
         let granted: Vec<String> = actions
             .into_iter()
-            .filter(|a| user.actions.contains(&a.as_str()))
+            .filter(|a| in_reach && user_actions.contains(a))
             .collect();
         if !granted.is_empty() {
             access.push(json!({ "type": kind, "name": repo, "actions": granted }));
