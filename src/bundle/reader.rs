@@ -338,6 +338,10 @@ impl Bundle<Verified> {
         f.seek(SeekFrom::Start(DATA_OFFSET + c.offset()))
             .and_then(|_| f.read_exact(&mut stored))
             .map_err(|e| BundleError::io(&v.path, e))?;
+        if c.compression() == chunk::Compression::None && stored.len() as u64 == c.len() {
+            // Stored raw: the bytes read are the chunk, no second copy.
+            return Ok(stored);
+        }
         chunk::decompress(c.compression(), &stored, c.len() as usize).map_err(|e| {
             BundleError::ChunkDamaged {
                 path: v.path.clone(),

@@ -1,31 +1,57 @@
-//! The packing pipeline: parallel workers fetch, hash, chunk and compress blobs; one writer
-//! stores their chunks in plan order.
+//! The packing pipeline: readers fetch and cut blobs, a pool hashes and compresses chunks, one
+//! writer stores them in plan order.
 //!
-//! Each worker takes the next blob of the plan and streams its chunks into a small bounded
-//! channel of its own; the writer drains the channels strictly in plan order. Memory stays
-//! bounded by `jobs × CHANNEL_DEPTH` chunks whatever the blob sizes, and the output does not
-//! depend on which worker finished first.
+//! Three stages, so that one large blob keeps every core busy:
+//!
+//! - **readers** (`jobs` of them) take the blobs of the plan in order; each fetches its blob,
+//!   cuts it into content-defined chunks and hashes the whole blob (the two steps that must see
+//!   the bytes in order), checking digest and size at the end;
+//! - **hashers** (a pool of `jobs`) compute each chunk's digest and compress it where that pays
+//!   (not at all for gzip or zstd layers);
+//! - **the writer** (the calling thread) takes the results strictly in plan order — blob by
+//!   blob, chunk by chunk — and stores them.
+//!
+//! Each reader hands the writer, through a small bounded channel of its own, one receiver per
+//! chunk, in cut order; the writer waits on them in turn. Memory stays bounded by about
+//! `jobs × (BLOB_DEPTH + 2)` chunks plus the hashers' queue whatever the blob sizes, and the
+//! output does not depend on which thread finished first.
 
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Condvar, Mutex};
+
+use fastcdc::v2020::{self, Normalization};
 
 use super::resolve::Resolved;
 use super::{PackError, PackOptions, PlannedBlob};
 use crate::bundle::writer::BundleWriter;
 use crate::chunk::{self, ChunkParams, CompressHint, Compression};
-use crate::model::{media_type, Digest, DigestingReader};
+use crate::model::{media_type, Digest};
 use crate::progress::Progress;
 
-const CHANNEL_DEPTH: usize = 3;
+/// Chunks one reader may have cut ahead of the writer.
+const BLOB_DEPTH: usize = 6;
+/// Chunks waiting for a hasher, per hasher.
+const QUEUE_PER_HASHER: usize = 2;
+
+/// A chunk cut by a reader, for a hasher.
+struct Job {
+    data: Vec<u8>,
+    hint: CompressHint,
+    done: SyncSender<Hashed>,
+}
+
+/// A chunk ready to store.
+struct Hashed {
+    digest: Digest,
+    len: u64,
+    compression: Compression,
+    stored: Vec<u8>,
+}
 
 enum Msg {
-    Chunk {
-        digest: Digest,
-        len: u64,
-        compression: Compression,
-        stored: Vec<u8>,
-    },
+    Chunk(Receiver<Hashed>),
     Done,
     Failed(PackError),
 }
@@ -35,31 +61,105 @@ struct Slots {
     ready: Condvar,
 }
 
-/// Sends unless the pack is stopping; a full channel is retried, so that a worker never blocks
-/// forever on a writer that has given up.
-fn send(tx: &SyncSender<Msg>, mut msg: Msg, stop: &AtomicBool) -> bool {
-    loop {
-        match tx.try_send(msg) {
-            Ok(()) => return true,
-            Err(TrySendError::Disconnected(_)) => return false,
-            Err(TrySendError::Full(m)) => {
-                if stop.load(Ordering::Relaxed) {
-                    return false;
+/// Sends, blocking while the channel is full; false once the pack is stopping or the other
+/// side is gone. Blocking is safe: the writer drops every blob channel's receiver when it gives
+/// up (and no reader registers one after that), and the hashers drain their queue until every
+/// reader is gone.
+fn send<T>(tx: &SyncSender<T>, msg: T, stop: &AtomicBool) -> bool {
+    !stop.load(Ordering::Relaxed) && tx.send(msg).is_ok()
+}
+
+/// Cuts a stream into content-defined chunks exactly where [`chunk::Chunker`] cuts (FastCDC
+/// 2020, normalization level 1, no seed), without its per-chunk hashing, which the hashers do
+/// in parallel here.
+///
+/// `fastcdc`'s own `StreamCDC` keeps a buffer of `max` bytes and shifts what is left of it to
+/// the front after every chunk — about seven bytes moved per byte cut. This keeps a buffer of
+/// `2 × max` and moves the unread rest only when less than `max` bytes of room are left, at
+/// most one byte moved per byte cut; each cut sees the same window (`max` bytes from the chunk
+/// start, fewer only at the end of the stream) and so finds the same cut point.
+struct Cutter<'b, R> {
+    source: R,
+    buf: &'b mut Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    min: usize,
+    avg: usize,
+    max: usize,
+    mask_s: u64,
+    mask_l: u64,
+}
+
+impl<'b, R: Read> Cutter<'b, R> {
+    /// A cutter over `source` with `params` (already validated), using `buf` as its buffer.
+    fn new(source: R, params: &ChunkParams, buf: &'b mut Vec<u8>) -> Self {
+        let max = params.max as usize;
+        buf.resize(2 * max, 0);
+        let bits = v2020::logarithm2(params.avg);
+        let level = Normalization::Level1.bits();
+        Cutter {
+            source,
+            buf,
+            start: 0,
+            end: 0,
+            eof: false,
+            min: params.min as usize,
+            avg: params.avg as usize,
+            max,
+            mask_s: v2020::MASKS[(bits + level) as usize],
+            mask_l: v2020::MASKS[(bits - level) as usize],
+        }
+    }
+
+    /// The next chunk, or `None` at the end of the stream.
+    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.end - self.start < self.max && !self.eof {
+            if self.buf.len() - self.start < self.max {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            while self.end - self.start < self.max && !self.eof {
+                match self.source.read(&mut self.buf[self.end..]) {
+                    Ok(0) => self.eof = true,
+                    Ok(n) => self.end += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
                 }
-                msg = m;
-                std::thread::sleep(std::time::Duration::from_micros(200));
             }
         }
+        let window = &self.buf[self.start..self.end.min(self.start + self.max)];
+        if window.is_empty() {
+            return Ok(None);
+        }
+        let (_, count) = v2020::cut(
+            window,
+            self.min,
+            self.avg,
+            self.max,
+            self.mask_s,
+            self.mask_l,
+            self.mask_s << 1,
+            self.mask_l << 1,
+        );
+        let count = count.clamp(1, window.len());
+        let chunk = window[..count].to_vec();
+        self.start += count;
+        Ok(Some(chunk))
     }
 }
 
+/// A reader's work on one blob: fetch, cut, hash the whole, hand chunks to the hashers and
+/// their receivers to the writer.
 fn produce(
     blob: &PlannedBlob,
     resolved: &[Resolved],
     params: &ChunkParams,
-    level: i32,
+    jobs: &SyncSender<Job>,
     tx: &SyncSender<Msg>,
     stop: &AtomicBool,
+    buf: &mut Vec<u8>,
 ) {
     let r = &blob.referenced;
     let image = &resolved[blob.image];
@@ -71,40 +171,82 @@ fn produce(
         });
         send(tx, msg, stop);
     };
+    if let Err(e) = params.validate() {
+        return fail(e.to_string());
+    }
     let stream = match image.source.blob(&r.digest, r.size) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let verified = DigestingReader::verifying(stream, r.digest.clone(), Some(r.size));
     let hint = if media_type::is_compressed(&r.media_type) {
         CompressHint::AlreadyCompressed
     } else {
         CompressHint::Unknown
     };
-    let chunker = match chunk::Chunker::new(verified, *params) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    for c in chunker {
+    // One byte more than expected is enough to tell that the content is too long.
+    let limited = stream.take(r.size.saturating_add(1));
+    let mut whole = r.digest.hasher();
+    let mut len = 0u64;
+    let mut cutter = Cutter::new(limited, params, buf);
+    loop {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let c = match c {
-            Ok(c) => c,
+        let data = match cutter.next_chunk() {
+            Ok(Some(data)) => data,
+            Ok(None) => break,
             Err(e) => return fail(e.to_string()),
         };
-        let (compression, stored) = chunk::compress(&c.data, level, hint);
-        let msg = Msg::Chunk {
-            digest: c.digest,
-            len: c.data.len() as u64,
-            compression,
-            stored,
-        };
-        if !send(tx, msg, stop) {
+        len += data.len() as u64;
+        if len > r.size {
+            return fail(format!(
+                "content of {} is longer than the expected {} bytes",
+                r.digest, r.size
+            ));
+        }
+        whole.update(&data);
+        let (done, result) = sync_channel(1);
+        let job = Job { data, hint, done };
+        if !send(jobs, job, stop) || !send(tx, Msg::Chunk(result), stop) {
             return;
         }
     }
+    let got = whole.finish();
+    if got != r.digest {
+        return fail(format!(
+            "digest mismatch: expected {}, content hashes to {got}",
+            r.digest
+        ));
+    }
+    if len != r.size {
+        return fail(format!(
+            "content of {} is {len} bytes, expected {}",
+            r.digest, r.size
+        ));
+    }
     send(tx, Msg::Done, stop);
+}
+
+/// A hasher: digests and compresses chunks until every reader is gone.
+fn hash_chunks(queue: &Mutex<Receiver<Job>>, level: i32) {
+    loop {
+        let job = queue.lock().expect("lock").recv();
+        let Ok(job) = job else { return };
+        let digest = Digest::sha256_of(&job.data);
+        let len = job.data.len() as u64;
+        let (compression, stored) = match job.hint {
+            // Already compressed: stored as it is, without a copy or a try.
+            CompressHint::AlreadyCompressed => (Compression::None, job.data),
+            hint => chunk::compress(&job.data, level, hint),
+        };
+        // The writer may have given up; then nobody wants the result.
+        let _ = job.done.send(Hashed {
+            digest,
+            len,
+            compression,
+            stored,
+        });
+    }
 }
 
 /// Runs the pipeline over `todo` (blobs not yet stored), writing into `writer`.
@@ -126,20 +268,41 @@ pub(super) fn run(
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let jobs = opts.jobs.max(1);
+    let (job_tx, job_rx) = sync_channel::<Job>(jobs * QUEUE_PER_HASHER);
+    let queue = Mutex::new(job_rx);
     std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| hash_chunks(&queue, opts.zstd_level));
+        }
         for _ in 0..jobs.min(todo.len()) {
-            s.spawn(|| loop {
-                if stop.load(Ordering::Relaxed) {
-                    break;
+            // Each reader owns a sender: the hashers stop once every reader has.
+            let job_tx = job_tx.clone();
+            let (slots, next, stop) = (&slots, &next, &stop);
+            s.spawn(move || {
+                // The reader's cutting buffer, reused blob after blob.
+                let mut buf = Vec::new();
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(blob) = todo.get(i) else { break };
+                    let (tx, rx) = sync_channel(BLOB_DEPTH);
+                    {
+                        // Under the lock the writer stops with: once it has, no receiver is
+                        // registered that nobody would drop.
+                        let mut g = slots.slots.lock().expect("lock");
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        g[i] = Some(rx);
+                    }
+                    slots.ready.notify_all();
+                    produce(blob, resolved, params, &job_tx, &tx, stop, &mut buf);
                 }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(blob) = todo.get(i) else { break };
-                let (tx, rx) = sync_channel(CHANNEL_DEPTH);
-                slots.slots.lock().expect("lock")[i] = Some(rx);
-                slots.ready.notify_all();
-                produce(blob, resolved, params, opts.zstd_level, &tx, &stop);
             });
         }
+        drop(job_tx);
         let result = (|| -> Result<(), PackError> {
             for (i, blob) in todo.iter().enumerate() {
                 let rx = {
@@ -151,27 +314,27 @@ pub(super) fn run(
                         g = slots.ready.wait(g).expect("lock");
                     }
                 };
+                let stopped = || PackError::Blob {
+                    digest: blob.referenced.digest.clone(),
+                    image: resolved[blob.image].entry.source.clone(),
+                    reason: "the worker reading it stopped".into(),
+                };
                 let mut chunks = Vec::new();
                 loop {
                     match rx.recv() {
-                        Ok(Msg::Chunk {
-                            digest,
-                            len,
-                            compression,
-                            stored,
-                        }) => {
-                            chunks.push(writer.add_chunk(&digest, len, compression, &stored)?);
-                            progress.advance(len);
+                        Ok(Msg::Chunk(result)) => {
+                            let h = result.recv().map_err(|_| stopped())?;
+                            chunks.push(writer.add_chunk(
+                                &h.digest,
+                                h.len,
+                                h.compression,
+                                &h.stored,
+                            )?);
+                            progress.advance(h.len);
                         }
                         Ok(Msg::Done) => break,
                         Ok(Msg::Failed(e)) => return Err(e),
-                        Err(_) => {
-                            return Err(PackError::Blob {
-                                digest: blob.referenced.digest.clone(),
-                                image: resolved[blob.image].entry.source.clone(),
-                                reason: "the worker reading it stopped".into(),
-                            })
-                        }
+                        Err(_) => return Err(stopped()),
                     }
                 }
                 let r = &blob.referenced;
@@ -180,15 +343,170 @@ pub(super) fn run(
             Ok(())
         })();
         if result.is_err() {
-            stop.store(true, Ordering::Relaxed);
-            // Unblock workers waiting to send: drop every receiver.
-            slots
-                .slots
-                .lock()
-                .expect("lock")
-                .iter_mut()
-                .for_each(|s| *s = None);
+            // Unblock readers waiting to send: drop every receiver, and keep new ones from
+            // being registered.
+            let mut g = slots.slots.lock().expect("lock");
+            stop.store(true, Ordering::SeqCst);
+            g.iter_mut().for_each(|s| *s = None);
         }
         result
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::Chunker;
+
+    /// Pseudo-random bytes with repeated stretches (splitmix64), so that cuts fall everywhere.
+    fn data(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            if z % 997 == 0 {
+                // A run of one byte value, as in sparse files.
+                out.extend(std::iter::repeat_n((z >> 8) as u8, (z % 5_000) as usize));
+            } else {
+                out.extend_from_slice(&z.to_le_bytes());
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    fn cuts_and_chunker_cuts(bytes: &[u8]) {
+        let params = ChunkParams::DEFAULT;
+        // Reads of odd sizes, as from a socket.
+        struct Dribble<'a>(&'a [u8], usize);
+        impl Read for Dribble<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = self.1 % 70_001 + 7919;
+                let n = self.0.len().min(buf.len()).min(self.1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut buf = Vec::new();
+        let mut cutter = Cutter::new(Dribble(bytes, 0), &params, &mut buf);
+        let mut ours: Vec<(u64, usize, Digest)> = Vec::new();
+        let mut offset = 0;
+        while let Some(c) = cutter.next_chunk().unwrap() {
+            ours.push((offset, c.len(), Digest::sha256_of(&c)));
+            offset += c.len() as u64;
+        }
+        let theirs: Vec<(u64, usize, Digest)> = Chunker::new(bytes, params)
+            .unwrap()
+            .map(|c| {
+                let c = c.unwrap();
+                (c.offset, c.data.len(), c.digest)
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn the_cutter_cuts_where_the_chunker_does() {
+        let bytes = data(40 * 1024 * 1024 + 12345);
+        for len in [0, 1000, 600_000, 9 * 1024 * 1024, bytes.len()] {
+            cuts_and_chunker_cuts(&bytes[..len]);
+        }
+        // Enough chunks to cover compaction of the buffer many times over.
+        let chunks = Chunker::new(&bytes[..], ChunkParams::DEFAULT)
+            .unwrap()
+            .count();
+        assert!(chunks > 20, "{chunks} chunks");
+    }
+
+    /// Packs the fixture layouts of `slugs` with `jobs` workers.
+    fn pack_layouts(
+        set: &ferry_fixtures::FixtureSet,
+        slugs: &[&str],
+        jobs: usize,
+        out: &std::path::Path,
+    ) -> Result<super::super::PackSummary, PackError> {
+        let text: String = slugs
+            .iter()
+            .map(|s| format!("{} example.com/ferry/{s}:1\n", set.image(s).oci_reference()))
+            .collect();
+        let requests = super::super::list::parse_list(&set.root.join("list.txt"), &text).unwrap();
+        let opts = PackOptions {
+            out: out.to_path_buf(),
+            volume_size: None,
+            jobs,
+            platforms: Vec::new(),
+            client: Default::default(),
+            created: 0,
+            zstd_level: 3,
+        };
+        super::super::pack(
+            &requests,
+            &crate::sign::generate(),
+            &opts,
+            &crate::progress::Silent,
+        )
+    }
+
+    #[test]
+    fn damaged_source_content_fails_the_pack_at_any_jobs_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ferry_fixtures::Options {
+            include_large: true,
+            large_layer_bytes: 12 * 1024 * 1024,
+        };
+        let set = ferry_fixtures::build(&dir.path().join("fx"), &opts).unwrap();
+        // Every image packs as it is.
+        let slugs = ["app-a", "app-b", "large"];
+        for jobs in [1, 2, 5] {
+            let out = dir.path().join(format!("ok-{jobs}"));
+            pack_layouts(&set, &slugs, jobs, &out).unwrap();
+        }
+        // The large layer, one byte changed in its middle (same size): a digest mismatch.
+        let large = set.image("large");
+        let layer = large
+            .blobs
+            .iter()
+            .max_by_key(|b| b.1)
+            .map(|b| b.0.clone())
+            .unwrap();
+        let path = large
+            .layout
+            .join("blobs/sha256")
+            .join(layer.trim_start_matches("sha256:"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&path, &bytes).unwrap();
+        for jobs in [1, 2, 5] {
+            let out = dir.path().join(format!("bad-{jobs}"));
+            match pack_layouts(&set, &slugs, jobs, &out) {
+                Err(PackError::Blob { digest, reason, .. }) => {
+                    assert_eq!(digest.to_string(), layer);
+                    assert!(reason.contains("digest mismatch"), "{reason}");
+                }
+                other => panic!(
+                    "jobs {jobs}: expected a blob error, got {:?}",
+                    other.map(|s| s.root_digest)
+                ),
+            }
+        }
+        // Longer than the manifest says: stopped one byte past the expected size.
+        bytes.extend_from_slice(&[0u8; 4096]);
+        std::fs::write(&path, &bytes).unwrap();
+        let out = dir.path().join("long");
+        match pack_layouts(&set, &slugs, 2, &out) {
+            Err(PackError::Blob { reason, .. }) => {
+                assert!(reason.contains("longer than the expected"), "{reason}")
+            }
+            other => panic!(
+                "expected a blob error, got {:?}",
+                other.map(|s| s.root_digest)
+            ),
+        }
+    }
 }

@@ -46,6 +46,15 @@ impl Ledger {
         }
     }
 
+    /// Whether another worker is uploading the blob right now (so that a caller can do other
+    /// work first instead of waiting in [`Ledger::claim`]).
+    pub fn busy(&self, d: &Digest) -> bool {
+        matches!(
+            self.states.lock().expect("lock").get(d),
+            Some(State::InProgress)
+        )
+    }
+
     /// The blob is now in `repo`.
     pub fn done(&self, d: &Digest, repo: &str) {
         let mut g = self.states.lock().expect("lock");

@@ -2,8 +2,9 @@
 //!
 //! Order per image: blobs, then child manifests, then the index, then tags, so that a tag
 //! never points at something incomplete. Blobs the registry has are skipped; a blob already
-//! pushed to another repository in this run is mounted. Images run in parallel; one failing
-//! does not stop the others.
+//! pushed to another repository in this run is mounted; a blob another image is uploading right
+//! now is left for last, so the image uploads its own blobs meanwhile and then mounts it. Images
+//! run in parallel; one failing does not stop the others.
 
 mod ledger;
 
@@ -242,7 +243,17 @@ impl Pusher<'_> {
             }
             order.push(d);
         }
+        // Blobs another image is uploading right now (a shared base) come last: by then they
+        // are mounted rather than waited for, and this image's own blobs went up meanwhile.
+        let mut later = Vec::new();
         for b in &blobs {
+            if self.ledger.busy(&b.digest) {
+                later.push(b);
+            } else {
+                self.ensure_blob(&repo, b, r)?;
+            }
+        }
+        for b in later {
             self.ensure_blob(&repo, b, r)?;
         }
         for d in order.iter().rev() {

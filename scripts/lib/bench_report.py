@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench.sh's measurements into one Markdown table (medians, ratios, targets),
+prints it, and writes it between the bench markers of a Markdown file (creating the file, or
+the markers at its end, when missing)."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+from collections import defaultdict
+
+BEGIN = "<!-- bench:begin -->"
+END = "<!-- bench:end -->"
+MB = 1_000_000
+MIB = 1024 * 1024
+
+
+def tool_version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+        return out.strip().splitlines()[0] if out.strip() else "?"
+    except OSError:
+        return "?"
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--mode", required=True)
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--write", required=True)
+    a = ap.parse_args()
+
+    secs = defaultdict(list)
+    rss = defaultdict(list)
+    for line in open(a.results):
+        step, who, rnd, s, kib = line.rstrip("\n").split("\t")
+        secs[who].append(float(s))
+        rss[who].append(int(kib) * 1024)
+    med = {k: statistics.median(v) for k, v in secs.items()}
+    corpus = json.load(open(a.corpus))
+    unique = corpus["unique_blob_bytes"]
+    summed = corpus["summed_blob_bytes"]
+    pack = load_json(os.path.join(a.out_dir, f"ferry-pack-{a.rounds}.out")) or {}
+    verify = load_json(os.path.join(a.out_dir, f"ferry-verify-{a.rounds}.out")) or {}
+    bundle = pack.get("bundle_bytes", 0)
+    checked = verify.get("bytes_checked", 0) or unique
+
+    def cell_time(who):
+        v = sorted(secs[who])
+        return f"{med[who]:.2f} s", f"{v[0]:.2f}–{v[-1]:.2f}"
+
+    def mbps(nbytes, who):
+        return nbytes / med[who] / MB
+
+    def peak(who):
+        return f"{max(rss[who]) / MIB:.0f} MiB"
+
+    def met(ok):
+        return "yes" if ok else "**no**"
+
+    rows = []
+
+    def row(step, label, who, nbytes, vs="", target="", ok=None):
+        t, span = cell_time(who)
+        rows.append(
+            [step, label, t, span, f"{mbps(nbytes, who):,.0f} MB/s" if nbytes else "",
+             peak(who), vs, target, "" if ok is None else met(ok)]
+        )
+
+    # pack
+    r_oci = med["skopeo-oci"] / med["ferry-pack"]
+    r_dir = med["skopeo-dir"] / med["ferry-pack"]
+    row("pack", "skopeo copy → `dir:` per image", "skopeo-dir", unique)
+    row("pack", "skopeo copy → one shared `oci:` layout", "skopeo-oci", unique)
+    row("pack", "**ferry pack** (chunk, compress, sign)", "ferry-pack", unique,
+        f"{r_oci:.2f}× skopeo `oci:`; {r_dir:.2f}× skopeo `dir:`",
+        "≥ 2× `oci:`, ≥ 4× `dir:`", r_oci >= 2 and r_dir >= 4)
+    # verify
+    r_ver = mbps(checked, "ferry-verify") / mbps(bundle or unique, "openssl")
+    row("verify", "`openssl dgst -sha256` over the volumes", "openssl", bundle or unique)
+    row("verify", "`sha256sum` over the volumes", "sha256sum", bundle or unique)
+    row("verify", "**ferry verify** (signature, every blob)", "ferry-verify", checked,
+        f"{r_ver:.2f}× openssl's throughput", "≥ 1.3×", r_ver >= 1.3)
+    # push
+    r_push = med["skopeo-push"] / med["ferry-push"]
+    again = med["ferry-push-again"] / med["ferry-push"]
+    row("push", "skopeo copy, image after image", "skopeo-push", unique)
+    row("push", "**ferry push** into an empty registry", "ferry-push", unique,
+        f"{r_push:.2f}× skopeo", "≥ 2×", r_push >= 2)
+    row("push", "**ferry push** again (nothing to do)", "ferry-push-again", 0,
+        f"{again * 100:.1f} % of the first push", "≤ 3 %", again <= 0.03)
+    ferry_cmds = [k for k in rss if k.startswith("ferry-")]
+    max_rss = max(max(rss[k]) for k in ferry_cmds)
+    ratio = bundle / unique if unique else 0
+
+    header = ["Step", "Contender", "Median", "Range", "Throughput", "Peak RSS", "Ratio", "Target", "Met"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---", "---", "---:", "---", "---:", "---:", "---", "---", "---"]) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines.append(f"| size | bundle bytes / unique blob bytes | | | | | "
+                 f"{bundle / MB:,.0f} MB / {unique / MB:,.0f} MB = {ratio:.4f} | ≤ 1 | {met(ratio <= 1)} |")
+    lines.append(f"| memory | largest peak RSS of any ferry command | | | | "
+                 f"{max_rss / MIB:.0f} MiB | | ≤ 256 MiB | {met(max_rss <= 256 * MIB)} |")
+
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, check=False).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n_layers = len(corpus["layers"])
+    block = [
+        BEGIN,
+        f"### `scripts/bench.sh{' --quick' if a.mode == 'quick' else ''}` — {now}",
+        "",
+        f"Machine: {os.cpu_count()} cores ({cpu_model()}), {tool_version(['skopeo', '--version'])}, "
+        f"{tool_version(['openssl', 'version'])}, {tool_version(['docker-registry', '--version'])}; "
+        f"ferry at {rev}{' (with local changes)' if dirty else ''}. "
+        f"Medians of {a.rounds} rounds, contenders alternating, page cache warm, all on loopback.",
+        "",
+        f"Corpus ({a.mode}): {len(corpus['images'])} images, {n_layers} gzip layers from real files "
+        f"of this machine, {corpus['unique_blobs']} unique blobs of {unique / MB:,.0f} MB "
+        f"({summed / MB:,.0f} MB summed over images). Pack and push throughput is unique blob bytes "
+        f"per second; verify throughput is the bytes each tool hashes (volume files for "
+        f"openssl/sha256sum, blob bytes for ferry).",
+        "",
+        *lines,
+        END,
+    ]
+    text = "\n".join(block) + "\n"
+    print(text)
+    path = a.write
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    old = open(path).read() if os.path.exists(path) else "# Performance\n\n"
+    if BEGIN in old and END in old:
+        new = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", lambda _: text, old,
+                     flags=re.S)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    with open(path, "w") as f:
+        f.write(new)
+
+
+if __name__ == "__main__":
+    main()
