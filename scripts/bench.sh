@@ -153,6 +153,9 @@ RESULTS=$WORK/results.tsv
 timed() { # step contender round cmd... ; records seconds and peak RSS (KiB), keeps stdout
   local step=$1 who=$2 round=$3; shift 3
   local t0 t1
+  # Untimed: flush what earlier contenders left dirty (skopeo does not fsync; ferry pack fsyncs
+  # every blob inside its own time), so no contender pays for another's writeback.
+  sync
   t0=$EPOCHREALTIME
   if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
     echo "error: $who (round $round) failed:" >&2

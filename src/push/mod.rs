@@ -306,50 +306,56 @@ pub fn push(
         ledger: Ledger::default(),
         progress,
     };
+    let results: Mutex<Vec<Option<ImageResult>>> = Mutex::new(vec![None; root.images.len()]);
+    // Largest images first, so that no large upload is left alone at the end while the other
+    // workers idle (the report keeps the bundle's order).
+    let sizes = root.blob_index();
+    let mut order: Vec<usize> = (0..root.images.len()).collect();
+    let bytes = |i: usize| -> u64 {
+        crate::bundle::image_blobs(root, &root.images[i])
+            .iter()
+            .filter_map(|d| sizes.get(d).map(|b| b.size))
+            .sum()
+    };
+    let weights: Vec<u64> = order.iter().map(|&i| bytes(i)).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
     // Each image advances by its own blobs (mounted and present ones too), so the total is the
     // sum over images.
-    let sizes = root.blob_index();
-    let total: u64 = root
-        .images
-        .iter()
-        .flat_map(|img| crate::bundle::image_blobs(root, img))
-        .filter_map(|d| sizes.get(&d).map(|b| b.size))
-        .sum();
-    progress.start("push", Some(total));
-    let results: Mutex<Vec<Option<ImageResult>>> = Mutex::new(vec![None; root.images.len()]);
+    progress.start("push", Some(weights.iter().sum()));
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(root.images.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(img) = root.images.get(i) else { break };
-                let mirror = Reference::parse(&img.name)
-                    .ok()
-                    .and_then(|n| naming.mirror(&n.by_digest(img.digest.clone())).ok())
-                    .map(|m| m.to_string())
-                    .unwrap_or_default();
-                let mut r = ImageResult {
-                    name: img.name.clone(),
-                    mirror,
-                    digest: img.digest.clone(),
-                    ok: false,
-                    error: None,
-                    blobs_uploaded: 0,
-                    blobs_mounted: 0,
-                    blobs_present: 0,
-                    manifests_pushed: 0,
-                };
-                match pusher.push_image(img, &mut r) {
-                    Ok(()) => {
-                        r.ok = true;
-                        progress.note(&format!("pushed {} → {}", r.name, r.mirror));
+            s.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let img = &root.images[i];
+                    let mirror = Reference::parse(&img.name)
+                        .ok()
+                        .and_then(|n| naming.mirror(&n.by_digest(img.digest.clone())).ok())
+                        .map(|m| m.to_string())
+                        .unwrap_or_default();
+                    let mut r = ImageResult {
+                        name: img.name.clone(),
+                        mirror,
+                        digest: img.digest.clone(),
+                        ok: false,
+                        error: None,
+                        blobs_uploaded: 0,
+                        blobs_mounted: 0,
+                        blobs_present: 0,
+                        manifests_pushed: 0,
+                    };
+                    match pusher.push_image(img, &mut r) {
+                        Ok(()) => {
+                            r.ok = true;
+                            progress.note(&format!("pushed {} → {}", r.name, r.mirror));
+                        }
+                        Err(e) => {
+                            r.error = Some(e.to_string());
+                            progress.note(&format!("could not push {}: {e}", r.name));
+                        }
                     }
-                    Err(e) => {
-                        r.error = Some(e.to_string());
-                        progress.note(&format!("could not push {}: {e}", r.name));
-                    }
+                    results.lock().expect("lock")[i] = Some(r);
                 }
-                results.lock().expect("lock")[i] = Some(r);
             });
         }
     });
