@@ -228,21 +228,11 @@ fn reproducible_with_source_date_epoch() {
 fn large_layer_split_across_64mib_volumes_in_any_order() {
     let set = fixtures();
     let large = set.image("large");
-    let tmp = tempfile::tempdir().unwrap();
-    let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(tmp.path(), "images.txt", &[oci_line(large)]);
-    let dir = tmp.path().join("bundle");
-    ferry_ok([
-        "pack",
-        "--images",
-        list.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-        "--volume-size",
-        "64MiB",
-    ]);
+    let p = pack(
+        &[oci_line(large)],
+        &["--volume-size".into(), "64MiB".into()],
+    );
+    let (dir, pubkey) = (p.dir.clone(), p.pubkey.clone());
     let vols = volumes(&dir);
     assert!(
         vols.len() >= 2,
@@ -291,21 +281,11 @@ fn large_layer_split_across_64mib_volumes_in_any_order() {
 fn platform_filter_keeps_the_index_and_records_absent_children() {
     let set = fixtures_small();
     let multi = set.image("multiarch");
-    let tmp = tempfile::tempdir().unwrap();
-    let (key, pubkey) = keygen(tmp.path(), "k");
-    let list = write_list(tmp.path(), "images.txt", &[oci_line(multi)]);
-    let dir = tmp.path().join("bundle");
-    ferry_ok([
-        "pack",
-        "--images",
-        list.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-        "--platform",
-        "linux/arm64",
-    ]);
+    let p = pack(
+        &[oci_line(multi)],
+        &["--platform".into(), "linux/arm64".into()],
+    );
+    let (dir, pubkey) = (p.dir.clone(), p.pubkey.clone());
     ferry_ok([
         "verify",
         dir.to_str().unwrap(),

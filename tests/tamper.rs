@@ -106,16 +106,19 @@ fn minisign_verifies_the_root() {
         )
         .unwrap();
     }
-    let status = std::process::Command::new("minisign")
-        .arg("-V")
-        .arg("-p")
-        .arg(&p.pubkey)
-        .arg("-m")
-        .arg(tmp.path().join("root.json"))
-        .arg("-x")
-        .arg(tmp.path().join("root.json.minisig"))
-        .output()
-        .unwrap();
+    let minisign_verify = || {
+        std::process::Command::new("minisign")
+            .arg("-V")
+            .arg("-p")
+            .arg(&p.pubkey)
+            .arg("-m")
+            .arg(tmp.path().join("root.json"))
+            .arg("-x")
+            .arg(tmp.path().join("root.json.minisig"))
+            .output()
+            .unwrap()
+    };
+    let status = minisign_verify();
     assert!(
         status.status.success(),
         "minisign -V: {}",
@@ -125,16 +128,7 @@ fn minisign_verifies_the_root() {
     let mut root = std::fs::read(tmp.path().join("root.json")).unwrap();
     root[10] ^= 1;
     std::fs::write(tmp.path().join("root.json"), root).unwrap();
-    let status = std::process::Command::new("minisign")
-        .args(["-V", "-p"])
-        .arg(&p.pubkey)
-        .arg("-m")
-        .arg(tmp.path().join("root.json"))
-        .arg("-x")
-        .arg(tmp.path().join("root.json.minisig"))
-        .output()
-        .unwrap();
-    assert!(!status.status.success());
+    assert!(!minisign_verify().status.success());
 }
 
 #[test]
