@@ -69,12 +69,7 @@ fn round_trip_from_a_real_registry() {
         summary["images"].as_array().unwrap().len(),
         set.images.len()
     );
-    ferry_ok([
-        "verify".as_ref(),
-        out.as_os_str(),
-        "--trusted-key".as_ref(),
-        pubkey.as_os_str(),
-    ]);
+    verify_ok(&out, &pubkey, &[]);
     let blobs = reassemble_all(&out, &pubkey);
     // Every fixture blob is carried (foreign layers are not), and each image's top digest is kept.
     for img in &set.images {
@@ -115,12 +110,7 @@ fn round_trip_from_oci_layouts_and_docker_archive_with_dedup() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    ferry_ok([
-        "verify",
-        out.to_str().unwrap(),
-        "--trusted-key",
-        pubkey.to_str().unwrap(),
-    ]);
+    verify_ok(&out, &pubkey, &[]);
     reassemble_all(&out, &pubkey);
     let info = inspect_json(&out);
     let d = &info["dedup"];
@@ -242,38 +232,24 @@ fn large_layer_split_across_64mib_volumes_in_any_order() {
         let len = std::fs::metadata(v).unwrap().len();
         assert!(len <= 64 * 1024 * 1024, "{} is {len} bytes", v.display());
         // GNU tar lists every volume.
-        if let Ok(out) = std::process::Command::new("tar").arg("tf").arg(v).output() {
-            assert!(out.status.success(), "tar tf {}", v.display());
-            assert!(String::from_utf8_lossy(&out.stdout).contains("root.json"));
-        }
+        let out = std::process::Command::new(require_tool("tar"))
+            .arg("tf")
+            .arg(v)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tar tf {}", v.display());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("root.json"));
     }
-    ferry_ok([
-        "verify",
-        dir.to_str().unwrap(),
-        "--trusted-key",
-        pubkey.to_str().unwrap(),
-    ]);
+    verify_ok(&dir, &pubkey, &[]);
     // Each volume alone.
     for v in &vols {
-        ferry_ok([
-            "verify",
-            dir.to_str().unwrap(),
-            "--trusted-key",
-            pubkey.to_str().unwrap(),
-            "--volume",
-            v.to_str().unwrap(),
-        ]);
+        verify_ok(&dir, &pubkey, &["--volume", v.to_str().unwrap()]);
     }
     // Shuffled names: rename in reverse order to names that sort the other way.
     for (i, v) in vols.iter().enumerate() {
         std::fs::rename(v, dir.join(format!("stick-{}.tar", vols.len() - i))).unwrap();
     }
-    ferry_ok([
-        "verify",
-        dir.to_str().unwrap(),
-        "--trusted-key",
-        pubkey.to_str().unwrap(),
-    ]);
+    verify_ok(&dir, &pubkey, &[]);
     reassemble_all(&dir, &pubkey);
 }
 
@@ -286,12 +262,7 @@ fn platform_filter_keeps_the_index_and_records_absent_children() {
         &["--platform".into(), "linux/arm64".into()],
     );
     let (dir, pubkey) = (p.dir.clone(), p.pubkey.clone());
-    ferry_ok([
-        "verify",
-        dir.to_str().unwrap(),
-        "--trusted-key",
-        pubkey.to_str().unwrap(),
-    ]);
+    verify_ok(&dir, &pubkey, &[]);
     let info = inspect_json(&dir);
     let img = &info["images"][0];
     assert_eq!(
@@ -387,12 +358,7 @@ fn killed_pack_leaves_nothing_verifiable_and_resumes_without_refetching() {
             "{d} fetched again"
         );
     }
-    ferry_ok([
-        "verify",
-        out.to_str().unwrap(),
-        "--trusted-key",
-        pubkey.to_str().unwrap(),
-    ]);
+    verify_ok(&out, &pubkey, &[]);
     reassemble_all(&out, &pubkey);
     assert!(
         !out.join(".ferry-pack").exists(),

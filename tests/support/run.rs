@@ -239,3 +239,15 @@ pub fn all_ok(report: &serde_json::Value) -> bool {
         .as_array()
         .is_some_and(|a| a.iter().all(|i| i["ok"] == true))
 }
+
+/// Runs `ferry verify DIR --trusted-key PUB [extra…]` and panics unless it succeeds.
+pub fn verify_ok(dir: &Path, pubkey: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "verify".to_string(),
+        dir.display().to_string(),
+        "--trusted-key".into(),
+        pubkey.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    ferry_ok(args)
+}
