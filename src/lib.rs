@@ -18,6 +18,7 @@ pub mod mirrorset;
 pub mod model;
 pub mod naming;
 pub mod pack;
+pub mod parallel;
 pub mod progress;
 pub mod push;
 pub mod registry;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -148,19 +148,6 @@ pub fn check(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) ->
     report
 }
 
-fn run_parallel<T: Sync, F: Fn(&T) + Sync>(items: &[T], jobs: usize, f: F) {
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(items.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                f(item);
-            });
-        }
-    });
-}
-
 fn check_blobs(
     bundle: &Bundle<Verified>,
     jobs: usize,
@@ -175,7 +162,7 @@ fn check_blobs(
     progress.start("verify", Some(blobs.iter().map(|b| b.size).sum()));
     let damage = Mutex::new(Vec::new());
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    run_parallel(&blobs, jobs, |blob| {
+    crate::parallel::map(&blobs, jobs, |blob| {
         let images = users.get(&blob.digest).cloned().unwrap_or_default();
         let result = (|| -> Result<(), BundleError> {
             let mut r = bundle.blob_reader(&blob.digest, false)?;
@@ -255,7 +242,7 @@ fn check_chunks(
     );
     let damage = Mutex::new(Vec::new());
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    run_parallel(&wanted, jobs, |&i| {
+    crate::parallel::map(&wanted, jobs, |&i| {
         let mut files = BTreeMap::new();
         match bundle.read_chunk(&mut files, i) {
             Ok(data) => {

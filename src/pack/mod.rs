@@ -247,33 +247,18 @@ fn resolve_all(
     opts: &PackOptions,
     progress: &dyn Progress,
 ) -> Result<Vec<Resolved>, PackError> {
-    let slots: Vec<std::sync::Mutex<Option<Result<Resolved, PackError>>>> =
-        requests.iter().map(|_| Default::default()).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(requests.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(req) = requests.get(i) else { break };
-                let r = open_source(req, registries).and_then(|(source, name)| {
-                    resolve(&req.text, &name, source, &opts.platforms).map_err(PackError::from)
-                });
-                if let Ok(r) = &r {
-                    progress.note(&format!("resolved {} → {}", req.text, r.entry.digest));
-                }
-                progress.advance(1);
-                *slots[i].lock().expect("lock") = Some(r);
-            });
+    crate::parallel::map(requests, opts.jobs, |req| {
+        let r = open_source(req, registries).and_then(|(source, name)| {
+            resolve(&req.text, &name, source, &opts.platforms).map_err(PackError::from)
+        });
+        if let Ok(r) = &r {
+            progress.note(&format!("resolved {} → {}", req.text, r.entry.digest));
         }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .expect("lock")
-                .expect("every request resolved")
-        })
-        .collect()
+        progress.advance(1);
+        r
+    })
+    .into_iter()
+    .collect()
 }
 
 /// One unique blob of the plan and where to read it.

@@ -9,8 +9,6 @@
 mod ledger;
 
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -306,7 +304,6 @@ pub fn push(
         ledger: Ledger::default(),
         progress,
     };
-    let results: Mutex<Vec<Option<ImageResult>>> = Mutex::new(vec![None; root.images.len()]);
     // Largest images first, so that no large upload is left alone at the end while the other
     // workers idle (the report keeps the bundle's order).
     let sizes = root.blob_index();
@@ -322,51 +319,44 @@ pub fn push(
     // Each image advances by its own blobs (mounted and present ones too), so the total is the
     // sum over images.
     progress.start("push", Some(weights.iter().sum()));
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(root.images.len().max(1)) {
-            s.spawn(|| {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let img = &root.images[i];
-                    let mirror = Reference::parse(&img.name)
-                        .ok()
-                        .and_then(|n| naming.mirror(&n.by_digest(img.digest.clone())).ok())
-                        .map(|m| m.to_string())
-                        .unwrap_or_default();
-                    let mut r = ImageResult {
-                        name: img.name.clone(),
-                        mirror,
-                        digest: img.digest.clone(),
-                        ok: false,
-                        error: None,
-                        blobs_uploaded: 0,
-                        blobs_mounted: 0,
-                        blobs_present: 0,
-                        manifests_pushed: 0,
-                    };
-                    match pusher.push_image(img, &mut r) {
-                        Ok(()) => {
-                            r.ok = true;
-                            progress.note(&format!("pushed {} → {}", r.name, r.mirror));
-                        }
-                        Err(e) => {
-                            r.error = Some(e.to_string());
-                            progress.note(&format!("could not push {}: {e}", r.name));
-                        }
-                    }
-                    results.lock().expect("lock")[i] = Some(r);
-                }
-            });
+    let done = crate::parallel::map(&order, jobs, |&i| {
+        let img = &root.images[i];
+        let mirror = Reference::parse(&img.name)
+            .ok()
+            .and_then(|n| naming.mirror(&n.by_digest(img.digest.clone())).ok())
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let mut r = ImageResult {
+            name: img.name.clone(),
+            mirror,
+            digest: img.digest.clone(),
+            ok: false,
+            error: None,
+            blobs_uploaded: 0,
+            blobs_mounted: 0,
+            blobs_present: 0,
+            manifests_pushed: 0,
+        };
+        match pusher.push_image(img, &mut r) {
+            Ok(()) => {
+                r.ok = true;
+                progress.note(&format!("pushed {} → {}", r.name, r.mirror));
+            }
+            Err(e) => {
+                r.error = Some(e.to_string());
+                progress.note(&format!("could not push {}: {e}", r.name));
+            }
         }
+        (i, r)
     });
+    // The report keeps the bundle's order.
+    let mut results: Vec<Option<ImageResult>> = vec![None; root.images.len()];
+    for (i, r) in done {
+        results[i] = Some(r);
+    }
     progress.finish();
     let after = target.stats();
-    let images: Vec<ImageResult> = results
-        .into_inner()
-        .expect("lock")
-        .into_iter()
-        .flatten()
-        .collect();
+    let images: Vec<ImageResult> = results.into_iter().flatten().collect();
     PushReport {
         bundle_id: root.bundle_id.clone(),
         target: naming.target().to_string(),
