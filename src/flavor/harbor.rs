@@ -130,10 +130,7 @@ pub(crate) fn setup(
     existing: Option<Credential>,
     works: &dyn Fn(&Credential) -> Result<bool, FlavorError>,
 ) -> Result<RobotOutcome, FlavorError> {
-    let fail = |step: &str| {
-        let step = step.to_string();
-        move |e| FlavorError::admin(step, HINT, e)
-    };
+    let fail = |step: &str| FlavorError::at_step(step, HINT);
     let mut steps = Vec::new();
     admin
         .call("GET", "/api/v2.0/users/current", &[], None)

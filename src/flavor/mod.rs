@@ -206,6 +206,12 @@ impl From<AdminError> for FlavorError {
 }
 
 impl FlavorError {
+    /// A mapper for the admin failures of one set-up `step`, for `map_err`.
+    pub(crate) fn at_step(step: &str, hint: &'static str) -> impl FnOnce(AdminError) -> Self {
+        let step = step.to_string();
+        move |e| FlavorError::admin(step, hint, e)
+    }
+
     /// Wraps an admin failure: a refused credential gets `hint`, other failures say `step`.
     pub(crate) fn admin(step: impl Into<String>, hint: &'static str, e: AdminError) -> Self {
         match e {

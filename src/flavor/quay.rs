@@ -35,10 +35,7 @@ pub(crate) fn setup(
     org: &str,
     robot: &str,
 ) -> Result<RobotOutcome, FlavorError> {
-    let fail = |step: &str| {
-        let step = step.to_string();
-        move |e| FlavorError::admin(step, HINT, e)
-    };
+    let fail = |step: &str| FlavorError::at_step(step, HINT);
     let mut steps = Vec::new();
 
     admin

@@ -20,7 +20,8 @@ use serde_json::{json, Value};
 
 use super::registry::TestRegistry;
 use super::standin::{
-    header, random_hex, random_secret, read_json, repository_of, respond_json, Served, Upstream,
+    header, random_hex, random_secret, read_json, repository_of, respond_json, start_standin,
+    Served, Upstream,
 };
 use super::token::IssuerUsers;
 
@@ -66,39 +67,20 @@ pub struct HarborStandin {
 impl HarborStandin {
     /// Starts the stand-in and its registry (plain HTTP, token auth).
     pub fn start() -> HarborStandin {
-        let registry = TestRegistry::token_auth_plain();
-        let issuer = registry
-            .token_issuer()
-            .expect("token registry has an issuer");
-        let users = issuer.users();
-        let issuer_realm = issuer.realm();
-        let registry_url = registry.url();
-        let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::new(Mutex::new(None));
-        let handler_slot = Arc::clone(&slot);
-        let served = Served::start(move |request| {
-            let state = handler_slot.lock().expect("state slot").clone();
-            match state {
-                Some(s) => handle(&s, request),
-                None => respond_json(request, 503, &Value::Null, &[]),
-            }
-        });
-        let base = format!("http://{}", served.host());
-        let state = Arc::new(State {
-            admin: ("admin".into(), random_secret()),
-            data: Mutex::new(Data {
-                next_id: 1,
-                ..Default::default()
-            }),
-            users,
-            upstream: Upstream::new(
-                &registry_url,
-                &issuer_realm,
-                &base,
-                &format!("{base}/service/token"),
-            ),
-            calls: Mutex::new(Vec::new()),
-        });
-        *slot.lock().expect("state slot") = Some(Arc::clone(&state));
+        let (registry, served, state) = start_standin(
+            "/service/token",
+            move |upstream, users| State {
+                admin: ("admin".into(), random_secret()),
+                data: Mutex::new(Data {
+                    next_id: 1,
+                    ..Default::default()
+                }),
+                users,
+                upstream,
+                calls: Mutex::new(Vec::new()),
+            },
+            handle,
+        );
         HarborStandin {
             served: Some(served),
             state,

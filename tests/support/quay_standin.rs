@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use super::registry::TestRegistry;
-use super::standin::{header, random_hex, read_json, respond_json, Served, Upstream};
+use super::standin::{
+    header, random_hex, read_json, respond_json, start_standin, Served, Upstream,
+};
 use super::token::IssuerUsers;
 
 /// How the stand-in behaves.
@@ -65,39 +67,19 @@ pub struct QuayStandin {
 impl QuayStandin {
     /// Starts the stand-in and its registry (plain HTTP, token auth).
     pub fn start(options: QuayOptions) -> QuayStandin {
-        let registry = TestRegistry::token_auth_plain();
-        let issuer = registry
-            .token_issuer()
-            .expect("token registry has an issuer");
-        let users = issuer.users();
-        let issuer_realm = issuer.realm();
-        let registry_url = registry.url();
-        // The proxy must know its own address before it starts: bind, then build the state.
-        let slot: Arc<Mutex<Option<Arc<State>>>> = Arc::new(Mutex::new(None));
-        let handler_slot = Arc::clone(&slot);
-        let served = Served::start(move |request| {
-            let state = handler_slot.lock().expect("state slot").clone();
-            match state {
-                Some(s) => handle(&s, request),
-                None => respond_json(request, 503, &json!({"error_message":"starting"}), &[]),
-            }
-        });
-        let base = format!("http://{}", served.host());
-        let state = Arc::new(State {
-            admin_user: "quayadmin".into(),
-            admin_token: random_hex(20),
-            orgs: Mutex::new(BTreeMap::new()),
-            users,
-            upstream: Upstream::new(
-                &registry_url,
-                &issuer_realm,
-                &base,
-                &format!("{base}/v2/auth"),
-            ),
-            options,
-            calls: Mutex::new(Vec::new()),
-        });
-        *slot.lock().expect("state slot") = Some(Arc::clone(&state));
+        let (registry, served, state) = start_standin(
+            "/v2/auth",
+            move |upstream, users| State {
+                admin_user: "quayadmin".into(),
+                admin_token: random_hex(20),
+                orgs: Mutex::new(BTreeMap::new()),
+                users,
+                upstream,
+                options,
+                calls: Mutex::new(Vec::new()),
+            },
+            handle,
+        );
         QuayStandin {
             served: Some(served),
             state,

@@ -313,3 +313,36 @@ pub fn random_secret() -> String {
     let h = random_hex(16);
     format!("Rb{h}9")
 }
+
+/// Starts a product stand-in in front of a fresh token-auth registry (plain HTTP): `make`
+/// builds the stand-in's state from its forwarder once the stand-in's own address is known
+/// (the forwarder rewrites the registry's realm to `realm_path` on the stand-in), and
+/// `handle` answers every request. Requests arriving before the state exists get 503.
+pub fn start_standin<S: Send + Sync + 'static>(
+    realm_path: &str,
+    make: impl FnOnce(Upstream, super::token::IssuerUsers) -> S,
+    handle: fn(&S, tiny_http::Request),
+) -> (super::TestRegistry, Served, Arc<S>) {
+    let registry = super::TestRegistry::token_auth_plain();
+    let issuer = registry
+        .token_issuer()
+        .expect("token registry has an issuer");
+    let state_slot: Arc<std::sync::OnceLock<Arc<S>>> = Arc::new(std::sync::OnceLock::new());
+    let served = {
+        let slot = Arc::clone(&state_slot);
+        Served::start(move |request| match slot.get() {
+            Some(s) => handle(s, request),
+            None => respond_json(request, 503, &serde_json::Value::Null, &[]),
+        })
+    };
+    let base = format!("http://{}", served.host());
+    let upstream = Upstream::new(
+        &registry.url(),
+        &issuer.realm(),
+        &base,
+        &format!("{base}{realm_path}"),
+    );
+    let state = Arc::new(make(upstream, issuer.users()));
+    let _ = state_slot.set(Arc::clone(&state));
+    (registry, served, state)
+}
