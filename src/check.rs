@@ -3,8 +3,7 @@
 use serde::Serialize;
 
 use crate::bundle::Root;
-use crate::model::manifest::{parse_refs, ManifestRefs};
-use crate::model::{Digest, Reference};
+use crate::model::Reference;
 use crate::naming::Naming;
 use crate::registry::Registry;
 
@@ -59,36 +58,24 @@ pub fn check(root: &Root, target: &Registry, naming: &Naming) -> CheckReport {
                 continue;
             }
         };
-        let mut stack: Vec<Digest> = vec![img.digest.clone()];
-        while let Some(d) = stack.pop() {
-            if img.platforms.iter().any(|p| p.digest == d && !p.present) {
-                continue;
-            }
-            match target.manifest_digest(&repo, &d.to_string()) {
-                Ok(Some(_)) => {}
-                Ok(None) => missing.push(format!("manifest {d}")),
-                Err(e) => missing.push(format!("manifest {d}: {e}")),
-            }
-            let Some(m) = root.manifest(&d) else {
-                missing.push(format!("manifest {d} is not in the bundle"));
-                continue;
-            };
-            let Ok(bytes) = m.bytes() else { continue };
-            match parse_refs(&d, &m.media_type, &bytes) {
-                Ok(ManifestRefs::Index { children }) => {
-                    stack.extend(children.into_iter().map(|c| c.digest))
-                }
-                Ok(refs) => {
-                    for b in refs.blobs() {
-                        match target.blob_exists(&repo, &b.digest) {
-                            Ok(Some(_)) => {}
-                            Ok(None) => missing.push(format!("blob {}", b.digest)),
-                            Err(e) => missing.push(format!("blob {}: {e}", b.digest)),
-                        }
+        match root.image_graph(img) {
+            Ok(graph) => {
+                for n in &graph.nodes {
+                    match target.manifest_digest(&repo, &n.digest.to_string()) {
+                        Ok(Some(_)) => {}
+                        Ok(None) => missing.push(format!("manifest {}", n.digest)),
+                        Err(e) => missing.push(format!("manifest {}: {e}", n.digest)),
                     }
                 }
-                Err(e) => missing.push(e.to_string()),
+                for b in &graph.blobs {
+                    match target.blob_exists(&repo, &b.digest) {
+                        Ok(Some(_)) => {}
+                        Ok(None) => missing.push(format!("blob {}", b.digest)),
+                        Err(e) => missing.push(format!("blob {}: {e}", b.digest)),
+                    }
+                }
             }
+            Err(e) => missing.push(e.to_string()),
         }
         for t in &img.tags {
             match target.manifest_digest(&repo, t) {

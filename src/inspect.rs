@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::bundle::{image_blobs, Bundle};
+use crate::bundle::Bundle;
 use crate::model::Digest;
 
 /// One image.
@@ -83,7 +83,6 @@ pub struct BundleInfo {
 /// Describes a bundle (verified or not: this only reads).
 pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
     let root = b.root();
-    let sizes = root.blob_index();
     let images: Vec<ImageInfo> = root
         .images
         .iter()
@@ -104,11 +103,10 @@ pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
                 .filter(|p| !p.present)
                 .map(|p| p.platform.clone())
                 .collect(),
-            size: image_blobs(root, img)
-                .iter()
-                .filter_map(|d| sizes.get(d))
-                .map(|b| b.size)
-                .sum(),
+            size: root
+                .image_graph(img)
+                .map(|g| g.blobs.iter().map(|b| b.size).sum())
+                .unwrap_or(0),
         })
         .collect();
     let volumes: Vec<VolumeInfo> = b

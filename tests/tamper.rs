@@ -211,7 +211,7 @@ fn random_bit_flips_never_panic_and_payload_damage_is_always_found() {
         std::fs::write(&v, &damaged).unwrap();
         let found = match ferry::bundle::Bundle::open(&p.dir).and_then(|b| b.verify(&key)) {
             Err(_) => true,
-            Ok(b) => !ferry::bundle::check::check(&b, 2, &ferry::progress::Silent).is_ok(),
+            Ok(b) => !ferry::bundle::verify::verify(&b, 2, &ferry::progress::Silent).is_ok(),
         };
         if payload.iter().any(|(s, e)| (*s..*e).contains(&at)) {
             assert!(

@@ -121,7 +121,7 @@ fn checked_in_vector_bundle_verifies_with_the_published_key() {
         .unwrap()
         .verify(&key)
         .unwrap();
-    let report = ferry::bundle::check::check(&b, 1, &Silent);
+    let report = ferry::bundle::verify::verify(&b, 1, &Silent);
     assert!(report.is_ok(), "{:?}", report.damage);
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(vectors.join("expected.json")).unwrap()).unwrap();

@@ -1,11 +1,11 @@
 //! The bundle: ferry's on-disk format (bundle-format/SPEC.md). One file per on-disk object:
 //! [`root`] (root.json), [`volume`] (a volume's tar layout and `volume.json`), [`journal`] (an
-//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them, [`check`] verifies them.
+//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them, [`verify`] checks their content.
 
-pub mod check;
 pub mod journal;
 pub mod reader;
 pub mod root;
+pub mod verify;
 pub mod volume;
 pub mod writer;
 
@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 pub use reader::{BlobReader, Bundle, Unverified, Verified};
 pub use root::{ImageEntry, Root};
 
-use crate::model::manifest::{parse_refs, ManifestRefs};
 use crate::model::Digest;
 
 /// What can go wrong reading or writing a bundle. Every variant names the file (and where
@@ -156,29 +155,4 @@ impl BundleError {
             source,
         }
     }
-}
-
-/// Every blob digest an image of the bundle uses (configs and layers of its present children),
-/// foreign layers excluded.
-pub fn image_blobs(root: &Root, image: &ImageEntry) -> Vec<Digest> {
-    let mut out = Vec::new();
-    let mut stack = vec![image.digest.clone()];
-    while let Some(d) = stack.pop() {
-        let Some(m) = root.manifest(&d) else { continue };
-        let Ok(bytes) = m.bytes() else { continue };
-        match parse_refs(&d, &m.media_type, &bytes) {
-            Ok(ManifestRefs::Index { children }) => {
-                stack.extend(children.into_iter().map(|c| c.digest));
-            }
-            Ok(refs @ ManifestRefs::Image { .. }) => {
-                for b in refs.blobs() {
-                    if !out.contains(&b.digest) {
-                        out.push(b.digest.clone());
-                    }
-                }
-            }
-            Err(_) => {}
-        }
-    }
-    out
 }

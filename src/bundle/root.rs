@@ -10,6 +10,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::Compression;
+use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
 use crate::model::Digest;
 
 /// The format version this ferry writes.
@@ -108,6 +109,15 @@ pub struct ImageEntry {
     /// Non-distributable ("foreign") layers referenced but not carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign: Vec<Digest>,
+}
+
+impl ImageEntry {
+    /// Whether the index child `digest` was left out at pack (`--platform`).
+    pub fn is_absent(&self, digest: &Digest) -> bool {
+        self.platforms
+            .iter()
+            .any(|p| &p.digest == digest && !p.present)
+    }
 }
 
 /// Exact bytes of one manifest.
@@ -296,6 +306,16 @@ impl Root {
                 ));
             }
         }
+        if let Some(w) = self
+            .manifests
+            .windows(2)
+            .find(|w| w[0].digest >= w[1].digest)
+        {
+            return bad(format!(
+                "manifests are not sorted by digest without duplicates ({} before {})",
+                w[0].digest, w[1].digest
+            ));
+        }
         for b in &self.blobs {
             if b.encoding != ENCODING_PLAIN {
                 return Err(RootError::UnknownEncoding {
@@ -323,9 +343,36 @@ impl Root {
         Ok(())
     }
 
-    /// The manifest with `digest`, if the bundle holds it.
+    /// The manifest with `digest`, if the bundle holds it (the list is sorted by digest:
+    /// [`Root::from_json`] checks it).
     pub fn manifest(&self, digest: &Digest) -> Option<&ManifestEntry> {
-        self.manifests.iter().find(|m| &m.digest == digest)
+        self.manifests
+            .binary_search_by(|m| m.digest.cmp(digest))
+            .ok()
+            .map(|i| &self.manifests[i])
+    }
+
+    /// The manifest graph of `image` as the bundle carries it: children left out at pack
+    /// (`--platform`) are absent, everything else must be in the bundle.
+    pub fn image_graph(&self, image: &ImageEntry) -> Result<ImageGraph, GraphError<RootError>> {
+        let top = self.fetch_manifest(&image.name, &image.digest);
+        let top = top.map_err(GraphError::Fetch)?;
+        let include =
+            |_: &Digest, c: &crate::model::manifest::Referenced| !image.is_absent(&c.digest);
+        let mut fetch = |d: &Digest| self.fetch_manifest(&image.name, d);
+        graph::walk(&image.digest, top, &mut fetch, &include)
+    }
+
+    fn fetch_manifest(&self, image: &str, digest: &Digest) -> Result<FetchedManifest, RootError> {
+        let m = self.manifest(digest).ok_or_else(|| {
+            RootError::Inconsistent(format!(
+                "image {image} needs manifest {digest}, which the bundle does not hold"
+            ))
+        })?;
+        Ok(FetchedManifest {
+            media_type: m.media_type.clone(),
+            bytes: m.bytes()?,
+        })
     }
 
     /// Blob entries by digest.
@@ -337,8 +384,11 @@ impl Root {
     pub fn blob_users(&self) -> BTreeMap<Digest, Vec<String>> {
         let mut users: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
         for img in &self.images {
-            for d in crate::bundle::image_blobs(self, img) {
-                let v = users.entry(d).or_default();
+            let Ok(graph) = self.image_graph(img) else {
+                continue;
+            };
+            for b in graph.blobs {
+                let v = users.entry(b.digest).or_default();
                 if !v.contains(&img.name) {
                     v.push(img.name.clone());
                 }

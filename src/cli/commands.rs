@@ -159,7 +159,7 @@ fn verify(a: args::VerifyArgs) -> Result<i32> {
         )
     })?;
     let progress = Renderer::new(a.json);
-    let report = bundle::check::check(&b, jobs(a.jobs), &progress);
+    let report = bundle::verify::verify(&b, jobs(a.jobs), &progress);
     if a.json {
         print_json(&report)?;
     } else {

@@ -1,6 +1,7 @@
 //! The vocabulary shared by every part of ferry: digests, image references, media types.
 
 mod digest;
+pub mod graph;
 pub mod manifest;
 pub mod media_type;
 mod reference;

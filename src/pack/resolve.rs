@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::bundle::root::{ImageEntry, ManifestEntry, PlatformEntry};
-use crate::model::manifest::{parse_refs, ManifestRefs, Referenced};
+use crate::model::graph::{self, FetchedManifest, GraphError};
+use crate::model::manifest::Referenced;
 use crate::model::Reference;
 use crate::source::{ImageSource, SourceError};
 
@@ -26,6 +27,14 @@ pub enum ResolveError {
         image: String,
         /// What failed.
         source: crate::model::manifest::ManifestError,
+    },
+    /// The image's manifest graph cannot be walked (indexes nested too deep).
+    #[error("{image}: {reason}")]
+    Graph {
+        /// The image as written.
+        image: String,
+        /// What is wrong.
+        reason: String,
     },
     /// `--platform` left nothing of an index.
     #[error("{image}: none of its platforms ({available}) matches --platform {wanted}")]
@@ -95,75 +104,76 @@ pub fn resolve(
             }));
         }
     }
-    let mut entry = ImageEntry {
+    let is_index = crate::model::media_type::is_index(&top.media_type);
+    // Platform choice applies to image manifests; an index inside an index is always followed,
+    // so that its own children are chosen by the same rule.
+    let include = |_: &crate::model::Digest, c: &Referenced| {
+        crate::model::media_type::is_index(&c.media_type)
+            || platform_matches(c.platform.as_deref(), platforms)
+    };
+    let mut fetch = |d: &crate::model::Digest| {
+        source.manifest(d).map(|m| FetchedManifest {
+            media_type: m.media_type,
+            bytes: m.bytes,
+        })
+    };
+    let top_digest = top.digest.clone();
+    let graph = graph::walk(
+        &top_digest,
+        FetchedManifest {
+            media_type: top.media_type.clone(),
+            bytes: top.bytes,
+        },
+        &mut fetch,
+        &include,
+    )
+    .map_err(|e| match e {
+        GraphError::Fetch(source) => src_err(source),
+        GraphError::Manifest(source) => man_err(source),
+        e @ GraphError::TooDeep { .. } => ResolveError::Graph {
+            image: text.to_string(),
+            reason: e.to_string(),
+        },
+    })?;
+    if is_index && !graph.nodes.iter().any(|n| !n.is_index()) {
+        return Err(ResolveError::NoPlatform {
+            image: text.to_string(),
+            available: graph
+                .edges
+                .iter()
+                .filter(|e| !crate::model::media_type::is_index(&e.child.media_type))
+                .map(|e| e.child.platform.clone().unwrap_or_else(|| "unknown".into()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            wanted: platforms.join(", "),
+        });
+    }
+    let entry = ImageEntry {
         source: text.to_string(),
         name: name.to_string(),
-        digest: top.digest.clone(),
-        media_type: top.media_type.clone(),
+        digest: top_digest,
+        media_type: top.media_type,
         tags: name.tag().map(|t| vec![t.to_string()]).unwrap_or_default(),
-        platforms: Vec::new(),
-        foreign: Vec::new(),
+        platforms: graph
+            .edges
+            .iter()
+            .map(|e| PlatformEntry {
+                platform: e.child.platform.clone().unwrap_or_else(|| "unknown".into()),
+                digest: e.child.digest.clone(),
+                present: e.included,
+            })
+            .collect(),
+        foreign: graph.foreign.iter().map(|f| f.digest.clone()).collect(),
     };
-    let mut manifests = vec![ManifestEntry::new(&top.media_type, &top.bytes)];
-    let mut blobs: Vec<Referenced> = Vec::new();
-    let mut add_image = |refs: &ManifestRefs, entry: &mut ImageEntry| {
-        if let ManifestRefs::Image { layers, .. } = refs {
-            for l in layers.iter().filter(|l| l.foreign) {
-                if !entry.foreign.contains(&l.digest) {
-                    entry.foreign.push(l.digest.clone());
-                }
-            }
-        }
-        for b in refs.blobs() {
-            if !blobs.iter().any(|x| x.digest == b.digest) {
-                blobs.push(b.clone());
-            }
-        }
-    };
-    match parse_refs(&top.digest, &top.media_type, &top.bytes).map_err(man_err)? {
-        ManifestRefs::Index { children } => {
-            let any = children
-                .iter()
-                .any(|c| platform_matches(c.platform.as_deref(), platforms));
-            if !any {
-                return Err(ResolveError::NoPlatform {
-                    image: text.to_string(),
-                    available: children
-                        .iter()
-                        .map(|c| c.platform.clone().unwrap_or_else(|| "unknown".into()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    wanted: platforms.join(", "),
-                });
-            }
-            for c in &children {
-                let present = platform_matches(c.platform.as_deref(), platforms);
-                entry.platforms.push(PlatformEntry {
-                    platform: c.platform.clone().unwrap_or_else(|| "unknown".into()),
-                    digest: c.digest.clone(),
-                    present,
-                });
-                if !present {
-                    continue;
-                }
-                let child = source.manifest(&c.digest).map_err(src_err)?;
-                let refs =
-                    parse_refs(&child.digest, &child.media_type, &child.bytes).map_err(man_err)?;
-                if matches!(refs, ManifestRefs::Index { .. }) {
-                    // Nested indexes are rare; carry the child manifest but not its children.
-                    manifests.push(ManifestEntry::new(&child.media_type, &child.bytes));
-                    continue;
-                }
-                add_image(&refs, &mut entry);
-                manifests.push(ManifestEntry::new(&child.media_type, &child.bytes));
-            }
-        }
-        refs => add_image(&refs, &mut entry),
-    }
+    let manifests = graph
+        .nodes
+        .iter()
+        .map(|n| ManifestEntry::new(&n.media_type, &n.bytes))
+        .collect();
     Ok(Resolved {
         entry,
         manifests,
-        blobs,
+        blobs: graph.blobs,
         source,
     })
 }

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::bundle::root::ImageEntry;
 use crate::bundle::{Bundle, BundleError, Verified};
-use crate::model::manifest::{parse_refs, ManifestRefs, Referenced};
+use crate::model::graph::Node;
+use crate::model::manifest::Referenced;
 use crate::model::{Digest, DigestingReader, Reference};
 use crate::naming::Naming;
 use crate::progress::Progress;
@@ -49,6 +50,14 @@ pub enum PushError {
         present: String,
         /// What the registry said.
         source: RegistryError,
+    },
+    /// The image's manifests in the bundle do not form a graph ferry can walk.
+    #[error("image {image}: {source}")]
+    Graph {
+        /// The image.
+        image: String,
+        /// What is wrong.
+        source: crate::model::graph::GraphError<crate::bundle::root::RootError>,
     },
     /// A blob another image was pushing failed.
     #[error("blob {0} could not be pushed (see the image that failed on it)")]
@@ -203,14 +212,14 @@ impl Pusher<'_> {
         &self,
         repo: &str,
         reference: &str,
-        digest: &Digest,
+        node: &Node,
         r: &mut ImageResult,
     ) -> Result<(), PushError> {
-        if self.target.manifest_digest(repo, reference)?.as_ref() == Some(digest) {
+        if self.target.manifest_digest(repo, reference)?.as_ref() == Some(&node.digest) {
             return Ok(());
         }
-        let (mt, bytes) = self.bundle.manifest_bytes(digest)?;
-        self.target.put_manifest(repo, reference, &mt, &bytes)?;
+        self.target
+            .put_manifest(repo, reference, &node.media_type, &node.bytes)?;
         r.manifests_pushed += 1;
         Ok(())
     }
@@ -218,33 +227,19 @@ impl Pusher<'_> {
     fn push_image(&self, img: &ImageEntry, r: &mut ImageResult) -> Result<(), PushError> {
         let name = Reference::parse(&img.name).map_err(|_| PushError::BadName(img.name.clone()))?;
         let repo = self.naming.repository(&name)?;
-        // The manifests of this image, children before parents.
-        let mut order: Vec<Digest> = Vec::new();
-        let mut blobs: Vec<Referenced> = Vec::new();
-        let mut stack = vec![img.digest.clone()];
-        while let Some(d) = stack.pop() {
-            if img.platforms.iter().any(|p| p.digest == d && !p.present) {
-                continue;
-            }
-            let (mt, bytes) = self.bundle.manifest_bytes(&d)?;
-            match parse_refs(&d, &mt, &bytes).map_err(|e| BundleError::Journal(e.to_string()))? {
-                ManifestRefs::Index { children } => {
-                    stack.extend(children.into_iter().map(|c| c.digest))
-                }
-                refs => {
-                    for b in refs.blobs() {
-                        if !blobs.iter().any(|x| x.digest == b.digest) {
-                            blobs.push(b.clone());
-                        }
-                    }
-                }
-            }
-            order.push(d);
-        }
+        let graph = self
+            .bundle
+            .root()
+            .image_graph(img)
+            .map_err(|source| PushError::Graph {
+                image: img.name.clone(),
+                source,
+            })?;
+        let blobs = &graph.blobs;
         // Blobs another image is uploading right now (a shared base) come last: by then they
         // are mounted rather than waited for, and this image's own blobs went up meanwhile.
         let mut later = Vec::new();
-        for b in &blobs {
+        for b in blobs {
             if self.ledger.busy(&b.digest) {
                 later.push(b);
             } else {
@@ -254,8 +249,9 @@ impl Pusher<'_> {
         for b in later {
             self.ensure_blob(&repo, b, r)?;
         }
-        for d in order.iter().rev() {
-            match self.put_manifest_once(&repo, &d.to_string(), d, r) {
+        for node in graph.bottom_up() {
+            let d = &node.digest;
+            match self.put_manifest_once(&repo, &d.to_string(), node, r) {
                 Err(PushError::Registry(source))
                     if d == &img.digest
                         && img.platforms.iter().any(|p| !p.present)
@@ -281,7 +277,7 @@ impl Pusher<'_> {
             }
         }
         for t in &img.tags {
-            self.put_manifest_once(&repo, t, &img.digest, r)?;
+            self.put_manifest_once(&repo, t, graph.top(), r)?;
         }
         Ok(())
     }
@@ -306,13 +302,11 @@ pub fn push(
     };
     // Largest images first, so that no large upload is left alone at the end while the other
     // workers idle (the report keeps the bundle's order).
-    let sizes = root.blob_index();
     let mut order: Vec<usize> = (0..root.images.len()).collect();
     let bytes = |i: usize| -> u64 {
-        crate::bundle::image_blobs(root, &root.images[i])
-            .iter()
-            .filter_map(|d| sizes.get(d).map(|b| b.size))
-            .sum()
+        root.image_graph(&root.images[i])
+            .map(|g| g.blobs.iter().map(|b| b.size).sum())
+            .unwrap_or(0)
     };
     let weights: Vec<u64> = order.iter().map(|&i| bytes(i)).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));

@@ -1,4 +1,4 @@
-//! Verifying a bundle's content: every manifest, blob and chunk against its digest, streaming,
+//! `ferry verify`: checking a bundle's content's content: every manifest, blob and chunk against its digest, streaming,
 //! naming the volume, offset, chunk, blob and images of any damage.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,6 @@ use super::reader::{Bundle, Verified};
 use super::root::BlobEntry;
 use super::volume::DATA_OFFSET;
 use super::BundleError;
-use crate::model::manifest::{parse_refs, ManifestRefs};
 use crate::model::Digest;
 use crate::progress::Progress;
 
@@ -34,9 +33,9 @@ pub struct Damage {
     pub images: Vec<String>,
 }
 
-/// The outcome of a check.
+/// The outcome of `ferry verify`.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub struct VerifyReport {
     /// The bundle id.
     pub bundle_id: String,
     /// Volume files checked.
@@ -53,7 +52,7 @@ pub struct CheckReport {
     pub damage: Vec<Damage>,
 }
 
-impl CheckReport {
+impl VerifyReport {
     /// Whether nothing is wrong.
     pub fn is_ok(&self) -> bool {
         self.damage.is_empty()
@@ -81,12 +80,37 @@ fn damage_from(e: &BundleError, blob: Option<&Digest>, images: Vec<String>) -> D
     }
 }
 
+/// Why a blob did not rebuild to its digest.
+#[derive(Debug, thiserror::Error)]
+enum BlobFailure {
+    /// The bundle could not deliver it.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// Reading the rebuilt stream failed.
+    #[error("reading the rebuilt blob failed: {0}")]
+    Read(std::io::Error),
+    /// The rebuilt bytes hash to another digest.
+    #[error("rebuilt content hashes to {0}")]
+    Mismatch(Digest),
+}
+
+fn damage_from_blob(blob: &Digest, images: Vec<String>) -> Damage {
+    Damage {
+        message: String::new(),
+        volume: None,
+        offset: None,
+        chunk: None,
+        blob: Some(blob.clone()),
+        images,
+    }
+}
+
 /// Checks everything in a verified bundle. With every volume present, each blob is rebuilt and
 /// hashed; with only some volumes (checking one stick), each chunk in them is checked alone.
-pub fn check(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -> CheckReport {
+pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -> VerifyReport {
     let root = bundle.root();
     let users = root.blob_users();
-    let mut report = CheckReport {
+    let mut report = VerifyReport {
         bundle_id: root.bundle_id.clone(),
         volumes: bundle.volumes().map(|v| v.path.clone()).collect(),
         manifests_checked: 0,
@@ -95,49 +119,42 @@ pub fn check(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) ->
         bytes_checked: 0,
         damage: Vec::new(),
     };
-    // Manifests, and that every image names only what the bundle holds.
+    // Manifests (each checked against its digest as the graph reads it), and that every
+    // image names only what the bundle holds.
     let blobs = root.blob_index();
     for img in &root.images {
-        let mut stack = vec![img.digest.clone()];
-        while let Some(d) = stack.pop() {
-            let absent = img.platforms.iter().any(|p| p.digest == d && !p.present);
-            if absent {
-                continue;
-            }
-            let result = bundle.manifest_bytes(&d).and_then(|(mt, bytes)| {
-                parse_refs(&d, &mt, &bytes).map_err(|e| BundleError::Journal(e.to_string()))
-            });
-            report.manifests_checked += 1;
-            match result {
-                Ok(ManifestRefs::Index { children }) => {
-                    stack.extend(children.into_iter().map(|c| c.digest))
-                }
-                Ok(refs) => {
-                    for b in refs.blobs() {
-                        if !blobs.contains_key(&b.digest) {
-                            report.damage.push(Damage {
-                                message: format!(
-                                    "image {} needs blob {}, which the bundle does not hold",
-                                    img.name, b.digest
-                                ),
-                                volume: None,
-                                offset: None,
-                                chunk: None,
-                                blob: Some(b.digest.clone()),
-                                images: vec![img.name.clone()],
-                            });
-                        }
-                    }
-                }
-                Err(e) => report.damage.push(Damage {
-                    message: format!("image {}: manifest {d}: {e}", img.name),
+        let graph = match root.image_graph(img) {
+            Ok(g) => g,
+            Err(e) => {
+                report.manifests_checked += 1;
+                report.damage.push(Damage {
+                    message: format!("image {}: {e}", img.name),
                     volume: None,
                     offset: None,
                     chunk: None,
                     blob: None,
                     images: vec![img.name.clone()],
-                }),
+                });
+                continue;
             }
+        };
+        report.manifests_checked += graph.nodes.len();
+        for b in graph
+            .blobs
+            .iter()
+            .filter(|b| !blobs.contains_key(&b.digest))
+        {
+            report.damage.push(Damage {
+                message: format!(
+                    "image {} needs blob {}, which the bundle does not hold",
+                    img.name, b.digest
+                ),
+                volume: None,
+                offset: None,
+                chunk: None,
+                blob: Some(b.digest.clone()),
+                images: vec![img.name.clone()],
+            });
         }
     }
     if bundle.is_complete() {
@@ -153,7 +170,7 @@ fn check_blobs(
     jobs: usize,
     progress: &dyn Progress,
     users: &BTreeMap<Digest, Vec<String>>,
-    report: &mut CheckReport,
+    report: &mut VerifyReport,
 ) {
     let root = bundle.root();
     let mut blobs: Vec<&BlobEntry> = root.blobs.iter().filter(|b| !b.in_base).collect();
@@ -164,14 +181,12 @@ fn check_blobs(
     let bytes = std::sync::atomic::AtomicU64::new(0);
     crate::parallel::map(&blobs, jobs, |blob| {
         let images = users.get(&blob.digest).cloned().unwrap_or_default();
-        let result = (|| -> Result<(), BundleError> {
+        let result = (|| -> Result<(), BlobFailure> {
             let mut r = bundle.blob_reader(&blob.digest, false)?;
             let mut h = blob.digest.hasher();
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = r
-                    .read(&mut buf)
-                    .map_err(|e| BundleError::Journal(e.to_string()))?;
+                let n = r.read(&mut buf).map_err(BlobFailure::Read)?;
                 if n == 0 {
                     break;
                 }
@@ -181,9 +196,7 @@ fn check_blobs(
             }
             let got = h.finish();
             if got != blob.digest {
-                return Err(BundleError::Journal(format!(
-                    "rebuilt content hashes to {got}"
-                )));
+                return Err(BlobFailure::Mismatch(got));
             }
             Ok(())
         })();
@@ -207,7 +220,12 @@ fn check_blobs(
             if !found {
                 damage.lock().unwrap().push(Damage {
                     message: format!("blob {} (used by {}): {e}", blob.digest, images.join(", ")),
-                    ..damage_from(&e, Some(&blob.digest), images.clone())
+                    ..match &e {
+                        BlobFailure::Bundle(b) => {
+                            damage_from(b, Some(&blob.digest), images.clone())
+                        }
+                        _ => damage_from_blob(&blob.digest, images.clone()),
+                    }
                 });
             }
         }
@@ -223,7 +241,7 @@ fn check_chunks(
     jobs: usize,
     progress: &dyn Progress,
     users: &BTreeMap<Digest, Vec<String>>,
-    report: &mut CheckReport,
+    report: &mut VerifyReport,
 ) {
     let root = bundle.root();
     let present: Vec<u32> = bundle.volumes().map(|v| v.index).collect();

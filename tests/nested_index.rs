@@ -1,0 +1,76 @@
+//! An image whose index holds another index (issue 9): every command follows the one manifest
+//! graph, so the inner index's children and their blobs are packed, verified, pushed and
+//! checked like any other child.
+
+mod support;
+
+use ferry::model::Digest;
+use support::run::*;
+use support::*;
+
+/// `skopeo inspect --raw` of `repo@digest` at `target`, hashed.
+fn mirrored_digest(target: &TestRegistry, repo: &str, digest: &str) -> String {
+    let flags = skopeo_tls_args(target);
+    let mut args = vec!["inspect".to_string(), "--raw".to_string()];
+    args.extend(flags.inspect.clone());
+    args.push(format!("docker://{}/{repo}@{digest}", target.host()));
+    Digest::sha256_of(&skopeo(&args)).to_string()
+}
+
+#[test]
+fn an_index_of_an_index_packs_verifies_pushes_and_checks() {
+    let set = fixtures_small();
+    let img = &set.nested_index;
+    assert_eq!(img.children.len(), 4, "inner index, amd64, arm64, s390x");
+    let p = pack(&[oci_line(img)], &[]);
+
+    // Every manifest and blob of the graph is in the bundle, the inner index's children too.
+    let b = ferry::bundle::Bundle::open(&p.dir).unwrap();
+    let root = b.root();
+    for child in &img.children {
+        let d = Digest::parse(child).unwrap();
+        assert!(root.manifest(&d).is_some(), "manifest {child} not packed");
+    }
+    for (blob, size, _) in &img.blobs {
+        let d = Digest::parse(blob).unwrap();
+        let entry = root.blobs.iter().find(|b| b.digest == d);
+        assert_eq!(entry.map(|e| e.size), Some(*size), "blob {blob} not packed");
+    }
+
+    let out = verify_ok(&p.dir, &p.pubkey, &[]);
+    // top + inner index + three image manifests
+    assert!(out.contains("5 manifests"), "{out}");
+    assert!(out.contains(&format!("{} blobs", img.blobs.len())), "{out}");
+
+    let target = TestRegistry::plain();
+    let mut args: Vec<String> = vec![
+        "push".into(),
+        p.dir.display().to_string(),
+        "--trusted-key".into(),
+        p.pubkey.display().to_string(),
+        "--to".into(),
+        target.host(),
+        "--mirrorsets-out".into(),
+        p.tmp.path().join("mirrorsets").display().to_string(),
+        "--json".into(),
+    ];
+    args.extend(registry_flags(&target, p.tmp.path()));
+    let report: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
+    assert!(all_ok(&report), "{report}");
+
+    let repo = format!("mirror/quay.io/{}", img.repository);
+    for d in std::iter::once(&img.digest).chain(&img.children) {
+        assert_eq!(&mirrored_digest(&target, &repo, d), d, "manifest at mirror");
+    }
+    let tagged = {
+        let flags = skopeo_tls_args(&target);
+        let mut a = vec!["inspect".to_string(), "--raw".to_string()];
+        a.extend(flags.inspect.clone());
+        a.push(format!("docker://{}/{repo}:{}", target.host(), img.tag));
+        Digest::sha256_of(&skopeo(&a)).to_string()
+    };
+    assert_eq!(tagged, img.digest, "tag points at the top index");
+
+    let out = ferry_ok(check_args(&p.dir, &target, p.tmp.path()));
+    assert!(out.contains("1 of 1 images complete"), "{out}");
+}
