@@ -24,3 +24,4 @@ pub mod push;
 pub mod registry;
 pub mod sign;
 pub mod source;
+pub mod target;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{ImageSource, RawManifest, SourceError};
+use super::{ContentSource, ImageSource, RawManifest, SourceError};
 use crate::model::{media_type, Digest, DigestAlgorithm, DigestingReader};
 
 #[derive(serde::Deserialize)]
@@ -210,12 +210,14 @@ fn normalise(p: &Path) -> String {
 }
 
 impl ImageSource for DockerArchiveSource {
-    fn describe(&self) -> String {
-        format!("docker-archive:{}", self.path.display())
-    }
-
     fn top_manifest(&self) -> Result<RawManifest, SourceError> {
         Ok(self.manifest.clone())
+    }
+}
+
+impl ContentSource for DockerArchiveSource {
+    fn describe(&self) -> String {
+        format!("docker-archive:{}", self.path.display())
     }
 
     fn manifest(&self, digest: &Digest) -> Result<RawManifest, SourceError> {

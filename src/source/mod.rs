@@ -1,7 +1,9 @@
-//! Where images come from: a registry, an OCI image layout directory, or a `docker save`
-//! archive. Each source answers two questions: the exact bytes of a manifest, and a stream of a
-//! blob's bytes.
+//! Where images come from: a registry, an OCI image layout directory, a `docker save` archive,
+//! or a verified bundle. Each source answers two questions by digest ([`ContentSource`]): the
+//! exact bytes of a manifest, and a stream of a blob's bytes. A source opened for one image
+//! reference also names that image's top manifest ([`ImageSource`]).
 
+mod bundle;
 mod docker_archive;
 mod oci_layout;
 mod registry;
@@ -10,7 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 pub use docker_archive::DockerArchiveSource;
-pub use oci_layout::OciLayoutSource;
+pub use oci_layout::{OciLayoutSource, REF_NAME};
 pub use registry::RegistrySource;
 
 use crate::model::Digest;
@@ -37,6 +39,9 @@ pub enum SourceError {
         /// What is wrong.
         reason: String,
     },
+    /// The bundle could not deliver (damaged chunk, missing volume).
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// Something asked for is not in the source.
     #[error("{what} not found in {source_name}")]
     NotFound {
@@ -58,16 +63,26 @@ pub struct RawManifest {
     pub bytes: Vec<u8>,
 }
 
-/// A place images are read from.
-pub trait ImageSource: Send + Sync {
+/// A place manifests and blobs are read from by digest: every image source, and a verified
+/// bundle.
+pub trait ContentSource: Send + Sync {
     /// A short description for messages (`registry quay.io/org/app`, `oci:/path`).
     fn describe(&self) -> String;
-    /// The top manifest the user asked for (by tag, by digest, or the only one).
-    fn top_manifest(&self) -> Result<RawManifest, SourceError>;
     /// A manifest by digest (an index child).
     fn manifest(&self, digest: &Digest) -> Result<RawManifest, SourceError>;
     /// A stream of a blob's bytes (not yet checked against the digest: the caller does).
     fn blob(&self, digest: &Digest, size: u64) -> Result<Box<dyn Read + Send + '_>, SourceError>;
+    /// Why a blob failed to stream, in more detail than the stream could say (a bundle names
+    /// the damaged volume, offset and chunk), when the source can tell.
+    fn diagnose(&self, _digest: &Digest) -> Option<SourceError> {
+        None
+    }
+}
+
+/// A source opened for one image reference: it also knows the image's top manifest.
+pub trait ImageSource: ContentSource {
+    /// The top manifest the user asked for (by tag, by digest, or the only one).
+    fn top_manifest(&self) -> Result<RawManifest, SourceError>;
 }
 
 pub(crate) fn raw(media_type: Option<&str>, bytes: Vec<u8>) -> RawManifest {

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{raw, ImageSource, RawManifest, SourceError};
+use super::{raw, ContentSource, ImageSource, RawManifest, SourceError};
 use crate::model::Digest;
 
 /// Annotation naming a manifest in an OCI layout's index.json.
@@ -94,13 +94,6 @@ impl OciLayoutSource {
 }
 
 impl ImageSource for OciLayoutSource {
-    fn describe(&self) -> String {
-        match &self.tag {
-            Some(t) => format!("oci:{}:{t}", self.dir.display()),
-            None => format!("oci:{}", self.dir.display()),
-        }
-    }
-
     fn top_manifest(&self) -> Result<RawManifest, SourceError> {
         let idx = self.read_index()?;
         let d = self.choose(&idx)?;
@@ -110,6 +103,15 @@ impl ImageSource for OciLayoutSource {
             m.media_type = crate::model::manifest::detect_media_type(Some(mt), &m.bytes);
         }
         Ok(m)
+    }
+}
+
+impl ContentSource for OciLayoutSource {
+    fn describe(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("oci:{}:{t}", self.dir.display()),
+            None => format!("oci:{}", self.dir.display()),
+        }
     }
 
     fn manifest(&self, digest: &Digest) -> Result<RawManifest, SourceError> {

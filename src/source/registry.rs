@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use super::{ImageSource, RawManifest, SourceError};
+use super::{ContentSource, ImageSource, RawManifest, SourceError};
 use crate::model::{Digest, Reference};
 use crate::registry::Registry;
 
@@ -23,10 +23,6 @@ impl RegistrySource {
 }
 
 impl ImageSource for RegistrySource {
-    fn describe(&self) -> String {
-        self.reference.to_string()
-    }
-
     fn top_manifest(&self) -> Result<RawManifest, SourceError> {
         let m = self
             .registry
@@ -36,6 +32,12 @@ impl ImageSource for RegistrySource {
             digest: m.digest,
             bytes: m.bytes,
         })
+    }
+}
+
+impl ContentSource for RegistrySource {
+    fn describe(&self) -> String {
+        self.reference.to_string()
     }
 
     fn manifest(&self, digest: &Digest) -> Result<RawManifest, SourceError> {

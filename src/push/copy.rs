@@ -1,0 +1,288 @@
+//! The copy engine: every image of a verified bundle into an [`ImageTarget`], digests
+//! unchanged. `ferry push` runs it against a registry, `ferry export` against an OCI layout.
+//!
+//! Order per image: blobs, then child manifests, then the index, then tags, so that a tag
+//! never points at something incomplete. Blobs the target has are skipped; a blob already
+//! copied to another repository in this run is mounted; a blob another image is copying right
+//! now is left for last, so the image copies its own blobs meanwhile and then mounts it. Images
+//! run in parallel; one failing does not stop the others.
+
+use std::io::Read;
+
+use super::ledger::{Claim, Ledger};
+use super::{ImageResult, PushError};
+use crate::bundle::root::ImageEntry;
+use crate::bundle::{Bundle, Verified};
+use crate::model::graph::Node;
+use crate::model::manifest::Referenced;
+use crate::model::{Digest, DigestingReader, Reference};
+use crate::naming::{Naming, NamingError};
+use crate::progress::Progress;
+use crate::registry::BlobSource;
+use crate::source::ContentSource;
+use crate::target::{ImageTarget, ManifestRef, TargetError};
+
+/// How images are named at a target.
+pub trait TargetNames: Sync {
+    /// The repository `name` (an upstream name) is written to.
+    fn repository(&self, name: &Reference) -> Result<String, NamingError>;
+    /// How the copy of `name` at `digest` is shown in reports.
+    fn display(&self, name: &Reference, digest: &Digest) -> String;
+}
+
+impl TargetNames for Naming {
+    fn repository(&self, name: &Reference) -> Result<String, NamingError> {
+        Naming::repository(self, name)
+    }
+
+    fn display(&self, name: &Reference, digest: &Digest) -> String {
+        self.mirror(&name.by_digest(digest.clone()))
+            .map(|m| m.to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// A blob of a source, opened afresh for each try and checked against its digest while it
+/// streams, so that a target never keeps wrong bytes.
+struct SourceBlob<'a> {
+    source: &'a dyn ContentSource,
+    digest: &'a Digest,
+    size: u64,
+}
+
+impl BlobSource for SourceBlob<'_> {
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        let r = self
+            .source
+            .blob(self.digest, self.size)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
+        Ok(Box::new(DigestingReader::verifying(
+            r,
+            self.digest.clone(),
+            Some(self.size),
+        )))
+    }
+}
+
+struct Copier<'a> {
+    bundle: &'a Bundle<Verified>,
+    target: &'a dyn ImageTarget,
+    names: &'a dyn TargetNames,
+    ledger: Ledger,
+    progress: &'a dyn Progress,
+}
+
+impl Copier<'_> {
+    fn ensure_blob(
+        &self,
+        repo: &str,
+        b: &Referenced,
+        r: &mut ImageResult,
+    ) -> Result<(), PushError> {
+        if self.target.has_blob(repo, &b.digest)? {
+            r.blobs_present += 1;
+            self.ledger.done(&b.digest, repo);
+            self.progress.advance(b.size);
+            return Ok(());
+        }
+        loop {
+            match self.ledger.claim(&b.digest) {
+                Claim::Mine => {
+                    let src = SourceBlob {
+                        source: self.bundle,
+                        digest: &b.digest,
+                        size: b.size,
+                    };
+                    match self.target.put_blob(repo, &b.digest, b.size, &src) {
+                        Ok(()) => {
+                            self.ledger.done(&b.digest, repo);
+                            r.blobs_uploaded += 1;
+                            self.progress.advance(b.size);
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            self.ledger.failed(&b.digest);
+                            // A damaged bundle says which volume and chunk.
+                            if let Some(damage) = self.bundle.diagnose(&b.digest) {
+                                return Err(damage.into());
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
+                Claim::DoneIn(from) => {
+                    if from == repo || self.target.mount(repo, &b.digest, &from)? {
+                        r.blobs_mounted += 1;
+                        self.progress.advance(b.size);
+                        return Ok(());
+                    }
+                    // The target would not mount it: copy it here too.
+                    self.ledger.forget(&b.digest);
+                }
+                Claim::Failed => return Err(PushError::BlobFailed(b.digest.clone())),
+            }
+        }
+    }
+
+    /// Stores `node` in `repo` under its digest, or points `tag` at it; nothing when the
+    /// target already has it so.
+    fn put_manifest_once(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        node: &Node,
+        r: &mut ImageResult,
+    ) -> Result<(), PushError> {
+        let reference = tag.map_or_else(|| node.digest.to_string(), str::to_string);
+        if self.target.manifest_digest(repo, &reference)?.as_ref() == Some(&node.digest) {
+            return Ok(());
+        }
+        let m = ManifestRef {
+            digest: &node.digest,
+            media_type: &node.media_type,
+            bytes: &node.bytes,
+        };
+        match tag {
+            Some(t) => self.target.tag(repo, t, m)?,
+            None => self.target.put_manifest(repo, m)?,
+        }
+        r.manifests_pushed += 1;
+        Ok(())
+    }
+
+    fn copy_image(&self, img: &ImageEntry, r: &mut ImageResult) -> Result<(), PushError> {
+        let name = Reference::parse(&img.name).map_err(|_| PushError::BadName(img.name.clone()))?;
+        let repo = self.names.repository(&name)?;
+        let graph = self
+            .bundle
+            .root()
+            .image_graph(img)
+            .map_err(|source| PushError::Graph {
+                image: img.name.clone(),
+                source,
+            })?;
+        // Blobs another image is copying right now (a shared base) come last: by then they
+        // are mounted rather than waited for, and this image's own blobs went up meanwhile.
+        let mut later = Vec::new();
+        for b in &graph.blobs {
+            if self.ledger.busy(&b.digest) {
+                later.push(b);
+            } else {
+                self.ensure_blob(&repo, b, r)?;
+            }
+        }
+        for b in later {
+            self.ensure_blob(&repo, b, r)?;
+        }
+        for node in graph.bottom_up() {
+            match self.put_manifest_once(&repo, None, node, r) {
+                Err(PushError::Registry(source))
+                    if node.digest == img.digest
+                        && graph.is_sparse()
+                        && source.status() == Some(400) =>
+                {
+                    let list = |present: bool| {
+                        img.platforms
+                            .iter()
+                            .filter(|p| p.present == present)
+                            .map(|p| format!("{} {}", p.platform, p.digest))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(PushError::SparseIndexRefused {
+                        target: self.target.describe(),
+                        digest: node.digest.clone(),
+                        absent: list(false),
+                        present: list(true),
+                        source,
+                    });
+                }
+                other => other?,
+            }
+        }
+        for t in &img.tags {
+            self.put_manifest_once(&repo, Some(t), graph.top(), r)?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies every image of `bundle` into `target` under the repositories `names` gives; the
+/// results keep the bundle's order. `verb` names the work in progress lines (`push`).
+pub fn copy_bundle(
+    bundle: &Bundle<Verified>,
+    target: &dyn ImageTarget,
+    names: &dyn TargetNames,
+    jobs: usize,
+    progress: &dyn Progress,
+    verb: &str,
+) -> Vec<ImageResult> {
+    let root = bundle.root();
+    let copier = Copier {
+        bundle,
+        target,
+        names,
+        ledger: Ledger::default(),
+        progress,
+    };
+    // Largest images first, so that no large upload is left alone at the end while the other
+    // workers idle.
+    let mut order: Vec<usize> = (0..root.images.len()).collect();
+    let weights: Vec<u64> = root
+        .images
+        .iter()
+        .map(|img| {
+            root.image_graph(img)
+                .map(|g| g.blobs.iter().map(|b| b.size).sum())
+                .unwrap_or(0)
+        })
+        .collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+    // Each image advances by its own blobs (mounted and present ones too), so the total is the
+    // sum over images.
+    progress.start(verb, Some(weights.iter().sum()));
+    let done = crate::parallel::map(&order, jobs, |&i| {
+        let img = &root.images[i];
+        let mirror = Reference::parse(&img.name)
+            .map(|n| names.display(&n, &img.digest))
+            .unwrap_or_default();
+        let mut r = ImageResult {
+            name: img.name.clone(),
+            mirror,
+            digest: img.digest.clone(),
+            ok: false,
+            error: None,
+            blobs_uploaded: 0,
+            blobs_mounted: 0,
+            blobs_present: 0,
+            manifests_pushed: 0,
+        };
+        let past = if verb == "push" { "pushed" } else { "copied" };
+        match copier.copy_image(img, &mut r) {
+            Ok(()) => {
+                r.ok = true;
+                progress.note(&format!("{past} {} → {}", r.name, r.mirror));
+            }
+            Err(e) => {
+                r.error = Some(e.to_string());
+                progress.note(&format!("could not {verb} {}: {e}", r.name));
+            }
+        }
+        (i, r)
+    });
+    progress.finish();
+    let mut results: Vec<Option<ImageResult>> = vec![None; root.images.len()];
+    for (i, r) in done {
+        results[i] = Some(r);
+    }
+    results.into_iter().flatten().collect()
+}
+
+impl From<TargetError> for PushError {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::Registry(e) => PushError::Registry(e),
+            other => PushError::Target(other),
+        }
+    }
+}
