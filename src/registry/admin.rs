@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use super::credentials::{self, Credential, CredentialError};
 use super::options::ClientOptions;
-use super::tls;
+use super::transport::{self, Failure, HostAgent, Limits};
 
-/// Connecting may take this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// One admin call may take this long.
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long the HTTPS probe of an insecure host may take before plain HTTP is tried.
-const HTTPS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// One admin call may take this long; redirects are answers, not followed.
+const LIMITS: Limits = Limits {
+    call: Some(Duration::from_secs(120)),
+    io: None,
+    redirects: 0,
+};
 /// Response bodies larger than this are cut.
 const MAX_BODY: u64 = 4 * 1024 * 1024;
 
@@ -278,27 +278,11 @@ impl AdminClient {
     /// A client for `host` with the trust settings of `opts` (CA files, certs.d, insecure
     /// hosts); `auth` goes with every request. Does not contact the host.
     pub fn new(host: &str, opts: &ClientOptions, auth: AdminAuth) -> Result<Self, AdminError> {
-        if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
-            return Err(AdminError::Config {
+        let HostAgent { agent, insecure } =
+            transport::host_agent(host, opts, LIMITS).map_err(|e| AdminError::Config {
                 host: host.to_string(),
-                message: "not a registry host (expected HOST or HOST:PORT)".into(),
-            });
-        }
-        let insecure = opts.is_insecure(host);
-        let tls =
-            tls::client_config(host, &opts.ca_files, &opts.certs_dir, insecure).map_err(|e| {
-                AdminError::Config {
-                    host: host.to_string(),
-                    message: e.to_string(),
-                }
+                message: e.to_string(),
             })?;
-        let agent = ureq::AgentBuilder::new()
-            .tls_config(tls)
-            .timeout_connect(CONNECT_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
-            .redirects(0)
-            .user_agent(&opts.user_agent)
-            .build();
         Ok(AdminClient {
             host: host.to_string(),
             agent,
@@ -327,25 +311,14 @@ impl AdminClient {
             return self.call_with(scheme, method, path, headers, body, None);
         }
         // An insecure host: HTTPS (unverified) if it speaks it, else plain HTTP.
-        match self.call_with(
-            "https",
-            method,
-            path,
-            headers,
-            body,
-            Some(HTTPS_PROBE_TIMEOUT),
-        ) {
-            Ok(r) => {
-                *self.scheme.lock().expect("scheme lock") = Some("https");
-                Ok(r)
-            }
-            Err(AdminError::Tls { .. } | AdminError::Transport { .. }) => {
-                let r = self.call_with("http", method, path, headers, body, None)?;
-                *self.scheme.lock().expect("scheme lock") = Some("http");
-                Ok(r)
-            }
-            Err(e) => Err(e),
-        }
+        let (scheme, r) = transport::https_then_http(
+            &self.host,
+            self.insecure,
+            |e| matches!(e, AdminError::Tls { .. } | AdminError::Transport { .. }),
+            |scheme, limit| self.call_with(scheme, method, path, headers, body, limit),
+        )?;
+        *self.scheme.lock().expect("scheme lock") = Some(scheme);
+        Ok(r)
     }
 
     fn call_with(
@@ -380,19 +353,10 @@ impl AdminClient {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
             Err(ureq::Error::Transport(t)) => {
-                let message = t.to_string();
-                return Err(if is_tls_error(&t) {
-                    AdminError::Tls {
-                        host: self.host.clone(),
-                        url,
-                        message,
-                    }
-                } else {
-                    AdminError::Transport {
-                        host: self.host.clone(),
-                        url,
-                        message,
-                    }
+                let host = self.host.clone();
+                return Err(match Failure::of(&t) {
+                    Failure::Tls(message) => AdminError::Tls { host, url, message },
+                    Failure::Network(message) => AdminError::Transport { host, url, message },
                 });
             }
         };
@@ -422,25 +386,6 @@ impl AdminClient {
             host: self.host.clone(),
         })
     }
-}
-
-fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
 }
 
 #[cfg(test)]

@@ -13,15 +13,18 @@ use super::credentials;
 use super::error::RegistryError;
 use super::http::{drain, Body, Call, Inner};
 use super::options::ClientOptions;
+use super::source::BlobSource;
 use super::stats::{Stats, StatsSnapshot};
-use super::tls;
-use super::upload::BlobSource;
-use crate::model::{media_type, reference_component_is_valid, Digest, DigestingReader};
+use super::transport::{self, HostAgent, Limits};
+use crate::model::{media_type, Digest, DigestingReader};
 
-/// Connecting may take this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A stalled read or write fails after this long (there is no limit on a whole transfer).
-const IO_TIMEOUT: Duration = Duration::from_secs(300);
+/// A stalled read or write fails after 5 minutes (there is no limit on a whole transfer);
+/// up to 5 redirects are followed.
+const LIMITS: Limits = Limits {
+    call: None,
+    io: Some(Duration::from_secs(300)),
+    redirects: 5,
+};
 /// Manifests larger than this are refused (the distribution spec suggests 4 MiB).
 const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
 
@@ -54,16 +57,6 @@ impl fmt::Debug for Registry {
     }
 }
 
-/// Whether `tag` is a valid tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
-fn valid_tag(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
-
 fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
     let ct = content_type
         .and_then(|c| c.split(';').next())
@@ -87,38 +80,20 @@ impl Registry {
     /// A client for `host` (`HOST[:PORT]`, `docker.io` meaning Docker Hub), with credentials
     /// and trust settings from `opts`. Does not contact the registry.
     pub fn new(host: &str, opts: &ClientOptions) -> Result<Registry, RegistryError> {
-        if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
-            return Err(RegistryError::Config {
+        let HostAgent { agent, insecure } =
+            transport::host_agent(host, opts, LIMITS).map_err(|e| RegistryError::Config {
                 host: host.to_string(),
-                message: "not a registry host (expected HOST or HOST:PORT)".into(),
-            });
-        }
+                message: e.to_string(),
+            })?;
         let api_host = if host == "docker.io" || host == "index.docker.io" {
             "registry-1.docker.io"
         } else {
             host
         };
-        let insecure = opts.is_insecure(host);
-        let tls =
-            tls::client_config(host, &opts.ca_files, &opts.certs_dir, insecure).map_err(|e| {
-                RegistryError::Config {
-                    host: host.to_string(),
-                    message: e.to_string(),
-                }
-            })?;
         let creds =
             credentials::lookup(host, opts.creds.as_ref(), opts.authfile.as_deref(), &|k| {
                 std::env::var(k).ok()
             })?;
-        let agent = ureq::AgentBuilder::new()
-            .tls_config(tls)
-            .timeout_connect(CONNECT_TIMEOUT)
-            .timeout_read(IO_TIMEOUT)
-            .timeout_write(IO_TIMEOUT)
-            .redirects(5)
-            .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
-            .user_agent(&opts.user_agent)
-            .build();
         Ok(Registry {
             inner: Arc::new(Inner {
                 host: host.to_string(),
@@ -158,24 +133,7 @@ impl Registry {
         kind: &str,
         reference: &str,
     ) -> Result<Url, RegistryError> {
-        if repo.is_empty() || !repo.split('/').all(reference_component_is_valid) {
-            return Err(RegistryError::Config {
-                host: self.inner.host.clone(),
-                message: format!("invalid repository name {repo:?}"),
-            });
-        }
-        if !reference.is_empty() && Digest::parse(reference).is_err() && !valid_tag(reference) {
-            return Err(RegistryError::Config {
-                host: self.inner.host.clone(),
-                message: format!("invalid tag or digest {reference:?} for {repo}"),
-            });
-        }
-        let base = self.inner.session()?.base;
-        base.join(&format!("v2/{repo}/{kind}{reference}"))
-            .map_err(|e| RegistryError::Config {
-                host: self.inner.host.clone(),
-                message: format!("cannot build a URL for {repo}: {e}"),
-            })
+        self.inner.endpoint(repo, kind, reference)
     }
 
     fn manifest_call<'a>(
@@ -412,7 +370,7 @@ impl Registry {
             }
             202 => {
                 if let Some(loc) = resp.header("location").and_then(|l| call.url.join(l).ok()) {
-                    self.keep_pending_upload(repo, digest, loc);
+                    self.inner.keep_pending_upload(repo, digest, loc);
                 }
                 drain(resp);
                 Stats::add(&self.inner.stats.blob_uploads_started, 1);
@@ -435,7 +393,7 @@ impl Registry {
         source: &dyn BlobSource,
     ) -> Result<(), RegistryError> {
         self.inner
-            .retrying(|| self.upload_once(repo, digest, size, source))?;
+            .retrying(|| self.inner.upload_once(repo, digest, size, source))?;
         Stats::add(&self.inner.stats.blob_bytes_uploaded, size);
         Ok(())
     }
@@ -464,9 +422,6 @@ mod tests {
         let opts = ClientOptions::default();
         assert!(Registry::new("host/with/path", &opts).is_err());
         assert!(Registry::new("", &opts).is_err());
-        assert!(valid_tag("v1.2_3-x"));
-        assert!(!valid_tag(".hidden"));
-        assert!(!valid_tag("a/b"));
         assert_eq!(
             media_type_of(
                 Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),

@@ -1,5 +1,6 @@
-//! Sending one registry request: authorization (answering challenges, fetching and refreshing
-//! tokens), mapping failures to [`RegistryError`], and retrying transient ones.
+//! Sending one registry request: where the registry answers (`GET /v2/`) and its URLs,
+//! authorization (answering challenges, fetching and refreshing tokens), mapping failures to
+//! [`RegistryError`], and retrying transient ones.
 
 use std::io::Read;
 use std::sync::Mutex;
@@ -11,14 +12,13 @@ use super::auth::{self, BearerChallenge, Challenge, Scopes, TokenCache};
 use super::credentials::Credential;
 use super::error::{parse_error_body, ApiErrors, RegistryError};
 use super::retry::{parse_retry_after, RetryPolicy};
+use super::source::{BlobSource, ExactReader};
 use super::stats::Stats;
-use super::upload::{BlobSource, ExactReader};
+use super::transport::{self, Failure};
+use crate::model::{reference_component_is_valid, Digest};
 
 /// Error bodies larger than this are cut before parsing.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
-
-/// How long the HTTPS probe of an insecure registry may take before plain HTTP is tried.
-const HTTPS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A request body.
 pub(crate) enum Body<'a> {
@@ -71,22 +71,14 @@ pub(crate) struct Inner {
     pub pending_uploads: Mutex<std::collections::HashMap<(String, String), Url>>,
 }
 
-fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if inner.downcast_ref::<rustls::Error>().is_some() {
-                    return true;
-                }
-            }
-        }
-        cur = err.source();
-    }
-    false
+/// Whether `tag` is a valid tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
+fn valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// Reads (at most [`MAX_ERROR_BODY`] of) a response body and drops the rest.
@@ -167,19 +159,10 @@ impl Inner {
     }
 
     fn transport_error(&self, url: &Url, t: ureq::Transport) -> RegistryError {
-        let message = t.to_string();
-        if is_tls_error(&t) {
-            RegistryError::Tls {
-                host: self.host.clone(),
-                url: url.to_string(),
-                message,
-            }
-        } else {
-            RegistryError::Transport {
-                host: self.host.clone(),
-                url: url.to_string(),
-                message,
-            }
+        let (host, url) = (self.host.clone(), url.to_string());
+        match Failure::of(&t) {
+            Failure::Tls(message) => RegistryError::Tls { host, url, message },
+            Failure::Network(message) => RegistryError::Transport { host, url, message },
         }
     }
 
@@ -242,74 +225,92 @@ impl Inner {
     }
 
     fn ping(&self) -> Result<Session, RegistryError> {
-        let schemes: &[&str] = if self.insecure {
-            &["https", "http"]
-        } else {
-            &["https"]
-        };
-        let mut last = None;
-        for (i, scheme) in schemes.iter().enumerate() {
-            let base = Url::parse(&format!("{scheme}://{}/", self.api_host)).map_err(|e| {
-                RegistryError::Config {
-                    host: self.host.clone(),
-                    message: format!("not a usable registry host: {e}"),
-                }
-            })?;
-            let call = Call {
-                method: "GET",
-                url: base.join("v2/").expect("static path"),
-                action: "the API check (GET /v2/) of",
-                repository: "",
-                what: "the registry API (/v2/)".into(),
-                scopes: Scopes::none(),
-                headers: Vec::new(),
-                body: Body::None,
-            };
-            let fallback_left = i + 1 < schemes.len();
-            // A plain HTTP server may never answer a TLS hello: probe HTTPS briefly.
-            let limit = fallback_left.then_some(HTTPS_PROBE_TIMEOUT);
-            let attempt = || -> Result<Challenge, RegistryError> {
-                match self.raw_with_timeout(&call, None, limit) {
-                    Ok(r) => {
-                        drain(r);
-                        Ok(Challenge::Anonymous)
-                    }
-                    Err(RawFailure::Status(401, r)) => {
-                        let header = r.header("www-authenticate").map(str::to_string);
-                        drain(*r);
-                        header
-                            .as_deref()
-                            .and_then(auth::parse_challenge)
-                            .ok_or_else(|| RegistryError::Protocol {
-                                host: self.host.clone(),
-                                url: call.url.to_string(),
-                                message: "401 without a usable WWW-Authenticate challenge".into(),
-                            })
-                    }
-                    Err(RawFailure::Status(code, r)) => Err(self.status_error(&call, code, *r)),
-                    Err(RawFailure::Failed(e)) => Err(e),
-                }
-            };
-            let result = if fallback_left {
-                attempt()
-            } else {
-                self.retrying(attempt)
-            };
-            match result {
-                Ok(challenge) => {
-                    log::debug!("registry {} answers at {base} ({challenge:?})", self.host);
-                    return Ok(Session { base, challenge });
-                }
-                Err(e @ (RegistryError::Tls { .. } | RegistryError::Transport { .. }))
-                    if fallback_left =>
-                {
-                    log::debug!("{e}; trying plain HTTP for insecure registry {}", self.host);
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
+        let (_, session) = transport::https_then_http(
+            &self.host,
+            self.insecure,
+            |e| {
+                matches!(
+                    e,
+                    RegistryError::Tls { .. } | RegistryError::Transport { .. }
+                )
+            },
+            |scheme, probe_limit| self.ping_at(scheme, probe_limit),
+        )?;
+        Ok(session)
+    }
+
+    /// `GET /v2/` over `scheme`: once within `probe_limit` when probing, else with retries.
+    fn ping_at(
+        &self,
+        scheme: &str,
+        probe_limit: Option<Duration>,
+    ) -> Result<Session, RegistryError> {
+        let base = Url::parse(&format!("{scheme}://{}/", self.api_host)).map_err(|e| {
+            RegistryError::Config {
+                host: self.host.clone(),
+                message: format!("not a usable registry host: {e}"),
             }
+        })?;
+        let call = Call {
+            method: "GET",
+            url: base.join("v2/").expect("static path"),
+            action: "the API check (GET /v2/) of",
+            repository: "",
+            what: "the registry API (/v2/)".into(),
+            scopes: Scopes::none(),
+            headers: Vec::new(),
+            body: Body::None,
+        };
+        let attempt = || -> Result<Challenge, RegistryError> {
+            match self.raw_with_timeout(&call, None, probe_limit) {
+                Ok(r) => {
+                    drain(r);
+                    Ok(Challenge::Anonymous)
+                }
+                Err(RawFailure::Status(401, r)) => {
+                    let header = r.header("www-authenticate").map(str::to_string);
+                    drain(*r);
+                    header
+                        .as_deref()
+                        .and_then(auth::parse_challenge)
+                        .ok_or_else(|| RegistryError::Protocol {
+                            host: self.host.clone(),
+                            url: call.url.to_string(),
+                            message: "401 without a usable WWW-Authenticate challenge".into(),
+                        })
+                }
+                Err(RawFailure::Status(code, r)) => Err(self.status_error(&call, code, *r)),
+                Err(RawFailure::Failed(e)) => Err(e),
+            }
+        };
+        let challenge = match probe_limit {
+            Some(_) => attempt()?,
+            None => self.retrying(attempt)?,
+        };
+        log::debug!("registry {} answers at {base} ({challenge:?})", self.host);
+        Ok(Session { base, challenge })
+    }
+
+    /// `BASE/v2/<repo>/<kind><reference>`, after checking the names.
+    pub fn endpoint(&self, repo: &str, kind: &str, reference: &str) -> Result<Url, RegistryError> {
+        if repo.is_empty() || !repo.split('/').all(reference_component_is_valid) {
+            return Err(RegistryError::Config {
+                host: self.host.clone(),
+                message: format!("invalid repository name {repo:?}"),
+            });
         }
-        Err(last.expect("at least one scheme tried"))
+        if !reference.is_empty() && Digest::parse(reference).is_err() && !valid_tag(reference) {
+            return Err(RegistryError::Config {
+                host: self.host.clone(),
+                message: format!("invalid tag or digest {reference:?} for {repo}"),
+            });
+        }
+        let base = self.session()?.base;
+        base.join(&format!("v2/{repo}/{kind}{reference}"))
+            .map_err(|e| RegistryError::Config {
+                host: self.host.clone(),
+                message: format!("cannot build a URL for {repo}: {e}"),
+            })
     }
 
     /// Runs `f` until it succeeds, fails for good, or the retry policy gives up.
@@ -472,5 +473,19 @@ impl Inner {
     /// Sends `call`, retrying transient failures.
     pub fn send(&self, call: &Call<'_>) -> Result<ureq::Response, RegistryError> {
         self.retrying(|| self.send_once(call))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        assert!(valid_tag("v1.2_3-x"));
+        assert!(valid_tag("_"));
+        assert!(!valid_tag(".hidden"));
+        assert!(!valid_tag("a/b"));
+        assert!(!valid_tag(&"a".repeat(129)));
     }
 }

@@ -1,15 +1,13 @@
-//! Blob uploads: where blob bytes come from, and the upload strategies (single PUT for small
-//! blobs, streamed PATCH + PUT for large ones, monolithic PUT when a registry mishandles PATCH).
-
-use std::io::{self, Read};
-use std::path::PathBuf;
+//! Blob uploads: the upload strategies (single PUT for small blobs, streamed PATCH + PUT for
+//! large ones, monolithic PUT when a registry mishandles PATCH) and the upload sessions a
+//! declined mount leaves behind.
 
 use url::Url;
 
 use super::auth::Scopes;
-use super::client::Registry;
 use super::error::RegistryError;
-use super::http::{drain, Body, Call};
+use super::http::{drain, Body, Call, Inner};
+use super::source::BlobSource;
 use super::stats::Stats;
 use crate::model::Digest;
 
@@ -18,93 +16,23 @@ pub const SMALL_BLOB: u64 = 1024 * 1024;
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
-/// Something that can hand out a blob's bytes, from the start, as often as asked (each retry
-/// opens it again).
-pub trait BlobSource: Sync {
-    /// A fresh reader positioned at the first byte of the blob.
-    fn open(&self) -> io::Result<Box<dyn Read + Send + '_>>;
-}
-
-impl BlobSource for PathBuf {
-    fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
-        Ok(Box::new(io::BufReader::with_capacity(
-            256 * 1024,
-            std::fs::File::open(self)?,
-        )))
-    }
-}
-
-impl BlobSource for &[u8] {
-    fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
-        Ok(Box::new(*self))
-    }
-}
-
-impl BlobSource for Vec<u8> {
-    fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
-        Ok(Box::new(&self[..]))
-    }
-}
-
-/// Passes exactly `len` bytes through, failing if the source ends early (so a request body
-/// never falls short of its `Content-Length`).
-pub(crate) struct ExactReader<R> {
-    inner: R,
-    left: u64,
-    len: u64,
-}
-
-impl<R: Read> ExactReader<R> {
-    pub fn new(inner: R, len: u64) -> Self {
-        ExactReader {
-            inner,
-            left: len,
-            len,
-        }
-    }
-}
-
-impl<R: Read> Read for ExactReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "blob source ended after {} of {} bytes",
-                    self.len - self.left,
-                    self.len
-                ),
-            ));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
-fn location(reg: &Registry, call: &Call<'_>, resp: &ureq::Response) -> Result<Url, RegistryError> {
+fn location(reg: &Inner, call: &Call<'_>, resp: &ureq::Response) -> Result<Url, RegistryError> {
     let loc = resp
         .header("location")
         .ok_or_else(|| RegistryError::Protocol {
-            host: reg.host().to_string(),
+            host: reg.host.clone(),
             url: call.url.to_string(),
             message: format!("HTTP {} without a Location header", resp.status()),
         })?;
     call.url.join(loc).map_err(|e| RegistryError::Protocol {
-        host: reg.host().to_string(),
+        host: reg.host.clone(),
         url: call.url.to_string(),
         message: format!("unusable Location {loc:?}: {e}"),
     })
 }
 
 fn expect_status(
-    reg: &Registry,
+    reg: &Inner,
     call: &Call<'_>,
     resp: &ureq::Response,
     want: &[u16],
@@ -113,14 +41,14 @@ fn expect_status(
         Ok(())
     } else {
         Err(RegistryError::Protocol {
-            host: reg.host().to_string(),
+            host: reg.host.clone(),
             url: call.url.to_string(),
             message: format!("HTTP {} where {want:?} was expected", resp.status()),
         })
     }
 }
 
-impl Registry {
+impl Inner {
     fn push_scopes(repo: &str) -> Scopes {
         Scopes::repo(repo, &["pull", "push"])
     }
@@ -129,13 +57,7 @@ impl Registry {
     /// The flag says whether it was a left-over one.
     fn start_upload(&self, repo: &str, digest: &Digest) -> Result<(Url, bool), RegistryError> {
         let key = (repo.to_string(), digest.to_string());
-        if let Some(url) = self
-            .inner
-            .pending_uploads
-            .lock()
-            .expect("lock")
-            .remove(&key)
-        {
+        if let Some(url) = self.pending_uploads.lock().expect("lock").remove(&key) {
             return Ok((url, true));
         }
         let call = Call {
@@ -148,8 +70,8 @@ impl Registry {
             headers: vec![("Content-Type", OCTET_STREAM.into())],
             body: Body::Bytes(&[]),
         };
-        let resp = self.inner.send_once(&call)?;
-        Stats::add(&self.inner.stats.blob_uploads_started, 1);
+        let resp = self.send_once(&call)?;
+        Stats::add(&self.stats.blob_uploads_started, 1);
         expect_status(self, &call, &resp, &[202])?;
         let url = location(self, &call, &resp)?;
         drain(resp);
@@ -158,8 +80,7 @@ impl Registry {
 
     /// Remembers the session a declined mount opened, so the next push of that blob uses it.
     pub(crate) fn keep_pending_upload(&self, repo: &str, digest: &Digest, url: Url) {
-        self.inner
-            .pending_uploads
+        self.pending_uploads
             .lock()
             .expect("lock")
             .insert((repo.to_string(), digest.to_string()), url);
@@ -241,7 +162,7 @@ impl Registry {
             ],
             body: Body::Source(source, size),
         };
-        let resp = self.inner.send_once(&call)?;
+        let resp = self.send_once(&call)?;
         expect_status(self, &call, &resp, &[202])?;
         let next = location(self, &call, &resp)?;
         drain(resp);
@@ -267,35 +188,9 @@ impl Registry {
             headers: vec![("Content-Type", OCTET_STREAM.into())],
             body,
         };
-        let resp = self.inner.send_once(&call)?;
+        let resp = self.send_once(&call)?;
         expect_status(self, &call, &resp, &[201, 204])?;
         drain(resp);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exact_reader_refuses_short_sources() {
-        let mut r = ExactReader::new(&b"abc"[..], 5);
-        let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
-        assert!(err.to_string().contains("3 of 5"), "{err}");
-        let mut r = ExactReader::new(&b"abcdef"[..], 4);
-        let mut out = Vec::new();
-        r.read_to_end(&mut out).unwrap();
-        assert_eq!(out, b"abcd");
-    }
-
-    #[test]
-    fn sources_reopen_from_the_start() {
-        let data = b"hello".to_vec();
-        for _ in 0..2 {
-            let mut s = String::new();
-            data.open().unwrap().read_to_string(&mut s).unwrap();
-            assert_eq!(s, "hello");
-        }
     }
 }

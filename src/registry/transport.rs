@@ -1,0 +1,224 @@
+//! What the registry client ([`super::Registry`]) and the admin client ([`super::AdminClient`])
+//! share below HTTP semantics: the checked host name, the ureq agent (TLS trust, user agent,
+//! time limits, redirects), telling TLS failures from other connection failures, and the
+//! HTTPS-then-plain-HTTP probe of insecure hosts.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::options::ClientOptions;
+use super::tls::{self, TlsError};
+
+/// Connecting may take this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the HTTPS probe of an insecure host may take before plain HTTP is tried.
+const HTTPS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Redirects keep the `Authorization` header only when they stay on the same host.
+const REDIRECT_AUTH: ureq::RedirectAuthHeaders = ureq::RedirectAuthHeaders::SameHost;
+
+/// The time limits and redirect policy of one kind of client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// A whole exchange may take this long (`None`: no overall limit).
+    pub call: Option<Duration>,
+    /// A stalled read or write fails after this long (`None`: no limit).
+    pub io: Option<Duration>,
+    /// Redirects followed before the redirect itself is the answer.
+    pub redirects: u32,
+}
+
+/// Why no agent could be built for a host.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AgentError {
+    /// The name is not `HOST` or `HOST:PORT`.
+    #[error("not a registry host (expected HOST or HOST:PORT)")]
+    BadHost,
+    /// The TLS settings for the host are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// The connection pool for one host, with whether that host is insecure.
+pub(crate) struct HostAgent {
+    /// The ureq agent: trust settings, user agent, time limits and redirects.
+    pub agent: ureq::Agent,
+    /// Whether `opts` lists the host as insecure (plain HTTP or unverified TLS).
+    pub insecure: bool,
+}
+
+/// The agent for `host` with the trust settings and user agent of `opts` and the given limits.
+/// Does not contact the host.
+pub(crate) fn host_agent(
+    host: &str,
+    opts: &ClientOptions,
+    limits: Limits,
+) -> Result<HostAgent, AgentError> {
+    if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
+        return Err(AgentError::BadHost);
+    }
+    let insecure = opts.is_insecure(host);
+    let tls = tls::client_config(host, &opts.ca_files, &opts.certs_dir, insecure)?;
+    let mut builder = ureq::AgentBuilder::new()
+        .tls_config(tls)
+        .timeout_connect(CONNECT_TIMEOUT)
+        .redirects(limits.redirects)
+        .redirect_auth_headers(REDIRECT_AUTH)
+        .user_agent(&opts.user_agent);
+    if let Some(t) = limits.call {
+        builder = builder.timeout(t);
+    }
+    if let Some(t) = limits.io {
+        builder = builder.timeout_read(t).timeout_write(t);
+    }
+    Ok(HostAgent {
+        agent: builder.build(),
+        insecure,
+    })
+}
+
+/// A connection-level failure (no HTTP answer), sorted for the error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The TLS handshake failed; what the TLS stack said.
+    Tls(String),
+    /// Anything else (refused, reset, timed out, DNS); what the network stack said.
+    Network(String),
+}
+
+impl Failure {
+    /// Sorts a ureq transport failure.
+    pub fn of(t: &ureq::Transport) -> Failure {
+        let message = t.to_string();
+        if is_tls_error(t) {
+            Failure::Tls(message)
+        } else {
+            Failure::Network(message)
+        }
+    }
+}
+
+/// Whether a TLS error is anywhere in the chain of causes of `e`.
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Runs `attempt` over `https`; for an `insecure` host whose HTTPS attempt failed to connect
+/// (`unreachable`), over plain `http` next. Returns the scheme that answered with the result.
+///
+/// `attempt` gets the scheme and, for the HTTPS probe of an insecure host only, a short time
+/// limit: a plain HTTP server may never answer a TLS hello.
+pub(crate) fn https_then_http<T, E: fmt::Display>(
+    host: &str,
+    insecure: bool,
+    unreachable: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut(&'static str, Option<Duration>) -> Result<T, E>,
+) -> Result<(&'static str, T), E> {
+    if !insecure {
+        return attempt("https", None).map(|v| ("https", v));
+    }
+    match attempt("https", Some(HTTPS_PROBE_TIMEOUT)) {
+        Ok(v) => Ok(("https", v)),
+        Err(e) if unreachable(&e) => {
+            log::debug!("{e}; trying plain HTTP for insecure registry {host}");
+            attempt("http", None).map(|v| ("http", v))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            call: Some(Duration::from_secs(1)),
+            io: None,
+            redirects: 0,
+        }
+    }
+
+    #[test]
+    fn bad_hosts_are_refused() {
+        let opts = ClientOptions::default();
+        for host in ["", "host/with/path", "user@host", "a b"] {
+            assert!(matches!(
+                host_agent(host, &opts, limits()),
+                Err(AgentError::BadHost)
+            ));
+        }
+        let insecure = ClientOptions {
+            insecure: vec!["h.example".into()],
+            ..Default::default()
+        };
+        assert!(
+            host_agent("h.example:5000", &insecure, limits())
+                .unwrap()
+                .insecure
+        );
+    }
+
+    #[test]
+    fn tls_errors_are_found_among_the_causes() {
+        let direct = rustls::Error::General("x".into());
+        assert!(is_tls_error(&direct));
+        let wrapped = std::io::Error::other(direct);
+        assert!(is_tls_error(&wrapped));
+        let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!is_tls_error(&plain));
+    }
+
+    #[test]
+    fn probe_falls_back_only_for_insecure_hosts_and_unreachable_https() {
+        let mut tried = Vec::new();
+        let r = https_then_http(
+            "h",
+            true,
+            |e: &&str| *e == "down",
+            |s, limit| {
+                tried.push((s, limit.is_some()));
+                if s == "https" {
+                    Err("down")
+                } else {
+                    Ok(7)
+                }
+            },
+        );
+        assert_eq!(r, Ok(("http", 7)));
+        assert_eq!(tried, [("https", true), ("http", false)]);
+
+        let r = https_then_http(
+            "h",
+            false,
+            |_: &&str| true,
+            |s, limit| {
+                assert!(limit.is_none());
+                Err::<(), _>(s)
+            },
+        );
+        assert_eq!(r, Err("https"));
+
+        let r = https_then_http(
+            "h",
+            true,
+            |e: &&str| *e == "down",
+            |_, _| Err::<(), _>("denied"),
+        );
+        assert_eq!(r, Err("denied"));
+    }
+}
