@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod check;
 pub mod chunk;
 pub mod cli;
+pub mod export;
 pub mod flavor;
 pub mod inspect;
 pub mod mirrorset;

@@ -8,15 +8,6 @@ use ferry::model::Digest;
 use support::run::*;
 use support::*;
 
-/// `skopeo inspect --raw` of `repo@digest` at `target`, hashed.
-fn mirrored_digest(target: &TestRegistry, repo: &str, digest: &str) -> String {
-    let flags = skopeo_tls_args(target);
-    let mut args = vec!["inspect".to_string(), "--raw".to_string()];
-    args.extend(flags.inspect.clone());
-    args.push(format!("docker://{}/{repo}@{digest}", target.host()));
-    Digest::sha256_of(&skopeo(&args)).to_string()
-}
-
 #[test]
 fn an_index_of_an_index_packs_verifies_pushes_and_checks() {
     let set = fixtures_small();
@@ -43,32 +34,14 @@ fn an_index_of_an_index_packs_verifies_pushes_and_checks() {
     assert!(out.contains(&format!("{} blobs", img.blobs.len())), "{out}");
 
     let target = TestRegistry::plain();
-    let mut args: Vec<String> = vec![
-        "push".into(),
-        p.dir.display().to_string(),
-        "--trusted-key".into(),
-        p.pubkey.display().to_string(),
-        "--to".into(),
-        target.host(),
-        "--mirrorsets-out".into(),
-        p.tmp.path().join("mirrorsets").display().to_string(),
-        "--json".into(),
-    ];
-    args.extend(registry_flags(&target, p.tmp.path()));
-    let report: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
+    let report = registry_push_json(&p, &target);
     assert!(all_ok(&report), "{report}");
 
     let repo = format!("mirror/quay.io/{}", img.repository);
     for d in std::iter::once(&img.digest).chain(&img.children) {
         assert_eq!(&mirrored_digest(&target, &repo, d), d, "manifest at mirror");
     }
-    let tagged = {
-        let flags = skopeo_tls_args(&target);
-        let mut a = vec!["inspect".to_string(), "--raw".to_string()];
-        a.extend(flags.inspect.clone());
-        a.push(format!("docker://{}/{repo}:{}", target.host(), img.tag));
-        Digest::sha256_of(&skopeo(&a)).to_string()
-    };
+    let tagged = mirrored_digest(&target, &repo, &img.tag);
     assert_eq!(tagged, img.digest, "tag points at the top index");
 
     let out = ferry_ok(check_args(&p.dir, &target, p.tmp.path()));

@@ -11,37 +11,6 @@ use ferry::model::Digest;
 use support::run::*;
 use support::*;
 
-fn push_args(p: &Packed, target: &TestRegistry, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "push".into(),
-        p.dir.display().to_string(),
-        "--trusted-key".into(),
-        p.pubkey.display().to_string(),
-        "--to".into(),
-        target.host(),
-        "--mirrorsets-out".into(),
-        p.tmp.path().join("mirrorsets").display().to_string(),
-        "--json".into(),
-    ];
-    args.extend(registry_flags(target, p.tmp.path()));
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-fn push_json(p: &Packed, target: &TestRegistry) -> serde_json::Value {
-    serde_json::from_str(&ferry_ok(push_args(p, target, &[]))).unwrap()
-}
-
-/// `skopeo inspect --raw` of the mirror of `upstream_repo@digest`, hashed.
-fn mirrored_digest(target: &TestRegistry, repo: &str, digest: &str) -> String {
-    let flags = skopeo_tls_args(target);
-    let mut args = vec!["inspect".to_string(), "--raw".to_string()];
-    args.extend(flags.inspect.clone());
-    args.push(format!("docker://{}/{repo}@{digest}", target.host()));
-    let raw = skopeo(&args);
-    Digest::sha256_of(&raw).to_string()
-}
-
 fn check_every_image_by_skopeo(
     target: &TestRegistry,
     set: &FixtureSet,
@@ -89,7 +58,7 @@ fn end_to_end(target: TestRegistry) {
         &registry_lines(&source, set),
         &registry_flags(&source, tmp_flags.path()),
     );
-    let report = push_json(&p, &target);
+    let report = registry_push_json(&p, &target);
     assert!(all_ok(&report), "{report:#}");
     assert!(
         report["blobs_mounted"].as_u64().unwrap() > 0,
@@ -153,10 +122,10 @@ fn second_push_uploads_nothing() {
     let set = fixtures_small();
     let p = pack(&local_lines(set), &[]);
     let target = TestRegistry::plain();
-    let first = push_json(&p, &target);
+    let first = registry_push_json(&p, &target);
     assert!(first["bytes_uploaded"].as_u64().unwrap() > 0);
     let uploads = target.count_requests("PUT", "/blobs/uploads/");
-    let second = push_json(&p, &target);
+    let second = registry_push_json(&p, &target);
     assert_eq!(second["bytes_uploaded"], 0, "{second:#}");
     assert_eq!(second["blobs_uploaded"], 0);
     assert_eq!(
@@ -177,7 +146,7 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
         b.root().blobs.iter().map(|b| b.size).sum()
     };
     let mut child = Command::new(ferry_bin())
-        .args(push_args(&p, &target, &["--jobs", "1"]))
+        .args(registry_push_args(&p, &target, &["--jobs", "1"]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -187,7 +156,7 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(!status.success(), "the push was killed before it finished");
-    let second = push_json(&p, &target);
+    let second = registry_push_json(&p, &target);
     assert!(all_ok(&second), "{second:#}");
     let resumed = second["bytes_uploaded"].as_u64().unwrap();
     assert!(
@@ -195,7 +164,7 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
         "the second run uploads less ({resumed}) than everything ({total})"
     );
     let uploads = target.count_requests("PUT", "/blobs/uploads/");
-    let third = push_json(&p, &target);
+    let third = registry_push_json(&p, &target);
     assert_eq!(third["bytes_uploaded"], 0, "{third:#}");
     assert_eq!(target.count_requests("PUT", "/blobs/uploads/"), uploads);
     let args = check_args(&p.dir, &target, p.tmp.path());
@@ -232,7 +201,7 @@ fn corrupted_chunk_fails_exactly_the_images_that_use_it() {
     };
     flip_byte(&path, offset);
     let target = TestRegistry::plain();
-    let out = ferry(push_args(&p, &target, &[]));
+    let out = ferry(registry_push_args(&p, &target, &[]));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let failed: Vec<&str> = report["images"]
@@ -298,7 +267,7 @@ fn wrong_key_pushes_nothing() {
     let other = tempfile::tempdir().unwrap();
     let (_, other_pub) = keygen(other.path(), "o");
     let target = TestRegistry::plain();
-    let mut args = push_args(&p, &target, &[]);
+    let mut args = registry_push_args(&p, &target, &[]);
     args[3] = other_pub.display().to_string();
     let out = ferry(&args);
     assert_eq!(out.status.code(), Some(1));
@@ -376,7 +345,7 @@ fn registry_answering_500_fails_that_image_only_and_a_rerun_finishes() {
     assert!(direct(&format!("@{}", a.digest), &a.repository));
     // Once the registry is healthy, the same push finishes.
     drop(proxy);
-    let report = push_json(&p, &target);
+    let report = registry_push_json(&p, &target);
     assert!(all_ok(&report), "{report:#}");
 }
 
@@ -389,7 +358,7 @@ fn platform_filtered_index_pushes_its_platforms_and_explains_the_refused_index()
         &["--platform".to_string(), "linux/arm64".to_string()],
     );
     let target = TestRegistry::plain();
-    let out = ferry(push_args(&p, &target, &[]));
+    let out = ferry(registry_push_args(&p, &target, &[]));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let err = report["images"][0]["error"].as_str().unwrap();

@@ -21,8 +21,8 @@ use std::sync::OnceLock;
 pub use ferry_fixtures::{FixtureImage, FixtureSet};
 pub use registry::{AccessLogEntry, Credentials, TestRegistry};
 pub use skopeo::{
-    load_fixture, load_fixtures, raw_digest, skopeo, skopeo_output, skopeo_tls_args,
-    skopeo_tls_args_as, SkopeoFlags,
+    load_fixture, load_fixtures, mirrored_digest, raw_digest, skopeo, skopeo_output,
+    skopeo_tls_args, skopeo_tls_args_as, SkopeoFlags,
 };
 pub use token::{IssuerUsers, TokenIssuer, TokenRequest};
 

@@ -251,3 +251,27 @@ pub fn verify_ok(dir: &Path, pubkey: &Path, extra: &[&str]) -> String {
     args.extend(extra.iter().map(|s| s.to_string()));
     ferry_ok(args)
 }
+
+/// `ferry push` arguments for bundle `p` into `target` (mirror sets into the bundle's scratch
+/// directory, JSON output), plus `extra`.
+pub fn registry_push_args(p: &Packed, target: &TestRegistry, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "push".into(),
+        p.dir.display().to_string(),
+        "--trusted-key".into(),
+        p.pubkey.display().to_string(),
+        "--to".into(),
+        target.host(),
+        "--mirrorsets-out".into(),
+        p.tmp.path().join("mirrorsets").display().to_string(),
+        "--json".into(),
+    ];
+    args.extend(registry_flags(target, p.tmp.path()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Pushes bundle `p` into `target` (panics on failure) and returns the JSON report.
+pub fn registry_push_json(p: &Packed, target: &TestRegistry) -> serde_json::Value {
+    serde_json::from_str(&ferry_ok(registry_push_args(p, target, &[]))).unwrap()
+}

@@ -118,3 +118,13 @@ pub fn raw_digest(reg: &TestRegistry, image: &FixtureImage, suffix: &str) -> Str
         )
     })
 }
+
+/// `skopeo inspect --raw` of `repo@digest` (or `repo:tag`) at `target`, hashed.
+pub fn mirrored_digest(target: &TestRegistry, repo: &str, reference: &str) -> String {
+    let flags = skopeo_tls_args(target);
+    let mut args = vec!["inspect".to_string(), "--raw".to_string()];
+    args.extend(flags.inspect.clone());
+    let sep = if reference.contains(':') { '@' } else { ':' };
+    args.push(format!("docker://{}/{repo}{sep}{reference}", target.host()));
+    ferry::model::Digest::sha256_of(&skopeo(&args)).to_string()
+}
