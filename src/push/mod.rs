@@ -7,6 +7,7 @@
 //! run in parallel; one failing does not stop the others.
 
 mod ledger;
+mod workflow;
 
 use std::io::Read;
 
@@ -20,6 +21,8 @@ use crate::naming::Naming;
 use crate::progress::Progress;
 use crate::registry::{BlobSource, Registry, RegistryError};
 use ledger::{Claim, Ledger};
+
+pub use workflow::{run, PushOptions, PushOutcome, WorkflowError};
 
 /// Why one image could not be pushed.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,9 @@ pub struct ImageResult {
     pub ok: bool,
     /// Why not, when it failed.
     pub error: Option<String>,
+    /// What to do about the failure, when the registry product's limits explain it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<crate::flavor::Hint>,
     /// Blobs uploaded for this image.
     pub blobs_uploaded: usize,
     /// Blobs mounted from another repository.
@@ -295,6 +301,21 @@ pub fn push(
     jobs: usize,
     progress: &dyn Progress,
 ) -> PushReport {
+    push_hinted(bundle, target, naming, jobs, progress, &|_| None)
+}
+
+/// Asks what to do about an image's failure (see [`crate::flavor::hint_for`]).
+pub(crate) type HintFn<'a> = &'a (dyn Fn(&PushError) -> Option<crate::flavor::Hint> + Sync);
+
+/// [`push`], with each failed image's result carrying the hint `hint` gives for its error.
+pub(crate) fn push_hinted(
+    bundle: &Bundle<Verified>,
+    target: &Registry,
+    naming: &Naming,
+    jobs: usize,
+    progress: &dyn Progress,
+    hint: HintFn<'_>,
+) -> PushReport {
     let root = bundle.root();
     let before = target.stats();
     let pusher = Pusher {
@@ -332,6 +353,7 @@ pub fn push(
             digest: img.digest.clone(),
             ok: false,
             error: None,
+            hint: None,
             blobs_uploaded: 0,
             blobs_mounted: 0,
             blobs_present: 0,
@@ -344,6 +366,7 @@ pub fn push(
             }
             Err(e) => {
                 r.error = Some(e.to_string());
+                r.hint = hint(&e);
                 progress.note(&format!("could not push {}: {e}", r.name));
             }
         }
