@@ -1,7 +1,8 @@
 //! ferry: carry container images across an air gap.
 //!
-//! The library holds everything the `ferry` binary does; the binary only parses arguments,
-//! calls into it and maps the outcome to an exit code.
+//! The library holds everything the `ferry` binary does, with typed errors; the binary (whose
+//! `cli` module is not part of the library) only parses arguments, calls into it, prints the
+//! outcome and maps it to an exit code.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Errors carry the context a user needs (URL, repository, registry error codes, paths); they are
@@ -11,7 +12,6 @@
 pub mod bundle;
 pub mod check;
 pub mod chunk;
-pub mod cli;
 pub mod flavor;
 pub mod inspect;
 pub mod mirrorset;
