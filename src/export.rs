@@ -66,7 +66,7 @@ pub fn export(
 ) -> Result<ExportReport, TargetError> {
     let target = OciLayoutTarget::create(dir)?;
     let names = UpstreamNames { dir };
-    let images = copy_bundle(bundle, &target, &names, jobs, progress, "export");
+    let images = copy_bundle(bundle, &target, &names, jobs, progress, "export", &|_| None);
     // Images without a tag are named by digest, so that every image can be read by name.
     let root = bundle.root();
     for (img, r) in root.images.iter().zip(&images) {

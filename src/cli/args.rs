@@ -162,6 +162,16 @@ pub enum ScopeArg {
     Repository,
 }
 
+impl ScopeArg {
+    /// The library's scope.
+    pub fn scope(self) -> ferry::mirrorset::Scope {
+        match self {
+            ScopeArg::Registry => ferry::mirrorset::Scope::Registry,
+            ScopeArg::Repository => ferry::mirrorset::Scope::Repository,
+        }
+    }
+}
+
 /// The registry product at the target.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
 pub enum FlavorArg {
@@ -178,8 +188,8 @@ pub enum FlavorArg {
 
 impl FlavorArg {
     /// The library's flavor.
-    pub fn flavor(self) -> crate::flavor::Flavor {
-        use crate::flavor::Flavor;
+    pub fn flavor(self) -> ferry::flavor::Flavor {
+        use ferry::flavor::Flavor;
         match self {
             FlavorArg::Distribution => Flavor::Distribution,
             FlavorArg::Quay => Flavor::Quay,
@@ -196,7 +206,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub to: String,
     /// Path prefix under which upstream registries are mirrored.
-    #[arg(long, default_value = crate::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
+    #[arg(long, default_value = ferry::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
     pub prefix: String,
     /// The registry product: its limits are checked before anything is pushed.
     #[arg(long, value_enum, default_value_t = FlavorArg::Distribution)]
@@ -206,6 +216,13 @@ pub struct TargetArgs {
     /// sets then hold one entry per repository.
     #[arg(long)]
     pub flatten: bool,
+}
+
+impl TargetArgs {
+    /// The library's target (mirror-registry's port added when none is given).
+    pub fn target(&self) -> ferry::flavor::Target {
+        ferry::flavor::Target::new(self.flavor.flavor(), &self.to, &self.prefix, self.flatten)
+    }
 }
 
 /// `ferry setup`.
@@ -218,7 +235,7 @@ pub struct SetupArgs {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub to: String,
     /// The mirror prefix; its first component names the organization (Quay) or project (Harbor).
-    #[arg(long, default_value = crate::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
+    #[arg(long, default_value = ferry::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
     pub prefix: String,
     /// The robot's short name (login `ORG+NAME` on Quay, `robot$PROJECT+NAME` on Harbor).
     #[arg(long, value_name = "NAME")]

@@ -1,24 +1,22 @@
 //! The command-line layer: arguments in, library calls, human or JSON output, exit codes.
 //! Errors get their context here (anyhow); the library's errors are typed.
+//!
+//! Modules depend one way: this one dispatches to the commands; the commands use `args`,
+//! `common` and `progress`, never each other.
 
 mod args;
 mod commands;
+mod common;
 mod logger;
 mod progress;
+mod push;
 mod setup;
 
+use anyhow::Result;
 use clap::Parser;
 
-pub use args::{parse_size, Cli, Command};
-
-/// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: an error stopped the work.
-pub const EXIT_ERROR: i32 = 1;
-/// Exit code: usage error.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code: the work ran and found problems (damage, failed images, missing images).
-pub const EXIT_PROBLEMS: i32 = 3;
+use args::{Cli, Command};
+use common::{EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 
 /// Runs the CLI with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
@@ -31,7 +29,7 @@ pub fn main() -> i32 {
         }
     };
     logger::init(cli.verbose);
-    match commands::run(cli.command) {
+    match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
             // A closed pipe (`ferry inspect | head`) is not an error worth a message.
@@ -44,5 +42,19 @@ pub fn main() -> i32 {
             eprintln!("error: {e:#}");
             EXIT_ERROR
         }
+    }
+}
+
+/// Runs one command; returns the exit code.
+fn run(cmd: Command) -> Result<i32> {
+    match cmd {
+        Command::Keygen(a) => commands::keygen(a),
+        Command::Pack(a) => commands::pack(a),
+        Command::Verify(a) => commands::verify(a),
+        Command::Inspect(a) => commands::inspect(a),
+        Command::Push(a) => push::push(a),
+        Command::Mirrorsets(a) => commands::mirrorsets(a),
+        Command::Check(a) => commands::check(a),
+        Command::Setup(a) => setup::setup(a),
     }
 }

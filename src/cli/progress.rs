@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::progress::Progress;
+use ferry::progress::Progress;
 
 /// Renders progress on stderr.
 pub struct Renderer {

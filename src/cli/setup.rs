@@ -4,10 +4,10 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::args::SetupArgs;
-use super::commands::print_json;
-use super::EXIT_OK;
-use crate::flavor::{self, Flavor, Outcome, SetupRequest};
-use crate::registry::{AdminAuth, AdminClient, ClientOptions, Credential, Secret};
+use super::common::{print_json, print_notes, user_agent, EXIT_OK};
+use ferry::flavor::{self, Flavor, Outcome, SetupRequest, Target};
+use ferry::naming::Naming;
+use ferry::registry::{AdminAuth, AdminClient, ClientOptions, Credential, Secret};
 
 /// Reads a secret from a file (trimmed), naming the file (never the content) on failure.
 fn read_secret_file(path: &std::path::Path) -> Result<Secret> {
@@ -64,21 +64,16 @@ fn admin_auth(a: &SetupArgs, flavor: Flavor) -> Result<AdminAuth> {
 /// Runs `ferry setup`.
 pub(super) fn setup(a: SetupArgs) -> Result<i32> {
     let flavor = a.flavor.flavor();
-    let mut target = a.to.trim().trim_end_matches('/').to_string();
-    if let Some(with_port) = flavor.default_port_for(&target) {
-        eprintln!(
-            "note: mirror-registry listens on port {}: using {with_port}",
-            flavor::MIRROR_REGISTRY_PORT
-        );
-        target = with_port;
-    }
+    let t = Target::new(flavor, &a.to, &a.prefix, false);
+    print_notes(&t);
+    let target = t.host().to_string();
     // Validates the target and prefix the same way push will.
-    crate::naming::Naming::new(&target, &a.prefix)?;
+    Naming::new(&target, &a.prefix)?;
     let auth = admin_auth(&a, flavor)?;
     let opts = ClientOptions {
         ca_files: a.ca_files.clone(),
         insecure: a.insecure.clone(),
-        user_agent: format!("ferry/{}", env!("CARGO_PKG_VERSION")),
+        user_agent: user_agent(),
         ..Default::default()
     };
     let admin = AdminClient::new(&target, &opts, auth)?;
@@ -90,18 +85,9 @@ pub(super) fn setup(a: SetupArgs) -> Result<i32> {
         authfile_out: a.authfile_out.clone(),
     };
     let report = flavor::setup(&req, &admin, &opts).map_err(|e| {
-        let hint = if flavor == Flavor::MirrorRegistry
-            && matches!(
-                &e,
-                flavor::FlavorError::Admin {
-                    source: crate::registry::AdminError::Tls { .. },
-                    ..
-                }
-            ) {
-            " (mirror-registry's CA is QUAY_ROOT/quay-rootCA/rootCA.pem: pass it with --ca-file)"
-        } else {
-            ""
-        };
+        let hint = flavor::setup_hint(flavor, &e)
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
         anyhow::anyhow!("setting up {} at {target}: {e}{hint}", flavor.name())
     })?;
     if a.json {

@@ -15,17 +15,22 @@
 //! file, never the secret.
 
 pub mod harbor;
+mod hint;
 pub mod quay;
+mod target;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::naming::Naming;
+
 use crate::registry::{
     write_authfile_entry, AdminAuth, AdminClient, AdminError, ClientOptions, Credential,
     CredentialError, Registry, RegistryError,
 };
+pub use hint::{hint_for, setup_hint, Hint, NAME_INVALID, QUAY_NESTED_MESSAGE};
+pub use target::{Note, Target, TargetError};
 
 /// A registry product.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

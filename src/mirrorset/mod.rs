@@ -19,6 +19,7 @@
 //! - `mapping.txt` lists every image by digest only (`SOURCE@DIGEST=MIRROR@DIGEST`), once per
 //!   distinct repository and digest; tags are not repeated there because `ferry push` sets them.
 
+mod bundle;
 mod plan;
 mod render;
 mod validate;
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use crate::model::Reference;
 use crate::naming::{Naming, NamingError};
 
+pub use bundle::{scope_for, write_for_root, BundleMirrorSetError};
 pub use plan::{plan, MirrorEntry, MirrorPlan};
 pub use validate::{default_name, is_dns1123_subdomain, is_valid_mirror, is_valid_source};
 pub use write::write_all;

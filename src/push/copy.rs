@@ -10,7 +10,7 @@
 use std::io::Read;
 
 use super::ledger::{Claim, Ledger};
-use super::{ImageResult, PushError};
+use super::{HintFn, ImageResult, PushError};
 use crate::bundle::root::ImageEntry;
 use crate::bundle::{Bundle, Verified};
 use crate::model::graph::Node;
@@ -208,7 +208,8 @@ impl Copier<'_> {
 }
 
 /// Copies every image of `bundle` into `target` under the repositories `names` gives; the
-/// results keep the bundle's order. `verb` names the work in progress lines (`push`).
+/// results keep the bundle's order. `verb` names the work in progress lines (`push`); `hint`
+/// says what to do about a failed image, where the target's product knows.
 pub fn copy_bundle(
     bundle: &Bundle<Verified>,
     target: &dyn ImageTarget,
@@ -216,6 +217,7 @@ pub fn copy_bundle(
     jobs: usize,
     progress: &dyn Progress,
     verb: &str,
+    hint: HintFn<'_>,
 ) -> Vec<ImageResult> {
     let root = bundle.root();
     let copier = Copier {
@@ -252,6 +254,7 @@ pub fn copy_bundle(
             digest: img.digest.clone(),
             ok: false,
             error: None,
+            hint: None,
             blobs_uploaded: 0,
             blobs_mounted: 0,
             blobs_present: 0,
@@ -265,6 +268,7 @@ pub fn copy_bundle(
             }
             Err(e) => {
                 r.error = Some(e.to_string());
+                r.hint = hint(&e);
                 progress.note(&format!("could not {verb} {}: {e}", r.name));
             }
         }

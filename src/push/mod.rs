@@ -4,6 +4,7 @@
 
 pub mod copy;
 mod ledger;
+mod workflow;
 
 use serde::Serialize;
 
@@ -12,6 +13,8 @@ use crate::model::Digest;
 use crate::naming::Naming;
 use crate::progress::Progress;
 use crate::registry::{Registry, RegistryError};
+
+pub use workflow::{run, PushOptions, PushOutcome, WorkflowError};
 
 /// Why one image could not be pushed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,9 @@ pub struct ImageResult {
     pub ok: bool,
     /// Why not, when it failed.
     pub error: Option<String>,
+    /// What to do about the failure, when the registry product's limits explain it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<crate::flavor::Hint>,
     /// Blobs uploaded for this image.
     pub blobs_uploaded: usize,
     /// Blobs mounted from another repository.
@@ -118,8 +124,23 @@ pub fn push(
     jobs: usize,
     progress: &dyn Progress,
 ) -> PushReport {
+    push_hinted(bundle, target, naming, jobs, progress, &|_| None)
+}
+
+/// Asks what to do about an image's failure (see [`crate::flavor::hint_for`]).
+pub(crate) type HintFn<'a> = &'a (dyn Fn(&PushError) -> Option<crate::flavor::Hint> + Sync);
+
+/// [`push`], with each failed image's result carrying the hint `hint` gives for its error.
+pub(crate) fn push_hinted(
+    bundle: &Bundle<Verified>,
+    target: &Registry,
+    naming: &Naming,
+    jobs: usize,
+    progress: &dyn Progress,
+    hint: HintFn<'_>,
+) -> PushReport {
     let before = target.stats();
-    let images = copy::copy_bundle(bundle, target, naming, jobs, progress, "push");
+    let images = copy::copy_bundle(bundle, target, naming, jobs, progress, "push", hint);
     let after = target.stats();
     PushReport {
         bundle_id: bundle.root().bundle_id.clone(),

@@ -229,6 +229,17 @@ impl RegistryError {
             _ => None,
         }
     }
+
+    /// The registry's own error entries (code, message, detail) from its answer; empty when
+    /// the error is not an answer or the answer had none.
+    pub fn api_errors(&self) -> &[ApiError] {
+        match self {
+            RegistryError::Status { errors, .. }
+            | RegistryError::Auth { errors, .. }
+            | RegistryError::NotFound { errors, .. } => &errors.0,
+            _ => &[],
+        }
+    }
 }
 
 #[cfg(test)]

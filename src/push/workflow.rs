@@ -1,0 +1,141 @@
+//! `ferry push` as a whole, the same for the CLI and any other caller: the target's naming
+//! checked against its product, the registry reached, the product's preflight, every image
+//! pushed, the mirror sets written, and a hint on each failure the product's limits explain.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{push_hinted, PushError, PushReport};
+use crate::bundle::{Bundle, Verified};
+use crate::flavor::{self, FlavorError, Hint, Target, TargetError};
+use crate::mirrorset::{self, BundleMirrorSetError, Scope};
+use crate::progress::Progress;
+use crate::registry::{ClientOptions, Registry, RegistryError};
+
+/// What to push a bundle to, and how.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// The mirror registry, prefix, product and flattening.
+    pub target: Target,
+    /// How to reach and authenticate to the registry.
+    pub client: ClientOptions,
+    /// Images pushed in parallel.
+    pub jobs: usize,
+    /// The directory the mirror sets are written to.
+    pub mirrorsets_out: PathBuf,
+    /// The width of mirror-set entries asked for (per repository anyway when flattened).
+    pub scope: Scope,
+}
+
+/// What a push did: the report per image (failed images carry their error and hint) and the
+/// mirror-set files written.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushOutcome {
+    /// Per image, with totals.
+    #[serde(flatten)]
+    pub report: PushReport,
+    /// The mirror-set files written.
+    pub mirrorsets: Vec<PathBuf>,
+}
+
+impl PushOutcome {
+    /// Whether every image was pushed.
+    pub fn is_complete(&self) -> bool {
+        self.report.failed().next().is_none()
+    }
+
+    /// The distinct hints of the failed images, in the order of the images.
+    pub fn hints(&self) -> Vec<Hint> {
+        let mut hints = Vec::new();
+        for h in self.report.failed().filter_map(|i| i.hint) {
+            if !hints.contains(&h) {
+                hints.push(h);
+            }
+        }
+        hints
+    }
+}
+
+/// Why a push did not start, or its mirror sets could not be written. Images that fail do not
+/// stop a push: they are in the [`PushOutcome`]. The display names the step; the cause is the
+/// [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The target has no valid naming for its product.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The client for the registry could not be made.
+    #[error("connecting to {host}")]
+    Connect {
+        /// The registry.
+        host: String,
+        /// Why.
+        #[source]
+        source: RegistryError,
+    },
+    /// The registry did not answer `GET /v2/` as a registry.
+    #[error("reaching registry {host}{}", .hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+    Unreachable {
+        /// The registry.
+        host: String,
+        /// Why.
+        #[source]
+        source: RegistryError,
+        /// What to do about it, when the product explains it.
+        hint: Option<Hint>,
+    },
+    /// The product's checks before a push failed (a missing Harbor project).
+    #[error("checking {host} as {flavor} before pushing")]
+    Preflight {
+        /// The registry.
+        host: String,
+        /// The product.
+        flavor: &'static str,
+        /// Why.
+        #[source]
+        source: FlavorError,
+    },
+    /// The mirror sets could not be written (the images were pushed).
+    #[error(transparent)]
+    MirrorSets(#[from] BundleMirrorSetError),
+}
+
+/// Pushes every image of `bundle` as `opts` say and writes its mirror sets; reports progress to
+/// `progress`. The target's notes ([`Target::notes`]) are the caller's to show.
+pub fn run(
+    bundle: &Bundle<Verified>,
+    opts: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<PushOutcome, WorkflowError> {
+    let naming = opts.target.naming()?;
+    let flavor = opts.target.flavor();
+    let host = naming.target().to_string();
+    let registry = Registry::new(&host, &opts.client).map_err(|source| WorkflowError::Connect {
+        host: host.clone(),
+        source,
+    })?;
+    registry
+        .ping()
+        .map_err(|source| WorkflowError::Unreachable {
+            host: host.clone(),
+            hint: flavor::hint_for(flavor, &source),
+            source,
+        })?;
+    flavor::preflight_push(flavor, &naming, &opts.client).map_err(|source| {
+        WorkflowError::Preflight {
+            host: host.clone(),
+            flavor: flavor.name(),
+            source,
+        }
+    })?;
+    let hint = |e: &PushError| match e {
+        PushError::Registry(r) => flavor::hint_for(flavor, r),
+        _ => None,
+    };
+    let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
+    let scope = mirrorset::scope_for(opts.scope, &naming);
+    let mirrorsets =
+        mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?;
+    Ok(PushOutcome { report, mirrorsets })
+}
