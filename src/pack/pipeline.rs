@@ -5,7 +5,8 @@
 //!
 //! - **readers** (`jobs` of them) take the blobs of the plan in order; each fetches its blob,
 //!   cuts it into content-defined chunks ([`chunk::Cutter`]) and hashes the whole blob (the two
-//!   steps that must see the bytes in order), checking digest and size at the end;
+//!   steps that must see the bytes in order), checking digest and size at the end — the only
+//!   pass over the blob's bytes that checks them: sources hand over unchecked streams;
 //! - **hashers** (a pool of `jobs`) compute each chunk's digest and compress it where that pays
 //!   (not at all for gzip or zstd layers);
 //! - **the writer** (the calling thread) takes the results strictly in plan order — blob by
@@ -133,8 +134,15 @@ fn produce(
     }
     let got = whole.finish();
     if got != r.digest {
+        // Name where the bytes came from when the image as written does not (`alpine:3`).
+        let from = image.source.describe();
+        let from = if from == image.entry.source {
+            String::new()
+        } else {
+            format!(" (from {from})")
+        };
         return fail(format!(
-            "digest mismatch: expected {}, content hashes to {got}",
+            "digest mismatch: expected {}, content hashes to {got}{from}",
             r.digest
         ));
     }
