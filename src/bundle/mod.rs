@@ -1,10 +1,13 @@
 //! The bundle: ferry's on-disk format (bundle-format/SPEC.md). One file per on-disk object:
 //! [`root`] (root.json), [`volume`] (a volume's tar layout and `volume.json`), [`journal`] (an
-//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them, [`verify`] checks their content.
+//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them, [`verify`] checks their
+//! content. A blob is rebuilt ([`blob`]) from chunks a chunk [`store`] resolves.
 
+pub mod blob;
 pub mod journal;
 pub mod reader;
 pub mod root;
+pub mod store;
 pub mod verify;
 pub mod volume;
 pub mod writer;
@@ -12,8 +15,10 @@ pub mod writer;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use reader::{BlobReader, Bundle, Unverified, Verified};
-pub use root::{ImageEntry, Root};
+pub use blob::BlobReader;
+pub use reader::{Bundle, Unverified, Verified};
+pub use root::{BlobEncoding, ImageEntry, Root};
+pub use store::{ChunkStore, VolumeStore};
 
 use crate::model::Digest;
 
@@ -142,7 +147,47 @@ pub enum BundleError {
         /// A file found there.
         found: String,
     },
-    /// The pack journal is unusable.
+    /// The root names a chunk by a number beyond its chunk list.
+    #[error("the root names chunk #{index}, but lists only {count} chunks")]
+    ChunkOutOfRange {
+        /// The chunk number named.
+        index: u32,
+        /// How many chunks the root lists.
+        count: usize,
+    },
+    /// Reading a blob's bytes back from the bundle failed.
+    #[error("reading blob {blob}: {source}")]
+    Read {
+        /// The blob.
+        blob: Digest,
+        /// What failed (wrapping the [`BundleError`] that names chunk and volume, when the
+        /// bundle's data is at fault).
+        source: io::Error,
+    },
+    /// A blob rebuilt from its chunks does not hash to its digest.
+    #[error("blob {digest}: rebuilt content hashes to {got}")]
+    BlobMismatch {
+        /// The blob.
+        digest: Digest,
+        /// What its rebuilt content hashes to.
+        got: Digest,
+    },
+    /// A manifest the bundle holds does not parse as what its media type says.
+    #[error(transparent)]
+    Manifest(#[from] crate::model::manifest::ManifestError),
+    /// The signed root does not fit into a volume beside the data packed into it (a bug: the
+    /// pack reserves room for it).
+    #[error("internal error: root of {root_bytes} bytes does not fit beside {data_bytes} bytes of data in a {limit}-byte volume")]
+    RootDoesNotFit {
+        /// Length of root.json.
+        root_bytes: u64,
+        /// Data bytes of the fullest volume.
+        data_bytes: u64,
+        /// The volume size limit.
+        limit: u64,
+    },
+    /// The pack journal (`.ferry-pack/journal.jsonl`) contradicts itself or the partial volumes
+    /// beside it.
     #[error("pack journal: {0}")]
     Journal(String),
 }

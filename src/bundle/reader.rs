@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use super::root::{BlobEntry, ChunkEntry, Root};
-use super::volume::{self, VolumeTrailer, DATA_OFFSET};
+use super::blob::BlobReader;
+use super::root::{ChunkEntry, Root};
+use super::store::{self, VolumeStore};
+use super::volume::{self, VolumeTrailer};
 use super::BundleError;
-use crate::chunk;
 use crate::model::Digest;
 use crate::sign::{PublicKey, Signature};
 
@@ -261,6 +261,11 @@ impl Bundle<Verified> {
         self.volumes.get(&chunk.volume())
     }
 
+    /// The chunks stored in this bundle's volumes, for rebuilding blobs.
+    pub fn chunk_store(&self) -> VolumeStore<'_> {
+        VolumeStore::new(&self.root, &self.volumes)
+    }
+
     /// A stream of a blob's bytes rebuilt from its chunks. The caller hashes it (pushing does);
     /// with `check_chunks` every chunk is also checked against its own digest as it is read.
     pub fn blob_reader(
@@ -275,18 +280,16 @@ impl Bundle<Verified> {
             .copied()
             .cloned()
             .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
-        Ok(BlobReader {
-            bundle: self,
+        Ok(BlobReader::new(
             blob,
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
-            files: BTreeMap::new(),
+            &self.root.chunks,
+            self.chunk_store(),
             check_chunks,
-        })
+        ))
     }
 
-    /// Reads one chunk's stored bytes, decompresses and checks them.
+    /// Reads chunk number `index` of the root, decompresses it and checks it against its
+    /// digest, reusing (and adding to) the volume files open in `files`.
     pub fn read_chunk(
         &self,
         files: &mut BTreeMap<u32, File>,
@@ -296,102 +299,11 @@ impl Bundle<Verified> {
             .root
             .chunks
             .get(index as usize)
-            .ok_or_else(|| BundleError::Journal(format!("chunk #{index} out of range")))?;
-        let data = self.read_chunk_unchecked(files, c)?;
-        let got = Digest::sha256_of(&data);
-        if &got != c.digest() {
-            let v = self.volume_of(c).expect("volume present");
-            return Err(BundleError::ChunkDamaged {
-                path: v.path.clone(),
-                offset: DATA_OFFSET + c.offset(),
-                chunk: c.digest().clone(),
-                reason: format!("content hashes to {got}"),
-            });
-        }
-        Ok(data)
-    }
-
-    fn read_chunk_unchecked(
-        &self,
-        files: &mut BTreeMap<u32, File>,
-        c: &ChunkEntry,
-    ) -> Result<Vec<u8>, BundleError> {
-        let v = self
-            .volumes
-            .get(&c.volume())
-            .ok_or_else(|| BundleError::MissingVolumes {
-                bundle: self.root.bundle_id.clone(),
-                count: self.root.volumes.len() as u32,
-                missing: vec![volume::volume_file_name(
-                    &self.root.bundle_id,
-                    c.volume(),
-                    self.root.volumes.len() as u32,
-                )],
+            .ok_or(BundleError::ChunkOutOfRange {
+                index,
+                count: self.root.chunks.len(),
             })?;
-        let f = match files.entry(c.volume()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(File::open(&v.path).map_err(|err| BundleError::io(&v.path, err))?)
-            }
-        };
-        let mut stored = vec![0u8; c.stored_len() as usize];
-        f.seek(SeekFrom::Start(DATA_OFFSET + c.offset()))
-            .and_then(|_| f.read_exact(&mut stored))
-            .map_err(|e| BundleError::io(&v.path, e))?;
-        if c.compression() == chunk::Compression::None && stored.len() as u64 == c.len() {
-            // Stored raw: the bytes read are the chunk, no second copy.
-            return Ok(stored);
-        }
-        chunk::decompress(c.compression(), &stored, c.len() as usize).map_err(|e| {
-            BundleError::ChunkDamaged {
-                path: v.path.clone(),
-                offset: DATA_OFFSET + c.offset(),
-                chunk: c.digest().clone(),
-                reason: format!("stored bytes do not decompress: {e}"),
-            }
-        })
-    }
-}
-
-/// Streams one blob from its chunks.
-pub struct BlobReader<'a> {
-    bundle: &'a Bundle<Verified>,
-    blob: BlobEntry,
-    next: usize,
-    buf: Vec<u8>,
-    pos: usize,
-    files: BTreeMap<u32, File>,
-    check_chunks: bool,
-}
-
-impl BlobReader<'_> {
-    /// The blob being read.
-    pub fn blob(&self) -> &BlobEntry {
-        &self.blob
-    }
-}
-
-impl Read for BlobReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            let Some(&ci) = self.blob.chunks.get(self.next) else {
-                return Ok(0);
-            };
-            self.next += 1;
-            let data = if self.check_chunks {
-                self.bundle.read_chunk(&mut self.files, ci)
-            } else {
-                let c = &self.bundle.root.chunks[ci as usize];
-                self.bundle.read_chunk_unchecked(&mut self.files, c)
-            };
-            self.buf =
-                data.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            self.pos = 0;
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        store::read_from_volume(&self.root, &self.volumes, files, c, true)
     }
 }
 

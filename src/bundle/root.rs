@@ -17,8 +17,29 @@ use crate::model::Digest;
 pub const FORMAT_VERSION: &str = "1.0";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
-/// Blob encoding: the blob is the concatenation of its chunks.
-pub const ENCODING_PLAIN: &str = "plain";
+
+/// How a blob is rebuilt from its chunks (the `encoding` of a blob entry, SPEC.md §4).
+///
+/// Serialised as its name in kebab case (`"plain"`). An encoding this ferry does not know is
+/// refused when the root is opened ([`RootError::UnknownEncoding`]), never while reading. A new
+/// encoding is a new variant here and a new arm where [`crate::bundle::BlobReader`] dispatches
+/// on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlobEncoding {
+    /// The blob is the concatenation of its chunks (format 1.0).
+    Plain,
+}
+
+impl BlobEncoding {
+    /// The encoding called `name` in a root, if this ferry knows it.
+    pub fn from_name(name: &str) -> Option<BlobEncoding> {
+        use serde::de::IntoDeserializer;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        BlobEncoding::deserialize(de).ok()
+    }
+}
 
 /// Why a root was refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +64,31 @@ pub enum RootError {
     /// The root contradicts itself (an index out of range, a size that does not add up, ...).
     #[error("root.json is inconsistent: {0}")]
     Inconsistent(String),
+}
+
+/// The first blob whose encoding this ferry does not know, as an error: what a root that failed
+/// to parse is refused for when that is the reason (found only then, so a good root is not
+/// parsed a third time).
+fn unknown_encoding(bytes: &[u8]) -> Option<RootError> {
+    #[derive(Deserialize)]
+    struct Blobs {
+        #[serde(default)]
+        blobs: Vec<EncodingOf>,
+    }
+    #[derive(Deserialize)]
+    struct EncodingOf {
+        digest: Digest,
+        encoding: String,
+    }
+    let parsed: Blobs = serde_json::from_slice(bytes).ok()?;
+    parsed
+        .blobs
+        .into_iter()
+        .find(|b| BlobEncoding::from_name(&b.encoding).is_none())
+        .map(|b| RootError::UnknownEncoding {
+            digest: b.digest,
+            encoding: b.encoding,
+        })
 }
 
 /// The content-defined chunking parameters a bundle was cut with.
@@ -168,8 +214,8 @@ pub struct BlobEntry {
     pub size: u64,
     /// Its media type as the first manifest that uses it names it.
     pub media_type: String,
-    /// How the blob is rebuilt from its chunks (`plain` in format 1.0).
-    pub encoding: String,
+    /// How the blob is rebuilt from its chunks.
+    pub encoding: BlobEncoding,
     /// Indices into [`Root::chunks`], in order. Empty when `in_base` is set.
     pub chunks: Vec<u32>,
     /// The blob is carried by the base bundle, not this one.
@@ -271,7 +317,10 @@ impl Root {
         if major != Some(FORMAT_MAJOR) {
             return Err(RootError::UnsupportedFormat { found: v.format });
         }
-        let root: Root = serde_json::from_slice(bytes)?;
+        let root: Root = match serde_json::from_slice(bytes) {
+            Ok(root) => root,
+            Err(e) => return Err(unknown_encoding(bytes).unwrap_or(RootError::Parse(e))),
+        };
         root.validate()?;
         Ok(root)
     }
@@ -317,12 +366,6 @@ impl Root {
             ));
         }
         for b in &self.blobs {
-            if b.encoding != ENCODING_PLAIN {
-                return Err(RootError::UnknownEncoding {
-                    digest: b.digest.clone(),
-                    encoding: b.encoding.clone(),
-                });
-            }
             if b.in_base {
                 continue;
             }

@@ -80,31 +80,6 @@ fn damage_from(e: &BundleError, blob: Option<&Digest>, images: Vec<String>) -> D
     }
 }
 
-/// Why a blob did not rebuild to its digest.
-#[derive(Debug, thiserror::Error)]
-enum BlobFailure {
-    /// The bundle could not deliver it.
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    /// Reading the rebuilt stream failed.
-    #[error("reading the rebuilt blob failed: {0}")]
-    Read(std::io::Error),
-    /// The rebuilt bytes hash to another digest.
-    #[error("rebuilt content hashes to {0}")]
-    Mismatch(Digest),
-}
-
-fn damage_from_blob(blob: &Digest, images: Vec<String>) -> Damage {
-    Damage {
-        message: String::new(),
-        volume: None,
-        offset: None,
-        chunk: None,
-        blob: Some(blob.clone()),
-        images,
-    }
-}
-
 /// Checks everything in a verified bundle. With every volume present, each blob is rebuilt and
 /// hashed; with only some volumes (checking one stick), each chunk in them is checked alone.
 pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -> VerifyReport {
@@ -181,12 +156,15 @@ fn check_blobs(
     let bytes = std::sync::atomic::AtomicU64::new(0);
     crate::parallel::map(&blobs, jobs, |blob| {
         let images = users.get(&blob.digest).cloned().unwrap_or_default();
-        let result = (|| -> Result<(), BlobFailure> {
+        let result = (|| -> Result<(), BundleError> {
             let mut r = bundle.blob_reader(&blob.digest, false)?;
             let mut h = blob.digest.hasher();
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = r.read(&mut buf).map_err(BlobFailure::Read)?;
+                let n = r.read(&mut buf).map_err(|source| BundleError::Read {
+                    blob: blob.digest.clone(),
+                    source,
+                })?;
                 if n == 0 {
                     break;
                 }
@@ -196,7 +174,10 @@ fn check_blobs(
             }
             let got = h.finish();
             if got != blob.digest {
-                return Err(BlobFailure::Mismatch(got));
+                return Err(BundleError::BlobMismatch {
+                    digest: blob.digest.clone(),
+                    got,
+                });
             }
             Ok(())
         })();
@@ -219,13 +200,8 @@ fn check_blobs(
             }
             if !found {
                 damage.lock().unwrap().push(Damage {
-                    message: format!("blob {} (used by {}): {e}", blob.digest, images.join(", ")),
-                    ..match &e {
-                        BlobFailure::Bundle(b) => {
-                            damage_from(b, Some(&blob.digest), images.clone())
-                        }
-                        _ => damage_from_blob(&blob.digest, images.clone()),
-                    }
+                    message: format!("{e} (used by {})", images.join(", ")),
+                    ..damage_from(&e, Some(&blob.digest), images.clone())
                 });
             }
         }

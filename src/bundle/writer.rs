@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{Journal, JournalHeader, JournalRecord};
 use super::root::{
-    BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
-    ENCODING_PLAIN, FORMAT_VERSION,
+    BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
+    FORMAT_VERSION,
 };
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
@@ -253,7 +253,7 @@ impl BundleWriter {
             digest: digest.clone(),
             size,
             media_type: media_type.to_string(),
-            encoding: ENCODING_PLAIN.to_string(),
+            encoding: BlobEncoding::Plain,
             chunks,
             in_base: false,
         };
@@ -330,10 +330,11 @@ impl BundleWriter {
             let overhead = volume::overhead(root_bytes.len() as u64, signature.len() as u64);
             if let Some(max) = sizes.iter().max() {
                 if max + overhead > limit {
-                    return Err(BundleError::Journal(format!(
-                        "internal error: root of {} bytes does not fit beside {max} bytes of data in a {limit}-byte volume",
-                        root_bytes.len()
-                    )));
+                    return Err(BundleError::RootDoesNotFit {
+                        root_bytes: root_bytes.len() as u64,
+                        data_bytes: *max,
+                        limit,
+                    });
                 }
             }
         }

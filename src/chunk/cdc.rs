@@ -3,10 +3,10 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use fastcdc::v2020::{self, StreamCDC};
+use fastcdc::v2020;
 use serde::{Deserialize, Serialize};
 
-use super::ChunkError;
+use super::{ChunkError, Cutter};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
 
 /// Minimum, average and maximum chunk sizes in bytes.
@@ -74,26 +74,12 @@ impl fmt::Debug for Chunk {
     }
 }
 
-/// Retries reads that were interrupted, which `StreamCDC` would report as errors.
-struct Uninterrupted<R>(R);
-
-impl<R: Read> Read for Uninterrupted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.0.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
-            }
-        }
-    }
-}
-
 /// Splits a stream into content-defined chunks, hashing each chunk and the whole stream.
 ///
-/// An iterator of `io::Result<Chunk>`. It holds at most one maximum-size chunk of the stream
-/// (plus the chunk it hands out), whatever the stream's length.
+/// An iterator of `io::Result<Chunk>`, cutting where [`Cutter`] does. It holds a buffer of two
+/// maximum-size chunks (plus the chunk it hands out), whatever the stream's length.
 pub struct Chunker<R: Read> {
-    cdc: StreamCDC<Uninterrupted<R>>,
+    cutter: Cutter<R>,
     whole: Hasher,
     len: u64,
     failed: bool,
@@ -102,15 +88,8 @@ pub struct Chunker<R: Read> {
 impl<R: Read> Chunker<R> {
     /// A chunker over `reader` with `params`.
     pub fn new(reader: R, params: ChunkParams) -> Result<Self, ChunkError> {
-        params.validate()?;
         Ok(Chunker {
-            cdc: StreamCDC::with_level(
-                Uninterrupted(reader),
-                params.min,
-                params.avg,
-                params.max,
-                v2020::Normalization::Level1,
-            ),
+            cutter: Cutter::new(reader, &params, Vec::new())?,
             whole: Hasher::new(DigestAlgorithm::Sha256),
             len: 0,
             failed: false,
@@ -139,20 +118,22 @@ impl<R: Read> Iterator for Chunker<R> {
         if self.failed {
             return None;
         }
-        match self.cdc.next()? {
-            Ok(c) => {
-                self.whole.update(&c.data);
-                self.len += c.data.len() as u64;
-                let digest = Digest::sha256_of(&c.data);
+        match self.cutter.next_chunk() {
+            Ok(Some(data)) => {
+                self.whole.update(&data);
+                let offset = self.len;
+                self.len += data.len() as u64;
+                let digest = Digest::sha256_of(&data);
                 Some(Ok(Chunk {
-                    offset: c.offset,
-                    data: c.data,
+                    offset,
+                    data,
                     digest,
                 }))
             }
+            Ok(None) => None,
             Err(e) => {
                 self.failed = true;
-                Some(Err(e.into()))
+                Some(Err(e))
             }
         }
     }

@@ -2,10 +2,10 @@
 //!
 //! # Cut points (normative)
 //!
-//! Blobs are cut with FastCDC 2020 ("v2020", Xia et al., 2020) exactly as the `fastcdc` crate
-//! 3.x computes it with [`fastcdc::v2020::StreamCDC`], normalization level 1 and no seed, with
-//! the sizes of [`ChunkParams::DEFAULT`] (min 512 KiB, avg 1 MiB, max 8 MiB). Another
-//! implementation reproduces the cut points as follows.
+//! Blobs are cut ([`Cutter`]; [`Chunker`] also hashes) with FastCDC 2020 ("v2020", Xia et al.,
+//! 2020) exactly as the `fastcdc` crate 3.x computes it with [`fastcdc::v2020::StreamCDC`],
+//! normalization level 1 and no seed, with the sizes of [`ChunkParams::DEFAULT`] (min 512 KiB,
+//! avg 1 MiB, max 8 MiB). Another implementation reproduces the cut points as follows.
 //!
 //! - `GEAR[b]` for each byte value `b` is the first 8 bytes, read big-endian, of the MD5 digest
 //!   of 64 bytes all equal to `b` (`GEAR[0] = 0x3b5d3c7d207e37dc`).
@@ -32,9 +32,11 @@
 
 mod cdc;
 mod compress;
+mod cut;
 
 pub use cdc::{Chunk, ChunkParams, Chunker};
 pub use compress::{compress, decompress, CompressHint, Compression, MAX_CHUNK_LEN};
+pub use cut::Cutter;
 
 /// Why chunking could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -229,6 +229,60 @@ fn invalid_params_are_refused() {
     ChunkParams::DEFAULT.validate().unwrap();
 }
 
+/// A stream that hands out reads of odd sizes, as a socket does.
+struct Dribble<'a>(&'a [u8], usize);
+
+impl Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.1 = self.1 % 70_001 + 7919;
+        let n = self.0.len().min(buf.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+/// `fastcdc`'s own stream chunker, which the module documentation names as the definition.
+fn stream_cdc_lengths(data: &[u8], p: ChunkParams) -> Vec<usize> {
+    fastcdc::v2020::StreamCDC::with_level(
+        data,
+        p.min,
+        p.avg,
+        p.max,
+        fastcdc::v2020::Normalization::Level1,
+    )
+    .map(|c| c.unwrap().length)
+    .collect()
+}
+
+#[test]
+fn the_cutter_cuts_where_stream_cdc_does() {
+    // Runs of one byte value hit the maximum size; enough data to compact the buffer many
+    // times over.
+    let mut data = sample(7, 30 * 1024 * 1024 + 12345, true);
+    // A stretch with no cut point: maximum-size chunks.
+    data.extend(std::iter::repeat_n(0u8, 17 * 1024 * 1024));
+    data.extend(noise(9, 5 * 1024 * 1024 + 3));
+    let mut buf = Vec::new();
+    for len in [0, 1000, 600_000, 9 * 1024 * 1024, data.len()] {
+        let bytes = &data[..len];
+        // The same buffer, reused stream after stream, as pack does.
+        let mut cutter = Cutter::new(Dribble(bytes, 0), &ChunkParams::DEFAULT, &mut buf).unwrap();
+        let mut ours = Vec::new();
+        while let Some(c) = cutter.next_chunk().unwrap() {
+            ours.push(c.len());
+        }
+        let theirs = stream_cdc_lengths(bytes, ChunkParams::DEFAULT);
+        assert_eq!(ours, theirs, "{len} bytes");
+        if len == data.len() {
+            assert!(ours.len() > 20, "{} chunks", ours.len());
+        }
+    }
+    let small = sample(8, 300_000, true);
+    let chunker: Vec<usize> = chunks(&small, SMALL).iter().map(|c| c.data.len()).collect();
+    assert_eq!(chunker, stream_cdc_lengths(&small, SMALL));
+}
+
 /// Test data: noise, or noise with long runs of a repeated byte (which hit the maximum size).
 fn sample(seed: u64, len: usize, runs: bool) -> Vec<u8> {
     let mut data = noise(seed, len);

@@ -4,8 +4,9 @@
 //! Three stages, so that one large blob keeps every core busy:
 //!
 //! - **readers** (`jobs` of them) take the blobs of the plan in order; each fetches its blob,
-//!   cuts it into content-defined chunks and hashes the whole blob (the two steps that must see
-//!   the bytes in order), checking digest and size at the end;
+//!   cuts it into content-defined chunks ([`chunk::Cutter`]) and hashes the whole blob (the two
+//!   steps that must see the bytes in order), checking digest and size at the end — the only
+//!   pass over the blob's bytes that checks them: sources hand over unchecked streams;
 //! - **hashers** (a pool of `jobs`) compute each chunk's digest and compress it where that pays
 //!   (not at all for gzip or zstd layers);
 //! - **the writer** (the calling thread) takes the results strictly in plan order — blob by
@@ -16,17 +17,15 @@
 //! `jobs × (BLOB_DEPTH + 2)` chunks plus the hashers' queue whatever the blob sizes, and the
 //! output does not depend on which thread finished first.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Condvar, Mutex};
 
-use fastcdc::v2020::{self, Normalization};
-
 use super::resolve::Resolved;
 use super::{PackError, PackOptions, PlannedBlob};
 use crate::bundle::writer::BundleWriter;
-use crate::chunk::{self, ChunkParams, CompressHint, Compression};
+use crate::chunk::{self, ChunkParams, CompressHint, Compression, Cutter};
 use crate::model::{media_type, Digest};
 use crate::progress::Progress;
 
@@ -69,87 +68,6 @@ fn send<T>(tx: &SyncSender<T>, msg: T, stop: &AtomicBool) -> bool {
     !stop.load(Ordering::Relaxed) && tx.send(msg).is_ok()
 }
 
-/// Cuts a stream into content-defined chunks exactly where [`chunk::Chunker`] cuts (FastCDC
-/// 2020, normalization level 1, no seed), without its per-chunk hashing, which the hashers do
-/// in parallel here.
-///
-/// `fastcdc`'s own `StreamCDC` keeps a buffer of `max` bytes and shifts what is left of it to
-/// the front after every chunk — about seven bytes moved per byte cut. This keeps a buffer of
-/// `2 × max` and moves the unread rest only when less than `max` bytes of room are left, at
-/// most one byte moved per byte cut; each cut sees the same window (`max` bytes from the chunk
-/// start, fewer only at the end of the stream) and so finds the same cut point.
-struct Cutter<'b, R> {
-    source: R,
-    buf: &'b mut Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
-    min: usize,
-    avg: usize,
-    max: usize,
-    mask_s: u64,
-    mask_l: u64,
-}
-
-impl<'b, R: Read> Cutter<'b, R> {
-    /// A cutter over `source` with `params` (already validated), using `buf` as its buffer.
-    fn new(source: R, params: &ChunkParams, buf: &'b mut Vec<u8>) -> Self {
-        let max = params.max as usize;
-        buf.resize(2 * max, 0);
-        let bits = v2020::logarithm2(params.avg);
-        let level = Normalization::Level1.bits();
-        Cutter {
-            source,
-            buf,
-            start: 0,
-            end: 0,
-            eof: false,
-            min: params.min as usize,
-            avg: params.avg as usize,
-            max,
-            mask_s: v2020::MASKS[(bits + level) as usize],
-            mask_l: v2020::MASKS[(bits - level) as usize],
-        }
-    }
-
-    /// The next chunk, or `None` at the end of the stream.
-    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
-        if self.end - self.start < self.max && !self.eof {
-            if self.buf.len() - self.start < self.max {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            while self.end - self.start < self.max && !self.eof {
-                match self.source.read(&mut self.buf[self.end..]) {
-                    Ok(0) => self.eof = true,
-                    Ok(n) => self.end += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        let window = &self.buf[self.start..self.end.min(self.start + self.max)];
-        if window.is_empty() {
-            return Ok(None);
-        }
-        let (_, count) = v2020::cut(
-            window,
-            self.min,
-            self.avg,
-            self.max,
-            self.mask_s,
-            self.mask_l,
-            self.mask_s << 1,
-            self.mask_l << 1,
-        );
-        let count = count.clamp(1, window.len());
-        let chunk = window[..count].to_vec();
-        self.start += count;
-        Ok(Some(chunk))
-    }
-}
-
 /// A reader's work on one blob: fetch, cut, hash the whole, hand chunks to the hashers and
 /// their receivers to the writer.
 fn produce(
@@ -187,7 +105,10 @@ fn produce(
     let limited = stream.take(r.size.saturating_add(1));
     let mut whole = r.digest.hasher();
     let mut len = 0u64;
-    let mut cutter = Cutter::new(limited, params, buf);
+    let mut cutter = match Cutter::new(limited, params, buf) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
     loop {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -213,8 +134,15 @@ fn produce(
     }
     let got = whole.finish();
     if got != r.digest {
+        // Name where the bytes came from when the image as written does not (`alpine:3`).
+        let from = image.source.describe();
+        let from = if from == image.entry.source {
+            String::new()
+        } else {
+            format!(" (from {from})")
+        };
         return fail(format!(
-            "digest mismatch: expected {}, content hashes to {got}",
+            "digest mismatch: expected {}, content hashes to {got}{from}",
             r.digest
         ));
     }
@@ -356,72 +284,6 @@ pub(super) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::Chunker;
-
-    /// Pseudo-random bytes with repeated stretches (splitmix64), so that cuts fall everywhere.
-    fn data(len: usize) -> Vec<u8> {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut out = Vec::with_capacity(len);
-        while out.len() < len {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            if z % 997 == 0 {
-                // A run of one byte value, as in sparse files.
-                out.extend(std::iter::repeat_n((z >> 8) as u8, (z % 5_000) as usize));
-            } else {
-                out.extend_from_slice(&z.to_le_bytes());
-            }
-        }
-        out.truncate(len);
-        out
-    }
-
-    fn cuts_and_chunker_cuts(bytes: &[u8]) {
-        let params = ChunkParams::DEFAULT;
-        // Reads of odd sizes, as from a socket.
-        struct Dribble<'a>(&'a [u8], usize);
-        impl Read for Dribble<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                self.1 = self.1 % 70_001 + 7919;
-                let n = self.0.len().min(buf.len()).min(self.1);
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        let mut buf = Vec::new();
-        let mut cutter = Cutter::new(Dribble(bytes, 0), &params, &mut buf);
-        let mut ours: Vec<(u64, usize, Digest)> = Vec::new();
-        let mut offset = 0;
-        while let Some(c) = cutter.next_chunk().unwrap() {
-            ours.push((offset, c.len(), Digest::sha256_of(&c)));
-            offset += c.len() as u64;
-        }
-        let theirs: Vec<(u64, usize, Digest)> = Chunker::new(bytes, params)
-            .unwrap()
-            .map(|c| {
-                let c = c.unwrap();
-                (c.offset, c.data.len(), c.digest)
-            })
-            .collect();
-        assert_eq!(ours, theirs, "{} bytes", bytes.len());
-    }
-
-    #[test]
-    fn the_cutter_cuts_where_the_chunker_does() {
-        let bytes = data(40 * 1024 * 1024 + 12345);
-        for len in [0, 1000, 600_000, 9 * 1024 * 1024, bytes.len()] {
-            cuts_and_chunker_cuts(&bytes[..len]);
-        }
-        // Enough chunks to cover compaction of the buffer many times over.
-        let chunks = Chunker::new(&bytes[..], ChunkParams::DEFAULT)
-            .unwrap()
-            .count();
-        assert!(chunks > 20, "{chunks} chunks");
-    }
 
     /// Packs the fixture layouts of `slugs` with `jobs` workers.
     fn pack_layouts(

@@ -326,13 +326,22 @@ impl Registry {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<Box<dyn Read + Send>, RegistryError> {
-        let call = self.blob_call("GET", repo, digest)?;
-        let resp = self.inner.send(&call)?;
         Ok(Box::new(DigestingReader::verifying(
-            resp.into_reader(),
+            self.get_blob_unverified(repo, digest)?,
             digest.clone(),
             size,
         )))
+    }
+
+    /// Streams a blob without checking it against `digest`: for a caller that hashes the
+    /// content itself anyway (pack, while cutting it into chunks) and reports a mismatch.
+    pub fn get_blob_unverified(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Box<dyn Read + Send>, RegistryError> {
+        let call = self.blob_call("GET", repo, digest)?;
+        Ok(Box::new(self.inner.send(&call)?.into_reader()))
     }
 
     /// Asks the registry to link a blob from `from_repo` into `repo` without uploading it.

@@ -1,0 +1,169 @@
+//! Rebuilding a blob from its chunks, as its encoding says.
+
+use std::io::{self, Read};
+
+use super::root::{BlobEncoding, BlobEntry, ChunkEntry};
+use super::store::ChunkStore;
+use super::BundleError;
+
+/// A stream of one blob's bytes, rebuilt from chunks a [`ChunkStore`] resolves, as the blob's
+/// [`BlobEncoding`] says. It does not hash the whole blob: the caller does.
+///
+/// A failure to rebuild is an [`io::ErrorKind::InvalidData`] error wrapping the
+/// [`BundleError`] that names the chunk and where it is stored.
+pub struct BlobReader<'a> {
+    blob: BlobEntry,
+    bytes: Box<dyn Read + Send + 'a>,
+}
+
+impl<'a> BlobReader<'a> {
+    /// Rebuilds `blob`, whose chunk references index `chunks` (the root's chunk list), with
+    /// chunks from `store`; with `check` every chunk is also checked against its own digest.
+    pub fn new<S: ChunkStore + Send + 'a>(
+        blob: BlobEntry,
+        chunks: &'a [ChunkEntry],
+        store: S,
+        check: bool,
+    ) -> Self {
+        let bytes: Box<dyn Read + Send + 'a> = match blob.encoding {
+            BlobEncoding::Plain => Box::new(Concatenated {
+                order: blob.chunks.clone().into_iter(),
+                chunks,
+                store,
+                check,
+                buf: Vec::new(),
+                pos: 0,
+            }),
+        };
+        BlobReader { blob, bytes }
+    }
+
+    /// The blob being read.
+    pub fn blob(&self) -> &BlobEntry {
+        &self.blob
+    }
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.bytes.read(out)
+    }
+}
+
+/// [`BlobEncoding::Plain`]: the chunks one after another.
+struct Concatenated<'a, S> {
+    order: std::vec::IntoIter<u32>,
+    chunks: &'a [ChunkEntry],
+    store: S,
+    check: bool,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<S: ChunkStore> Read for Concatenated<'_, S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let Some(index) = self.order.next() else {
+                return Ok(0);
+            };
+            let c = self
+                .chunks
+                .get(index as usize)
+                .ok_or(BundleError::ChunkOutOfRange {
+                    index,
+                    count: self.chunks.len(),
+                })
+                .map_err(invalid)?;
+            self.buf = self.store.chunk(c, self.check).map_err(invalid)?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn invalid(e: BundleError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::chunk::Compression;
+    use crate::model::Digest;
+
+    /// Chunks held in memory by digest: any store, not only a bundle's volumes, rebuilds blobs.
+    struct Memory(HashMap<Digest, Vec<u8>>);
+
+    impl ChunkStore for Memory {
+        fn chunk(&mut self, chunk: &ChunkEntry, _check: bool) -> Result<Vec<u8>, BundleError> {
+            self.0
+                .get(chunk.digest())
+                .cloned()
+                .ok_or_else(|| BundleError::NotInBundle(chunk.digest().clone()))
+        }
+    }
+
+    fn entry(data: &[u8]) -> ChunkEntry {
+        let len = data.len() as u64;
+        ChunkEntry(Digest::sha256_of(data), len, 1, 0, len, Compression::None)
+    }
+
+    fn blob(chunks: Vec<u32>) -> BlobEntry {
+        BlobEntry {
+            digest: Digest::sha256_of(b"whatever"),
+            size: 0,
+            media_type: "application/octet-stream".into(),
+            encoding: BlobEncoding::Plain,
+            chunks,
+            in_base: false,
+        }
+    }
+
+    #[test]
+    fn a_plain_blob_is_its_chunks_in_order_from_the_store() {
+        let parts: [&[u8]; 2] = [b"hello, ", b"world"];
+        let chunks: Vec<ChunkEntry> = parts.iter().map(|p| entry(p)).collect();
+        let store = Memory(
+            parts
+                .iter()
+                .map(|p| (Digest::sha256_of(p), p.to_vec()))
+                .collect(),
+        );
+        let mut out = Vec::new();
+        BlobReader::new(blob(vec![1, 0, 1]), &chunks, store, true)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"worldhello, world");
+    }
+
+    #[test]
+    fn a_chunk_number_out_of_range_is_named() {
+        let chunks = vec![entry(b"x")];
+        let store = Memory(HashMap::new());
+        let err = BlobReader::new(blob(vec![7]), &chunks, store, false)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("chunk #7"), "{err}");
+        let inner = err.into_inner().unwrap().downcast::<BundleError>().unwrap();
+        assert!(matches!(
+            *inner,
+            BundleError::ChunkOutOfRange { index: 7, count: 1 }
+        ));
+    }
+
+    #[test]
+    fn encodings_are_written_by_name() {
+        assert_eq!(
+            serde_json::to_string(&BlobEncoding::Plain).unwrap(),
+            "\"plain\""
+        );
+        assert_eq!(BlobEncoding::from_name("plain"), Some(BlobEncoding::Plain));
+        assert_eq!(BlobEncoding::from_name("gzip-tar"), None);
+    }
+}
