@@ -41,6 +41,9 @@ pub enum Command {
     Mirrorsets(MirrorsetsArgs),
     /// Confirm that every image of a bundle is in the mirror registry, by digest.
     Check(CheckArgs),
+    /// Write every image of a verified bundle into an OCI image layout directory, named by its
+    /// upstream name (skopeo, podman and oc read it as oci:DIR:NAME), digests unchanged.
+    Export(ExportArgs),
     /// Prepare Quay, mirror-registry or Harbor for `ferry push`: namespace, least-privilege
     /// robot, robot credential in an auth file (idempotent).
     Setup(SetupArgs),
@@ -135,6 +138,26 @@ pub struct VerifyArgs {
     /// Check only this volume file (one stick as it arrives).
     #[arg(long, value_name = "FILE")]
     pub volume: Option<PathBuf>,
+    /// Parallel workers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ferry export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The public key the bundle must be signed with.
+    #[arg(long, value_name = "PATH.pub")]
+    pub trusted_key: PathBuf,
+    /// Where to write: `oci:DIR`, an OCI image layout directory (created when absent; an
+    /// existing layout keeps its other images).
+    #[arg(long, value_name = "oci:DIR")]
+    pub to: String,
     /// Parallel workers.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod common;
+mod export;
 mod logger;
 mod progress;
 mod push;
@@ -55,6 +56,7 @@ fn run(cmd: Command) -> Result<i32> {
         Command::Push(a) => push::push(a),
         Command::Mirrorsets(a) => commands::mirrorsets(a),
         Command::Check(a) => commands::check(a),
+        Command::Export(a) => export::export(a),
         Command::Setup(a) => setup::setup(a),
     }
 }

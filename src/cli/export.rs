@@ -1,0 +1,53 @@
+//! `ferry export`: a verified bundle into an OCI image layout.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use super::args::ExportArgs;
+use super::common::{jobs, open_verified, print_json, EXIT_OK, EXIT_PROBLEMS};
+use super::progress::Renderer;
+
+/// The layout directory named by `--to oci:DIR`.
+fn layout_dir(to: &str) -> Result<PathBuf> {
+    match to.strip_prefix("oci:") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => bail!("--to {to:?}: ferry exports to an OCI image layout, written as oci:DIR"),
+    }
+}
+
+pub(super) fn export(a: ExportArgs) -> Result<i32> {
+    let dir = layout_dir(&a.to)?;
+    let b = open_verified(&a.dir, &a.trusted_key)?;
+    let progress = Renderer::new(a.json);
+    let report = ferry::export::export(&b, &dir, jobs(a.jobs), &progress)
+        .with_context(|| format!("exporting {} to {}", a.dir.display(), a.to))?;
+    let failed: Vec<_> = report.failed().collect();
+    if a.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "exported {} of {} images to {}: {} blobs written, {} already there",
+            report.images.len() - failed.len(),
+            report.images.len(),
+            dir.display(),
+            report.blobs_written,
+            report.blobs_present
+        );
+        for i in report.images.iter().filter(|i| i.ok) {
+            println!("  {}", i.mirror);
+        }
+        for f in &failed {
+            eprintln!(
+                "FAILED {}: {}",
+                f.name,
+                f.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+    }
+    Ok(if failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
+}
