@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::blob::BlobReader;
 use super::root::{ChunkEntry, Root};
 use super::store::{self, VolumeStore};
-use super::volume::{self, VolumeTrailer};
+use super::volume::{self, VolumeFile, VolumeTrailer};
 use super::BundleError;
 use crate::model::Digest;
 use crate::sign::{PublicKey, Signature};
@@ -21,17 +21,6 @@ pub struct Unverified;
 /// Type state: the root is signed by a trusted key and the volume set is consistent.
 #[derive(Debug)]
 pub struct Verified;
-
-/// One volume file of the bundle.
-#[derive(Debug, Clone)]
-pub struct VolumeFile {
-    /// The file.
-    pub path: PathBuf,
-    /// Its 1-based number.
-    pub index: u32,
-    /// Length of its data member.
-    pub data_size: u64,
-}
 
 /// A bundle opened from disk.
 #[derive(Debug)]

@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use super::reader::VolumeFile;
 use super::root::{ChunkEntry, Root};
-use super::volume::{self, DATA_OFFSET};
+use super::volume::{self, VolumeFile, DATA_OFFSET};
 use super::BundleError;
 use crate::chunk::{self, Compression};
 use crate::model::Digest;

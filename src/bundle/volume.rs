@@ -395,3 +395,13 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         signature,
     })
 }
+/// One volume file of a bundle, as found on disk.
+#[derive(Debug, Clone)]
+pub struct VolumeFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its 1-based number.
+    pub index: u32,
+    /// Length of its data member.
+    pub data_size: u64,
+}

@@ -1,5 +1,5 @@
-//! Where images are written: a registry, or an OCI image layout directory. The copy engine
-//! ([`crate::push`]) speaks only this small trait, so `ferry push` (bundle → registry) and
+//! Where images are written: a registry, or an OCI image layout directory. The copy engine of
+//! `push` speaks only this small trait, so `ferry push` (bundle → registry) and
 //! `ferry export` (bundle → OCI layout) share one ordering, one dedup and one set of checks.
 
 mod oci_layout;
