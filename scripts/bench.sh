@@ -150,23 +150,25 @@ mkdir -p "$WORK/keys" "$WORK/out"
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
-timed() { # step contender round cmd... ; records seconds and peak RSS (KiB), keeps stdout
+timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CPU seconds (user+sys), keeps stdout
   local step=$1 who=$2 round=$3; shift 3
   local t0 t1
   # Untimed: flush what earlier contenders left dirty (skopeo does not fsync; ferry pack fsyncs
   # every blob inside its own time), so no contender pays for another's writeback.
   sync
   t0=$EPOCHREALTIME
-  if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
+  if ! /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
     echo "error: $who (round $round) failed:" >&2
     tail -n 20 "$WORK/out/$who-$round.err" >&2
     exit 1
   fi
   t1=$EPOCHREALTIME
-  local secs
+  local secs kib user sys cpu
   secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$step" "$who" "$round" "$secs" "$(tail -n1 "$WORK/rss")" >>"$RESULTS"
-  printf '   %-8s %-18s round %s  %8ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$(($(tail -n1 "$WORK/rss") / 1024))"
+  read -r kib user sys < <(tail -n1 "$WORK/rss")
+  cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$who" "$round" "$secs" "$kib" "$cpu" >>"$RESULTS"
+  printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
 }
 
 echo "== pack: $ROUNDS rounds, contenders alternating"

@@ -57,10 +57,12 @@ def main():
 
     secs = defaultdict(list)
     rss = defaultdict(list)
+    cpu = defaultdict(list)
     for line in open(a.results):
-        step, who, rnd, s, kib = line.rstrip("\n").split("\t")
+        step, who, rnd, s, kib, c = line.rstrip("\n").split("\t")
         secs[who].append(float(s))
         rss[who].append(int(kib) * 1024)
+        cpu[who].append(float(c))
     med = {k: statistics.median(v) for k, v in secs.items()}
     corpus = json.load(open(a.corpus))
     unique = corpus["unique_blob_bytes"]
@@ -77,6 +79,9 @@ def main():
     def mbps(nbytes, who):
         return nbytes / med[who] / MB
 
+    def cpu_time(who):
+        return f"{statistics.median(cpu[who]):.2f} s"
+
     def peak(who):
         return f"{max(rss[who]) / MIB:.0f} MiB"
 
@@ -88,7 +93,7 @@ def main():
     def row(step, label, who, nbytes, vs="", target="", ok=None):
         t, span = cell_time(who)
         rows.append(
-            [step, label, t, span, f"{mbps(nbytes, who):,.0f} MB/s" if nbytes else "",
+            [step, label, t, span, cpu_time(who), f"{mbps(nbytes, who):,.0f} MB/s" if nbytes else "",
              peak(who), vs, target, "" if ok is None else met(ok)]
         )
 
@@ -118,13 +123,14 @@ def main():
     max_rss = max(max(rss[k]) for k in ferry_cmds)
     ratio = bundle / unique if unique else 0
 
-    header = ["Step", "Contender", "Median", "Range", "Throughput", "Peak RSS", "Ratio", "Target", "Met"]
+    header = ["Step", "Contender", "Median", "Range", "CPU (user+sys)", "Throughput", "Peak RSS",
+              "Ratio", "Target", "Met"]
     lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join(["---", "---", "---:", "---", "---:", "---:", "---", "---", "---"]) + "|"]
+             "|" + "|".join(["---", "---", "---:", "---", "---:", "---:", "---:", "---", "---", "---"]) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines.append(f"| size | bundle bytes / unique blob bytes | | | | | "
+    lines.append(f"| size | bundle bytes / unique blob bytes | | | | | | "
                  f"{bundle / MB:,.0f} MB / {unique / MB:,.0f} MB = {ratio:.4f} | ≤ 1 | {met(ratio <= 1)} |")
-    lines.append(f"| memory | largest peak RSS of any ferry command | | | | "
+    lines.append(f"| memory | largest peak RSS of any ferry command | | | | | "
                  f"{max_rss / MIB:.0f} MiB | | ≤ 256 MiB | {met(max_rss <= 256 * MIB)} |")
 
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
