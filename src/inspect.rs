@@ -18,7 +18,7 @@ pub struct ImageInfo {
     /// Top manifest digest.
     pub digest: Digest,
     /// Its media type.
-    pub media_type: String,
+    pub media_type: crate::model::MediaType,
     /// Platforms carried.
     pub platforms: Vec<String>,
     /// Platforms left out.

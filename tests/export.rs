@@ -37,7 +37,7 @@ fn every_exported_image_copies_with_skopeo_and_keeps_its_digest() {
     assert_eq!(images.len(), root.root().images.len());
     for (i, (img, r)) in root.root().images.iter().zip(images).enumerate() {
         assert_layout_holds(&layout, root.root(), img);
-        if img.media_type.contains("docker") {
+        if img.media_type.as_str().contains("docker") {
             // Debian's skopeo (1.9) reads only OCI media types from an OCI layout: Docker
             // schema 2 images are checked file by file above, not copied.
             continue;
@@ -111,7 +111,7 @@ fn assert_layout_holds(
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let named = index["manifests"].as_array().unwrap().iter().any(|e| {
         e["digest"] == img.digest.to_string()
-            && e["mediaType"] == img.media_type
+            && e["mediaType"] == img.media_type.as_str()
             && e["annotations"]["org.opencontainers.image.ref.name"]
                 .as_str()
                 .is_some_and(|n| n.starts_with(img.name.split([':', '@']).next().unwrap_or("")))

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferry::model::{media_type, Digest, DigestAlgorithm, Hasher};
+use ferry::model::{Digest, DigestAlgorithm, Hasher, MediaType};
 use ferry::registry::{ClientOptions, Credential, Registry, RegistryError};
 
 mod support;
@@ -130,14 +130,14 @@ fn push_pull_mount_round_trip() {
         .unwrap();
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{}","size":{}}},"layers":[{{"mediaType":"{}","digest":"{}","size":{}}},{{"mediaType":"{}","digest":"{}","size":{}}}]}}"#,
-        media_type::OCI_MANIFEST,
-        media_type::OCI_CONFIG,
+        MediaType::OciManifest,
+        MediaType::OciConfig,
         config_d,
         config.len(),
-        media_type::OCI_LAYER_TAR,
+        MediaType::OciLayerTar,
         small_d,
         small.len(),
-        media_type::OCI_LAYER_TAR,
+        MediaType::OciLayerTar,
         big_d,
         big_len
     );
@@ -145,7 +145,7 @@ fn push_pull_mount_round_trip() {
     let manifest_d = Digest::sha256_of(manifest);
     assert_eq!(reg.manifest_digest(repo, "v1").unwrap(), None);
     assert_eq!(
-        reg.put_manifest(repo, "v1", media_type::OCI_MANIFEST, manifest)
+        reg.put_manifest(repo, "v1", &MediaType::OciManifest, manifest)
             .unwrap(),
         manifest_d
     );
@@ -153,7 +153,7 @@ fn push_pull_mount_round_trip() {
         reg.put_manifest(
             repo,
             &manifest_d.to_string(),
-            media_type::OCI_MANIFEST,
+            &MediaType::OciManifest,
             manifest
         )
         .unwrap(),
@@ -167,7 +167,7 @@ fn push_pull_mount_round_trip() {
         let m = reg.get_manifest(repo, &reference).unwrap();
         assert_eq!(m.bytes, manifest);
         assert_eq!(m.digest, manifest_d);
-        assert_eq!(m.media_type, media_type::OCI_MANIFEST);
+        assert_eq!(m.media_type, MediaType::OciManifest);
     }
     let raw = skopeo_raw(&local.host(), repo, &manifest_d);
     assert_eq!(
@@ -181,7 +181,7 @@ fn push_pull_mount_round_trip() {
         .put_manifest(
             repo,
             &small_d.to_string(),
-            media_type::OCI_MANIFEST,
+            &MediaType::OciManifest,
             manifest,
         )
         .unwrap_err();

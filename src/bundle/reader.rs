@@ -12,7 +12,7 @@ use super::root::{ChunkEntry, Root};
 use super::store::{self, VolumeStore};
 use super::volume::{self, VolumeFile, VolumeTrailer};
 use super::BundleError;
-use crate::model::Digest;
+use crate::model::{Digest, MediaType};
 use crate::sign::{PublicKey, Signature};
 
 /// Type state: the root's signature has not been checked.
@@ -228,7 +228,7 @@ impl<S> Bundle<S> {
 
 impl Bundle<Verified> {
     /// The exact bytes of a manifest, checked against its digest.
-    pub fn manifest_bytes(&self, digest: &Digest) -> Result<(String, Vec<u8>), BundleError> {
+    pub fn manifest_bytes(&self, digest: &Digest) -> Result<(MediaType, Vec<u8>), BundleError> {
         let m = self
             .root
             .manifest(digest)

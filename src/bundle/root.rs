@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
-use crate::model::Digest;
+use crate::model::{Digest, MediaType};
 
 /// The format version this ferry writes.
 pub const FORMAT_VERSION: &str = "1.0";
@@ -145,7 +145,7 @@ pub struct ImageEntry {
     /// The digest of the top manifest (image manifest or index).
     pub digest: Digest,
     /// Its media type.
-    pub media_type: String,
+    pub media_type: MediaType,
     /// Tags the image is known by upstream (empty for a by-digest reference).
     #[serde(default)]
     pub tags: Vec<String>,
@@ -172,17 +172,17 @@ pub struct ManifestEntry {
     /// Digest of `data`.
     pub digest: Digest,
     /// Its media type.
-    pub media_type: String,
+    pub media_type: MediaType,
     /// The manifest bytes, base64 (standard alphabet, padded).
     pub data: String,
 }
 
 impl ManifestEntry {
     /// Builds an entry from exact bytes.
-    pub fn new(media_type: &str, bytes: &[u8]) -> Self {
+    pub fn new(media_type: &MediaType, bytes: &[u8]) -> Self {
         ManifestEntry {
             digest: Digest::sha256_of(bytes),
-            media_type: media_type.to_string(),
+            media_type: media_type.clone(),
             data: base64::engine::general_purpose::STANDARD.encode(bytes),
         }
     }
@@ -213,7 +213,7 @@ pub struct BlobEntry {
     /// Its length in bytes.
     pub size: u64,
     /// Its media type as the first manifest that uses it names it.
-    pub media_type: String,
+    pub media_type: MediaType,
     /// How the blob is rebuilt from its chunks.
     pub encoding: BlobEncoding,
     /// Indices into [`Root::chunks`], in order. Empty when `in_base` is set.

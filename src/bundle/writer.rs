@@ -17,7 +17,7 @@ use super::root::{
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
 use crate::chunk::Compression;
-use crate::model::Digest;
+use crate::model::{Digest, MediaType};
 use crate::sign::SecretKey;
 
 /// Directory inside the output that holds work in progress.
@@ -243,7 +243,7 @@ impl BundleWriter {
         &mut self,
         digest: &Digest,
         size: u64,
-        media_type: &str,
+        media_type: &MediaType,
         chunks: Vec<u32>,
     ) -> Result<(), BundleError> {
         if let Some(v) = self.current.as_mut() {
@@ -252,7 +252,7 @@ impl BundleWriter {
         let blob = BlobEntry {
             digest: digest.clone(),
             size,
-            media_type: media_type.to_string(),
+            media_type: media_type.clone(),
             encoding: BlobEncoding::Plain,
             chunks,
             in_base: false,

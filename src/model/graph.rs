@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use super::manifest::{parse_refs, ManifestError, ManifestRefs, Referenced};
-use super::Digest;
+use super::{Digest, MediaType};
 
 /// How deep indexes may nest. Real images nest at most one level (an index of indexes is
 /// already rare); a deeper graph is refused rather than walked without end.
@@ -38,7 +38,7 @@ pub enum GraphError<E: std::error::Error + 'static> {
 #[derive(Debug, Clone)]
 pub struct FetchedManifest {
     /// Its media type.
-    pub media_type: String,
+    pub media_type: MediaType,
     /// The exact bytes (their digest is the one asked for; the fetcher checks it).
     pub bytes: Vec<u8>,
 }
@@ -100,7 +100,7 @@ pub struct Node {
     /// Its digest.
     pub digest: Digest,
     /// Its media type.
-    pub media_type: String,
+    pub media_type: MediaType,
     /// Its exact bytes.
     pub bytes: Vec<u8>,
     /// What it is to the image.

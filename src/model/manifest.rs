@@ -4,7 +4,7 @@
 //! must be fetched or pushed. Parsing uses `oci-spec`'s types, which also fit Docker schema 2
 //! manifests and manifest lists (same shape, other media types).
 
-use super::media_type;
+use super::media_type::{essence, MediaType};
 use super::Digest;
 
 /// Why a manifest could not be read.
@@ -16,17 +16,17 @@ pub enum ManifestError {
         /// The manifest's digest.
         digest: Digest,
         /// Its media type.
-        media_type: String,
+        media_type: MediaType,
         /// What the parser said.
         reason: String,
     },
     /// A media type ferry does not handle (for example Docker schema 1).
-    #[error("manifest {digest} has media type {media_type:?}, which ferry does not handle (supported: OCI manifest and index, Docker schema 2 manifest and manifest list)")]
+    #[error("manifest {digest} has media type {:?}, which ferry does not handle (supported: OCI manifest and index, Docker schema 2 manifest and manifest list)", .media_type.as_str())]
     Unsupported {
         /// The manifest's digest.
         digest: Digest,
         /// Its media type.
-        media_type: String,
+        media_type: MediaType,
     },
 }
 
@@ -38,7 +38,7 @@ pub struct Referenced {
     /// Its size in bytes.
     pub size: u64,
     /// Its media type.
-    pub media_type: String,
+    pub media_type: MediaType,
     /// `os/arch[/variant]` for an index child, when the index names one.
     pub platform: Option<String>,
     /// Whether it is a non-distributable (foreign) layer.
@@ -76,11 +76,13 @@ impl ManifestRefs {
 
 /// The media type of a manifest: the one given (Content-Type, descriptor) when it names a
 /// manifest type, else the `mediaType` field, else guessed from the shape.
-pub fn detect_media_type(given: Option<&str>, bytes: &[u8]) -> String {
+/// Parameters (`; charset=utf-8`) are stripped from `given` when it names a manifest type;
+/// otherwise the result is kept verbatim.
+pub fn detect_media_type(given: Option<&str>, bytes: &[u8]) -> MediaType {
     if let Some(g) = given {
-        let g = g.split(';').next().unwrap_or(g).trim();
-        if media_type::MANIFEST_TYPES.contains(&g) {
-            return g.to_string();
+        let g = MediaType::from(essence(g));
+        if g.is_manifest() {
+            return g;
         }
     }
     #[derive(serde::Deserialize)]
@@ -93,17 +95,17 @@ pub fn detect_media_type(given: Option<&str>, bytes: &[u8]) -> String {
         Ok(Probe {
             media_type: Some(m),
             ..
-        }) => m,
+        }) => MediaType::from(m),
         Ok(Probe {
             manifests: Some(_), ..
-        }) => media_type::OCI_INDEX.to_string(),
-        _ => given.unwrap_or(media_type::OCI_MANIFEST).to_string(),
+        }) => MediaType::OciIndex,
+        _ => given.map_or(MediaType::OciManifest, MediaType::from),
     }
 }
 
 fn convert(d: &oci_spec::image::Descriptor, owner: &Digest) -> Result<Referenced, String> {
     let digest = Digest::parse(d.digest().as_ref()).map_err(|e| format!("in {owner}: {e}"))?;
-    let mt = d.media_type().to_string();
+    let mt = MediaType::from(d.media_type().to_string());
     let platform = d.platform().as_ref().map(|p| {
         let mut s = format!("{}/{}", p.os(), p.architecture());
         if let Some(v) = p.variant() {
@@ -113,7 +115,7 @@ fn convert(d: &oci_spec::image::Descriptor, owner: &Digest) -> Result<Referenced
         s
     });
     Ok(Referenced {
-        foreign: media_type::is_foreign_layer(&mt),
+        foreign: mt.is_foreign_layer(),
         digest,
         size: d.size(),
         media_type: mt,
@@ -124,15 +126,15 @@ fn convert(d: &oci_spec::image::Descriptor, owner: &Digest) -> Result<Referenced
 /// Reads what `bytes` (a manifest of `media_type`, digest `digest`) refers to.
 pub fn parse_refs(
     digest: &Digest,
-    media_type: &str,
+    media_type: &MediaType,
     bytes: &[u8],
 ) -> Result<ManifestRefs, ManifestError> {
     let err = |reason: String| ManifestError::Parse {
         digest: digest.clone(),
-        media_type: media_type.to_string(),
+        media_type: media_type.clone(),
         reason,
     };
-    if media_type::is_index(media_type) {
+    if media_type.is_index() {
         let idx =
             oci_spec::image::ImageIndex::from_reader(bytes).map_err(|e| err(e.to_string()))?;
         let children = idx
@@ -142,7 +144,7 @@ pub fn parse_refs(
             .collect::<Result<_, _>>()
             .map_err(err)?;
         Ok(ManifestRefs::Index { children })
-    } else if media_type::is_image_manifest(media_type) {
+    } else if media_type.is_image_manifest() {
         let m =
             oci_spec::image::ImageManifest::from_reader(bytes).map_err(|e| err(e.to_string()))?;
         let config = convert(m.config(), digest).map_err(err)?;
@@ -156,7 +158,7 @@ pub fn parse_refs(
     } else {
         Err(ManifestError::Unsupported {
             digest: digest.clone(),
-            media_type: media_type.to_string(),
+            media_type: media_type.clone(),
         })
     }
 }
@@ -172,24 +174,24 @@ mod tests {
         let l2 = Digest::sha256_of(b"l2");
         let m = format!(
             r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","size":1,"digest":"{cfg}"}},"layers":[{{"mediaType":"{}","size":2,"digest":"{l1}"}},{{"mediaType":"{}","size":3,"digest":"{l2}","urls":["https://example.invalid/x"]}}]}}"#,
-            media_type::DOCKER_MANIFEST,
-            media_type::DOCKER_CONFIG,
-            media_type::DOCKER_LAYER_GZIP,
-            media_type::DOCKER_FOREIGN_LAYER
+            MediaType::DockerManifest,
+            MediaType::DockerConfig,
+            MediaType::DockerLayerGzip,
+            MediaType::DockerForeignLayer
         );
         let d = Digest::sha256_of(m.as_bytes());
         let mt = detect_media_type(None, m.as_bytes());
-        assert_eq!(mt, media_type::DOCKER_MANIFEST);
+        assert_eq!(mt, MediaType::DockerManifest);
         let refs = parse_refs(&d, &mt, m.as_bytes()).unwrap();
         let blobs: Vec<_> = refs.blobs().iter().map(|r| r.digest.clone()).collect();
         assert_eq!(blobs, vec![cfg, l1]);
 
         let idx = format!(
             r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","size":5,"digest":"{d}","platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#,
-            media_type::OCI_MANIFEST
+            MediaType::OciManifest
         );
         let mt = detect_media_type(Some("application/octet-stream"), idx.as_bytes());
-        assert_eq!(mt, media_type::OCI_INDEX);
+        assert_eq!(mt, MediaType::OciIndex);
         match parse_refs(&Digest::sha256_of(idx.as_bytes()), &mt, idx.as_bytes()).unwrap() {
             ManifestRefs::Index { children } => {
                 assert_eq!(children[0].platform.as_deref(), Some("linux/arm64/v8"))
@@ -203,10 +205,15 @@ mod tests {
         let d = Digest::sha256_of(b"{}");
         let e = parse_refs(
             &d,
-            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            &"application/vnd.docker.distribution.manifest.v1+prettyjws".into(),
             b"{}",
         )
         .unwrap_err();
-        assert!(e.to_string().contains("does not handle"));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "manifest {d} has media type \"application/vnd.docker.distribution.manifest.v1+prettyjws\", which ferry does not handle (supported: OCI manifest and index, Docker schema 2 manifest and manifest list)"
+            )
+        );
     }
 }

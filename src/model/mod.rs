@@ -7,6 +7,7 @@ pub mod media_type;
 mod reference;
 
 pub use digest::{Digest, DigestAlgorithm, DigestError, DigestingReader, Hasher};
+pub use media_type::MediaType;
 pub use reference::{Reference, ReferenceError, DEFAULT_REGISTRY, MAX_NAME_LEN};
 
 /// Whether `c` is a valid repository path component (`[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`).

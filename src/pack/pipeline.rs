@@ -26,7 +26,7 @@ use super::resolve::Resolved;
 use super::{PackError, PackOptions, PlannedBlob};
 use crate::bundle::writer::BundleWriter;
 use crate::chunk::{self, ChunkParams, CompressHint, Compression, Cutter};
-use crate::model::{media_type, Digest};
+use crate::model::Digest;
 use crate::progress::Progress;
 
 /// Chunks one reader may have cut ahead of the writer.
@@ -96,7 +96,7 @@ fn produce(
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let hint = if media_type::is_compressed(&r.media_type) {
+    let hint = if r.media_type.is_compressed() {
         CompressHint::AlreadyCompressed
     } else {
         CompressHint::Unknown

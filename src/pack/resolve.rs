@@ -104,12 +104,11 @@ pub fn resolve(
             }));
         }
     }
-    let is_index = crate::model::media_type::is_index(&top.media_type);
+    let is_index = top.media_type.is_index();
     // Platform choice applies to image manifests; an index inside an index is always followed,
     // so that its own children are chosen by the same rule.
     let include = |_: &crate::model::Digest, c: &Referenced| {
-        crate::model::media_type::is_index(&c.media_type)
-            || platform_matches(c.platform.as_deref(), platforms)
+        c.media_type.is_index() || platform_matches(c.platform.as_deref(), platforms)
     };
     let mut fetch = |d: &crate::model::Digest| {
         source.manifest(d).map(|m| FetchedManifest {
@@ -141,7 +140,7 @@ pub fn resolve(
             available: graph
                 .edges
                 .iter()
-                .filter(|e| !crate::model::media_type::is_index(&e.child.media_type))
+                .filter(|e| !e.child.media_type.is_index())
                 .map(|e| e.child.platform.clone().unwrap_or_else(|| "unknown".into()))
                 .collect::<Vec<_>>()
                 .join(", "),

@@ -16,7 +16,8 @@ use super::options::ClientOptions;
 use super::source::BlobSource;
 use super::stats::{Stats, StatsSnapshot};
 use super::transport::{self, HostAgent, Limits};
-use crate::model::{media_type, Digest, DigestingReader};
+use crate::model::media_type::{essence, MANIFEST_TYPES};
+use crate::model::{Digest, DigestingReader, MediaType};
 
 /// A stalled read or write fails after 5 minutes (there is no limit on a whole transfer);
 /// up to 5 redirects are followed.
@@ -32,7 +33,7 @@ const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedManifest {
     /// Its media type (from `Content-Type`, else the `mediaType` field).
-    pub media_type: String,
+    pub media_type: MediaType,
     /// The digest of `bytes`.
     pub digest: Digest,
     /// The exact bytes served.
@@ -57,13 +58,13 @@ impl fmt::Debug for Registry {
     }
 }
 
-fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
-    let ct = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_string())
-        .unwrap_or_default();
+/// The media type of a served manifest: its `Content-Type` without parameters, unless that is
+/// missing or generic JSON/text, in which case the body's `mediaType` field (or else the
+/// parameterless `Content-Type`, possibly empty).
+fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> MediaType {
+    let ct = content_type.map(essence).unwrap_or_default();
     if !ct.is_empty() && ct != "application/json" && ct != "text/plain" {
-        return ct;
+        return MediaType::from(ct);
     }
     #[derive(serde::Deserialize)]
     struct Probe {
@@ -73,7 +74,7 @@ fn media_type_of(content_type: Option<&str>, bytes: &[u8]) -> String {
     serde_json::from_slice::<Probe>(bytes)
         .ok()
         .and_then(|p| p.media_type)
-        .unwrap_or(ct)
+        .map_or_else(|| MediaType::from(ct), MediaType::from)
 }
 
 impl Registry {
@@ -149,7 +150,14 @@ impl Registry {
             repository: repo,
             what: format!("manifest {reference}"),
             scopes: Scopes::repo(repo, &["pull"]),
-            headers: vec![("Accept", media_type::MANIFEST_TYPES.join(", "))],
+            headers: vec![(
+                "Accept",
+                MANIFEST_TYPES
+                    .iter()
+                    .map(MediaType::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )],
             body: Body::None,
         })
     }
@@ -238,7 +246,7 @@ impl Registry {
         &self,
         repo: &str,
         reference: &str,
-        media_type: &str,
+        media_type: &MediaType,
         bytes: &[u8],
     ) -> Result<Digest, RegistryError> {
         let url = self.endpoint(repo, "manifests/", reference)?;

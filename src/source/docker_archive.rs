@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{ContentSource, ImageSource, RawManifest, SourceError};
-use crate::model::{media_type, Digest, DigestAlgorithm, DigestingReader};
+use crate::model::{Digest, DigestAlgorithm, DigestingReader, MediaType};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -27,7 +27,7 @@ struct ArchiveManifest {
 #[derive(Serialize)]
 struct Descriptor {
     #[serde(rename = "mediaType")]
-    media_type: &'static str,
+    media_type: MediaType,
     size: u64,
     digest: String,
 }
@@ -37,7 +37,7 @@ struct Schema2 {
     #[serde(rename = "schemaVersion")]
     schema_version: u32,
     #[serde(rename = "mediaType")]
-    media_type: &'static str,
+    media_type: MediaType,
     config: Descriptor,
     layers: Vec<Descriptor>,
 }
@@ -125,23 +125,23 @@ impl DockerArchiveSource {
             let (d, size) = src.hash_member(l)?;
             src.blobs.insert(d.clone(), l.clone());
             layers.push(Descriptor {
-                media_type: media_type::DOCKER_LAYER_TAR,
+                media_type: MediaType::DockerLayerTar,
                 size,
                 digest: d.to_string(),
             });
         }
         let manifest = Schema2 {
             schema_version: 2,
-            media_type: media_type::DOCKER_MANIFEST,
+            media_type: MediaType::DockerManifest,
             config: Descriptor {
-                media_type: media_type::DOCKER_CONFIG,
+                media_type: MediaType::DockerConfig,
                 size: config_size,
                 digest: config_digest.to_string(),
             },
             layers,
         };
         let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-        src.manifest = super::raw(Some(media_type::DOCKER_MANIFEST), bytes);
+        src.manifest = super::raw(Some(MediaType::DockerManifest.as_str()), bytes);
         Ok(src)
     }
 

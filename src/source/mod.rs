@@ -56,7 +56,7 @@ pub enum SourceError {
 #[derive(Debug, Clone)]
 pub struct RawManifest {
     /// Its media type.
-    pub media_type: String,
+    pub media_type: crate::model::MediaType,
     /// Its digest (of `bytes`).
     pub digest: Digest,
     /// The exact bytes.

@@ -28,7 +28,10 @@ impl ImageSource for RegistrySource {
             .registry
             .get_manifest(self.reference.repository(), &self.reference.manifest_ref())?;
         Ok(RawManifest {
-            media_type: crate::model::manifest::detect_media_type(Some(&m.media_type), &m.bytes),
+            media_type: crate::model::manifest::detect_media_type(
+                Some(m.media_type.as_str()),
+                &m.bytes,
+            ),
             digest: m.digest,
             bytes: m.bytes,
         })
@@ -45,7 +48,10 @@ impl ContentSource for RegistrySource {
             .registry
             .get_manifest(self.reference.repository(), &digest.to_string())?;
         Ok(RawManifest {
-            media_type: crate::model::manifest::detect_media_type(Some(&m.media_type), &m.bytes),
+            media_type: crate::model::manifest::detect_media_type(
+                Some(m.media_type.as_str()),
+                &m.bytes,
+            ),
             digest: m.digest,
             bytes: m.bytes,
         })

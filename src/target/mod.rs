@@ -52,7 +52,7 @@ pub struct ManifestRef<'a> {
     /// Digest of `bytes`.
     pub digest: &'a Digest,
     /// Media type.
-    pub media_type: &'a str,
+    pub media_type: &'a crate::model::MediaType,
     /// The exact bytes.
     pub bytes: &'a [u8],
 }

@@ -115,7 +115,7 @@ impl OciLayoutTarget {
             .collect();
         let index = json!({
             "schemaVersion": 2,
-            "mediaType": crate::model::media_type::OCI_INDEX,
+            "mediaType": crate::model::MediaType::OciIndex,
             "manifests": entries,
         });
         let path = self.dir.join("index.json");
@@ -248,7 +248,7 @@ mod tests {
         let (d1, d2) = (Digest::sha256_of(&m1), Digest::sha256_of(&m2));
         let mref = |d, b| ManifestRef {
             digest: d,
-            media_type: crate::model::media_type::OCI_MANIFEST,
+            media_type: &crate::model::MediaType::OciManifest,
             bytes: b,
         };
         let t = OciLayoutTarget::create(dir.path()).unwrap();

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::model::media_type;
+use crate::model::MediaType;
 
 /// A little store of manifests, as a source or a bundle would hold them.
 #[derive(Default)]
@@ -37,18 +37,18 @@ impl Store {
             .iter()
             .map(|l| {
                 if let Some(f) = l.strip_prefix("foreign:") {
-                    desc(media_type::OCI_NONDISTRIBUTABLE_GZIP, f)
+                    desc(MediaType::OciNondistributableGzip.as_str(), f)
                 } else {
-                    desc(media_type::OCI_LAYER_GZIP, l)
+                    desc(MediaType::OciLayerGzip.as_str(), l)
                 }
             })
             .collect();
         self.put(
-            media_type::OCI_MANIFEST,
+            MediaType::OciManifest.as_str(),
             format!(
                 r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}}"#,
-                media_type::OCI_MANIFEST,
-                desc(media_type::OCI_CONFIG, config),
+                MediaType::OciManifest.as_str(),
+                desc(MediaType::OciConfig.as_str(), config),
                 layers.join(",")
             ),
         )
@@ -65,10 +65,10 @@ impl Store {
             })
             .collect();
         self.put(
-            media_type::OCI_INDEX,
+            MediaType::OciIndex.as_str(),
             format!(
                 r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}}"#,
-                media_type::OCI_INDEX,
+                MediaType::OciIndex.as_str(),
                 entries.join(",")
             ),
         )
@@ -92,16 +92,26 @@ fn an_index_of_an_index_reaches_the_inner_children_and_their_blobs() {
     let (amd, amd_n) = s.image("cfg-amd64", &["base", "app-amd64"]);
     let (arm, arm_n) = s.image("cfg-arm64", &["base", "app-arm64"]);
     let (inner, inner_n) = s.index(&[
-        (amd.clone(), amd_n, media_type::OCI_MANIFEST, Some("amd64")),
-        (arm.clone(), arm_n, media_type::OCI_MANIFEST, Some("arm64")),
+        (
+            amd.clone(),
+            amd_n,
+            MediaType::OciManifest.as_str(),
+            Some("amd64"),
+        ),
+        (
+            arm.clone(),
+            arm_n,
+            MediaType::OciManifest.as_str(),
+            Some("arm64"),
+        ),
     ]);
     let (solo, solo_n) = s.image("cfg-solo", &["solo"]);
     let (top, _) = s.index(&[
-        (inner.clone(), inner_n, media_type::OCI_INDEX, None),
+        (inner.clone(), inner_n, MediaType::OciIndex.as_str(), None),
         (
             solo.clone(),
             solo_n,
-            media_type::OCI_MANIFEST,
+            MediaType::OciManifest.as_str(),
             Some("s390x"),
         ),
     ]);
@@ -137,8 +147,18 @@ fn children_left_out_are_neither_fetched_nor_followed() {
     let (amd, amd_n) = s.image("cfg-amd64", &["base", "app-amd64"]);
     let (arm, arm_n) = s.image("cfg-arm64", &["base", "app-arm64"]);
     let (top, _) = s.index(&[
-        (amd.clone(), amd_n, media_type::OCI_MANIFEST, Some("amd64")),
-        (arm.clone(), arm_n, media_type::OCI_MANIFEST, Some("arm64")),
+        (
+            amd.clone(),
+            amd_n,
+            MediaType::OciManifest.as_str(),
+            Some("amd64"),
+        ),
+        (
+            arm.clone(),
+            arm_n,
+            MediaType::OciManifest.as_str(),
+            Some("arm64"),
+        ),
     ]);
     // The arm64 child is not even in the store: fetching it would fail the walk.
     s.0.remove(&arm);
@@ -170,8 +190,18 @@ fn a_manifest_listed_twice_is_walked_once() {
     let mut s = Store::default();
     let (amd, amd_n) = s.image("cfg", &["layer"]);
     let (top, _) = s.index(&[
-        (amd.clone(), amd_n, media_type::OCI_MANIFEST, Some("amd64")),
-        (amd.clone(), amd_n, media_type::OCI_MANIFEST, Some("amd64")),
+        (
+            amd.clone(),
+            amd_n,
+            MediaType::OciManifest.as_str(),
+            Some("amd64"),
+        ),
+        (
+            amd.clone(),
+            amd_n,
+            MediaType::OciManifest.as_str(),
+            Some("amd64"),
+        ),
     ]);
     let g = s.walk(&top, &All).unwrap();
     assert_eq!(g.nodes.len(), 2);
@@ -182,10 +212,10 @@ fn a_manifest_listed_twice_is_walked_once() {
 fn nesting_deeper_than_the_limit_is_refused() {
     let mut s = Store::default();
     let (mut d, mut n) = s.image("cfg", &["layer"]);
-    let mut mt = media_type::OCI_MANIFEST;
+    let mut mt = MediaType::OciManifest.as_str();
     for _ in 0..=MAX_DEPTH {
         (d, n) = s.index(&[(d.clone(), n, mt, None)]);
-        mt = media_type::OCI_INDEX;
+        mt = MediaType::OciIndex.as_str();
     }
     let e = s.walk(&d, &All).unwrap_err();
     assert!(matches!(e, GraphError::TooDeep { .. }), "{e}");
