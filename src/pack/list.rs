@@ -68,6 +68,9 @@ pub struct ImageRequest {
     pub source: SourceSpec,
     /// The upstream name given explicitly (second field of the line).
     pub name: Option<Reference>,
+    /// Where the list names it: `FILE:LINE`, or `FILE mirror.additionalImages[I]` in an
+    /// ImageSetConfiguration; empty for a request not read from a file.
+    pub location: String,
 }
 
 fn parse_source(text: &str) -> Result<SourceSpec, String> {
@@ -110,23 +113,34 @@ pub fn parse_line(line: &str) -> Result<Option<ImageRequest>, String> {
         return Err(format!("unexpected {extra:?}: a line is SOURCE [NAME]"));
     }
     let source = parse_source(&text)?;
-    Ok(Some(ImageRequest { text, source, name }))
+    Ok(Some(ImageRequest {
+        text,
+        source,
+        name,
+        location: String::new(),
+    }))
 }
 
+// Unknown keys are refused (with the line that holds them), not skipped: an ImageSetConfiguration
+// asking for operators, releases or helm charts must not pack as if it asked for nothing more.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ImageSetConfiguration {
+    #[allow(dead_code)]
+    api_version: Option<String>,
     kind: Option<String>,
     mirror: Option<Mirror>,
 }
 
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Mirror {
     #[serde(default)]
     additional_images: Vec<Named>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Named {
     name: String,
 }
@@ -138,11 +152,25 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
         .any(|l| l.trim_start().starts_with("kind:") || l.trim_start().starts_with("apiVersion:"));
     let mut out = Vec::new();
     if looks_yaml {
-        let isc: ImageSetConfiguration =
-            serde_yaml::from_str(text).map_err(|e| ListError::Yaml {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let isc: ImageSetConfiguration = serde_yaml::from_str(text).map_err(|e| {
+            let hint = if e.to_string().contains("unknown field") {
+                "; ferry reads apiVersion, kind and mirror.additionalImages[].name only: remove \
+                 the key, or carry what it asks for in another list"
+            } else {
+                ""
+            };
+            match e.location() {
+                Some(l) => ListError::Line {
+                    path: path.to_path_buf(),
+                    line: l.line(),
+                    reason: format!("not a valid ImageSetConfiguration: {e}{hint}"),
+                },
+                None => ListError::Yaml {
+                    path: path.to_path_buf(),
+                    reason: format!("{e}{hint}"),
+                },
+            }
+        })?;
         if isc.kind.as_deref() != Some("ImageSetConfiguration") {
             return Err(ListError::Yaml {
                 path: path.to_path_buf(),
@@ -157,7 +185,10 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
             .enumerate()
         {
             match parse_line(&img.name) {
-                Ok(Some(r)) => out.push(r),
+                Ok(Some(mut r)) => {
+                    r.location = format!("{} mirror.additionalImages[{i}]", path.display());
+                    out.push(r)
+                }
                 Ok(None) => {}
                 Err(reason) => {
                     return Err(ListError::Yaml {
@@ -170,7 +201,10 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
     } else {
         for (i, line) in text.lines().enumerate() {
             match parse_line(line) {
-                Ok(Some(r)) => out.push(r),
+                Ok(Some(mut r)) => {
+                    r.location = format!("{}:{}", path.display(), i + 1);
+                    out.push(r)
+                }
                 Ok(None) => {}
                 Err(reason) => {
                     return Err(ListError::Line {
@@ -206,6 +240,7 @@ mod tests {
         let text = "# images\n\nquay.io/org/app:v1\n  busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef # pinned\noci:/tmp/layout:1 quay.io/org/local:1\ndocker-archive:/tmp/a.tar\n";
         let l = parse_list(Path::new("list"), text).unwrap();
         assert_eq!(l.len(), 4);
+        assert_eq!(l[1].location, "list:4");
         assert_eq!(
             l[0].source,
             SourceSpec::Registry(Reference::parse("quay.io/org/app:v1").unwrap())
@@ -233,6 +268,20 @@ mod tests {
         let l = parse_list(Path::new("isc.yaml"), text).unwrap();
         assert_eq!(l.len(), 2);
         assert_eq!(l[0].text, "registry.redhat.io/ubi9/ubi:latest");
+        assert_eq!(l[1].location, "isc.yaml mirror.additionalImages[1]");
+    }
+
+    #[test]
+    fn unknown_image_set_keys_are_refused_with_their_line() {
+        for (text, line, key) in [
+            ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n  operators:\n  - catalog: x\n", 5, "operators"),
+            ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n    platform: linux/arm64\n", 5, "platform"),
+            ("kind: ImageSetConfiguration\nstorageConfig: {}\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n", 2, "storageConfig"),
+        ] {
+            let e = parse_list(Path::new("isc.yaml"), text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("isc.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]
