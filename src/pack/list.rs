@@ -38,6 +38,9 @@ pub enum ListError {
         /// What the parser said.
         reason: String,
     },
+    /// Several lines do not parse (each one named).
+    #[error("{} lines of the list do not parse:{}", .0.len(), .0.iter().map(|e| format!("\n  - {e}")).collect::<String>())]
+    Lines(Vec<ListError>),
     /// The list names no image.
     #[error("{0}: the list names no image")]
     Empty(PathBuf),
@@ -199,6 +202,8 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
             }
         }
     } else {
+        // Every line is read, so that all bad lines are reported at once.
+        let mut bad = Vec::new();
         for (i, line) in text.lines().enumerate() {
             match parse_line(line) {
                 Ok(Some(mut r)) => {
@@ -206,14 +211,18 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
                     out.push(r)
                 }
                 Ok(None) => {}
-                Err(reason) => {
-                    return Err(ListError::Line {
-                        path: path.to_path_buf(),
-                        line: i + 1,
-                        reason,
-                    })
-                }
+                Err(reason) => bad.push(ListError::Line {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason,
+                }),
             }
+        }
+        if bad.len() > 1 {
+            return Err(ListError::Lines(bad));
+        }
+        if let Some(e) = bad.pop() {
+            return Err(e);
         }
     }
     if out.is_empty() {
@@ -288,6 +297,17 @@ mod tests {
     fn errors_name_the_line() {
         let e = parse_list(Path::new("list"), "quay.io/org/app\nquay.io/Bad/App\n").unwrap_err();
         assert!(e.to_string().starts_with("list:2:"), "{e}");
+        let e = parse_list(
+            Path::new("list"),
+            "quay.io/A/b\nquay.io/ok/b\nquay.io/C/d x y\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("2 lines of the list do not parse"), "{e}");
+        assert!(
+            e.contains("\n  - list:1:") && e.contains("\n  - list:3:"),
+            "{e}"
+        );
         assert!(matches!(
             parse_list(Path::new("l"), "# nothing\n"),
             Err(ListError::Empty(_))
