@@ -22,6 +22,9 @@ use crate::sign::SecretKey;
 
 /// Directory inside the output that holds work in progress.
 pub const STAGING_DIR: &str = ".ferry-pack";
+/// The lock file a running pack holds in the output directory (see `pack::lock`); the writer
+/// leaves it alone.
+pub const LOCK_FILE: &str = ".ferry-pack.lock";
 
 /// What [`BundleWriter::open`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,7 +97,7 @@ impl BundleWriter {
         for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
             let entry = entry.map_err(|e| io(dir, e))?;
             let name = entry.file_name();
-            if name != STAGING_DIR {
+            if name != STAGING_DIR && name != LOCK_FILE {
                 return Err(BundleError::OutputNotEmpty {
                     dir: dir.to_path_buf(),
                     found: name.to_string_lossy().into_owned(),

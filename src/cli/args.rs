@@ -47,6 +47,40 @@ pub enum Command {
     /// Prepare Quay, mirror-registry or Harbor for `ferry push`: namespace, least-privilege
     /// robot, robot credential in an auth file (idempotent).
     Setup(SetupArgs),
+    /// Print a shell completion script on stdout, e.g.
+    /// `ferry completions bash > /etc/bash_completion.d/ferry`.
+    Completions(CompletionsArgs),
+    /// Print ferry's man page (roff) on stdout, e.g. `ferry man | man -l -`; `ferry man pack`
+    /// prints ferry-pack(1).
+    #[command(visible_alias = "manpage")]
+    Man(ManArgs),
+}
+
+/// `ferry man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose page to print instead of ferry(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+/// `ferry completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+/// Shells completions are written for.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ShellArg {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// `ferry keygen`.
@@ -85,6 +119,16 @@ pub struct RegistryArgs {
     /// Allow plain HTTP or an unverified certificate for this registry only (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure: Vec<String>,
+    /// skopeo's spelling: `--tls-verify=false` is `--insecure-registry` for every registry this
+    /// command addresses (pack: each registry of the list; push and check: --to).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// skopeo's spelling: a directory of CA certificates (*.crt), each trusted as with
+    /// --ca-file. Client certificates (*.cert, *.key) are read from
+    /// /etc/containers/certs.d/HOST[:PORT]/ only.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
     /// How many times to retry a request that failed with a connection error, 429 or 5xx
     /// (with exponential backoff from 0.5 s).
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -105,16 +149,18 @@ pub struct PackArgs {
     /// Output directory (new or empty, or an interrupted pack of the same list to resume).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Largest volume file: bytes or with a unit (64MiB, 4GiB, 4G). Default 4GiB−1 (FAT32).
-    /// 0 means a single volume.
-    #[arg(long, value_name = "SIZE", default_value = "4294967295")]
+    /// Largest volume file: `fat32` (4GiB − 1 byte, the largest file FAT32 holds), bytes, or a
+    /// number with a unit: SI kB, MB, GB, TB (powers of 1000; 4.7GB) or binary KiB, MiB, GiB,
+    /// TiB and K, M, G, T (powers of 1024). 0 means a single volume.
+    #[arg(long, value_name = "SIZE", default_value = "fat32")]
     pub volume_size: String,
     /// Parallel workers.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
     /// Carry only these platforms of multi-arch images (repeatable), e.g. linux/amd64. The
     /// index keeps its original bytes and digest.
-    #[arg(long = "platform", value_name = "OS/ARCH")]
+    /// A single-platform image of another platform is refused.
+    #[arg(long = "platform", value_name = "OS/ARCH", value_parser = parse_platform)]
     pub platforms: Vec<String>,
     /// zstd compression level for chunks that compress.
     #[arg(long, default_value_t = 3, value_name = "N")]
@@ -371,28 +417,57 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-/// Parses a size: plain bytes, or a number with K/M/G/T (powers of 1024, `iB`/`B` optional).
+/// A `--platform` value: `OS/ARCH[/VARIANT]`.
+fn parse_platform(s: &str) -> Result<String, String> {
+    ferry::pack::resolve::check_platform(s).map(|()| s.to_string())
+}
+
+/// Parses a size: `fat32`, plain bytes, or a number (decimals allowed, rounded down to a byte)
+/// with a unit: SI `kB`/`MB`/`GB`/`TB` are powers of 1000, `KiB`/`MiB`/`GiB`/`TiB` and the bare
+/// `K`/`M`/`G`/`T` powers of 1024 (as coreutils reads them). Case does not matter.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected e.g. 64MiB, 4GiB or bytes"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    if t.eq_ignore_ascii_case("fat32") {
+        return Ok(ferry::pack::DEFAULT_VOLUME_SIZE);
+    }
+    let end = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(end);
+    let bad = || format!("invalid size {s:?}: expected fat32, bytes, or e.g. 64MiB, 4GiB, 4.7GB");
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (int.is_empty() && frac.is_empty()) || frac.contains('.') || frac.len() > 9 {
+        return Err(bad());
+    }
+    let int: u128 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let frac_n: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
+    let mult: u128 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
         u => {
             return Err(format!(
-                "invalid size unit {u:?} in {s:?}: use K, M, G or T (powers of 1024)"
+                "invalid size unit {u:?} in {s:?}: use kB, MB, GB, TB (powers of 1000) or \
+                 KiB, MiB, GiB, TiB (powers of 1024)"
             ))
         }
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} is too large"))
+    let bytes = int * mult + frac_n * mult / 10u128.pow(frac.len() as u32);
+    u64::try_from(bytes).map_err(|_| format!("size {s:?} is too large"))
 }
 
 #[cfg(test)]
@@ -403,10 +478,21 @@ mod tests {
     fn sizes() {
         assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
         assert_eq!(parse_size("4G").unwrap(), 4 << 30);
+        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_size("4GB").unwrap(), 4_000_000_000);
+        assert_eq!(parse_size("4gb").unwrap(), 4_000_000_000);
+        assert_eq!(parse_size("4.7GB").unwrap(), 4_700_000_000);
+        assert_eq!(parse_size("1.5KiB").unwrap(), 1536);
+        assert_eq!(parse_size("16MB").unwrap(), 16_000_000);
+        assert_eq!(parse_size("fat32").unwrap(), 4294967295);
+        assert_eq!(parse_size("FAT32").unwrap(), (4u64 << 30) - 1);
         assert_eq!(parse_size("0").unwrap(), 0);
         assert_eq!(parse_size("4294967295").unwrap(), 4294967295);
         assert!(parse_size("12XB").is_err());
         assert!(parse_size("MiB").is_err());
+        assert!(parse_size("1.2.3GB").is_err());
+        assert!(parse_size(".GB").is_err());
+        assert!(parse_size("99999999999TB").is_err());
     }
 
     #[test]

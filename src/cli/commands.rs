@@ -60,19 +60,42 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
     let key = sign::read_secret_key(&a.key)
         .with_context(|| format!("reading secret key {}", a.key.display()))?;
     let size = args::parse_size(&a.volume_size).map_err(anyhow::Error::msg)?;
+    if size == ferry::pack::DEFAULT_VOLUME_SIZE + 1 {
+        eprintln!(
+            "warning: --volume-size {} is one byte over the largest file FAT32 holds; \
+             use --volume-size fat32 if the volumes go on FAT32 sticks",
+            a.volume_size
+        );
+    }
     ferry::pack::check_out_dir(&a.out)?;
+    // skopeo's --tls-verify=false addresses the registries the list reads from.
+    let mut hosts: Vec<String> = requests
+        .iter()
+        .filter_map(|r| match &r.source {
+            ferry::pack::list::SourceSpec::Registry(r) => Some(r.registry().to_string()),
+            _ => None,
+        })
+        .collect();
+    hosts.sort();
+    hosts.dedup();
     let opts = ferry::pack::PackOptions {
         out: a.out.clone(),
         volume_size: (size != 0).then_some(size),
         jobs: jobs(a.jobs),
         platforms: a.platforms.clone(),
-        client: client_options(&a.registry)?,
+        client: client_options(&a.registry, &hosts)?,
         created: ferry::pack::PackOptions::created_from_env(),
         zstd_level: a.zstd_level,
     };
     let progress = Renderer::new(a.json);
     let summary = ferry::pack::pack(&requests, &key, &opts, &progress)
         .with_context(|| format!("packing {} into {}", a.images.display(), a.out.display()))?;
+    for n in &summary.notes {
+        eprintln!("note: {n}");
+    }
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
     if a.json {
         print_json(&summary)?;
     } else {
@@ -201,7 +224,8 @@ pub(super) fn mirrorsets(a: MirrorsetsArgs) -> Result<i32> {
 /// Runs `ferry check`.
 pub(super) fn check(a: args::CheckArgs) -> Result<i32> {
     let naming = target_naming(&a.target)?;
-    let target = Registry::new(naming.target(), &client_options(&a.registry)?)
+    let client = client_options(&a.registry, &[naming.target().to_string()])?;
+    let target = Registry::new(naming.target(), &client)
         .with_context(|| format!("connecting to {}", naming.target()))?;
     let report = with_root(&a.dir, a.trusted_key.as_deref(), |root| {
         ferry::check::check(root, &target, &naming)

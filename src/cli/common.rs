@@ -45,18 +45,56 @@ pub fn user_agent() -> String {
     format!("ferry/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The registry client options the flags ask for.
-pub fn client_options(a: &RegistryArgs) -> Result<ClientOptions> {
+/// The registry client options the flags ask for; `hosts` are the registries the command
+/// addresses, which skopeo's `--tls-verify=false` makes insecure.
+pub fn client_options(a: &RegistryArgs, hosts: &[String]) -> Result<ClientOptions> {
     let mut o = ClientOptions::default();
     if let Some(c) = &a.creds {
         o.creds = Some(Credential::parse(c).context("--creds must be USER:PASS")?);
     }
     o.authfile = a.authfile.clone();
     o.ca_files = a.ca_files.clone();
+    if let Some(dir) = &a.cert_dir {
+        o.ca_files.extend(cert_dir_files(dir)?);
+    }
     o.insecure = a.insecure.clone();
+    if a.tls_verify == Some(false) {
+        o.insecure.extend(hosts.iter().cloned());
+    }
     o.retry.attempts = a.retry_times.saturating_add(1);
     o.user_agent = user_agent();
     Ok(o)
+}
+
+/// The CA certificates (`*.crt`) of a skopeo-style `--cert-dir`. Client certificates there
+/// would be ignored, so they are refused with where ferry reads them.
+fn cert_dir_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut crts = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading --cert-dir {}", dir.display()))?;
+    for e in entries {
+        let p = e
+            .with_context(|| format!("reading --cert-dir {}", dir.display()))?
+            .path();
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("crt") => crts.push(p),
+            Some("cert" | "key") => anyhow::bail!(
+                "--cert-dir {}: client certificate {} is not read from there; put NAME.cert and \
+                 NAME.key in /etc/containers/certs.d/HOST[:PORT]/",
+                dir.display(),
+                p.display()
+            ),
+            _ => {}
+        }
+    }
+    if crts.is_empty() {
+        anyhow::bail!(
+            "--cert-dir {}: no CA certificate (*.crt) in it",
+            dir.display()
+        );
+    }
+    crts.sort();
+    Ok(crts)
 }
 
 /// Reads the public key a bundle must be signed with.

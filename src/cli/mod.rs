@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod common;
+mod docs;
 mod export;
 mod logger;
 mod progress;
@@ -58,5 +59,7 @@ fn run(cmd: Command) -> Result<i32> {
         Command::Check(a) => commands::check(a),
         Command::Export(a) => export::export(a),
         Command::Setup(a) => setup::setup(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }

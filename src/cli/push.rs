@@ -14,9 +14,10 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
     let b = open_verified(&a.dir, &a.trusted_key)?;
     let target = a.target.target();
     print_notes(&target);
+    let client = client_options(&a.registry, &[target.host().to_string()])?;
     let opts = PushOptions {
         target,
-        client: client_options(&a.registry)?,
+        client,
         jobs: jobs(a.jobs),
         mirrorsets_out: a.mirrorsets_out.clone(),
         scope: a.mirrorset_scope.scope(),

@@ -38,6 +38,9 @@ pub enum ListError {
         /// What the parser said.
         reason: String,
     },
+    /// Several lines do not parse (each one named).
+    #[error("{} lines of the list do not parse:{}", .0.len(), .0.iter().map(|e| format!("\n  - {e}")).collect::<String>())]
+    Lines(Vec<ListError>),
     /// The list names no image.
     #[error("{0}: the list names no image")]
     Empty(PathBuf),
@@ -68,6 +71,9 @@ pub struct ImageRequest {
     pub source: SourceSpec,
     /// The upstream name given explicitly (second field of the line).
     pub name: Option<Reference>,
+    /// Where the list names it: `FILE:LINE`, or `FILE mirror.additionalImages[I]` in an
+    /// ImageSetConfiguration; empty for a request not read from a file.
+    pub location: String,
 }
 
 fn parse_source(text: &str) -> Result<SourceSpec, String> {
@@ -110,23 +116,34 @@ pub fn parse_line(line: &str) -> Result<Option<ImageRequest>, String> {
         return Err(format!("unexpected {extra:?}: a line is SOURCE [NAME]"));
     }
     let source = parse_source(&text)?;
-    Ok(Some(ImageRequest { text, source, name }))
+    Ok(Some(ImageRequest {
+        text,
+        source,
+        name,
+        location: String::new(),
+    }))
 }
 
+// Unknown keys are refused (with the line that holds them), not skipped: an ImageSetConfiguration
+// asking for operators, releases or helm charts must not pack as if it asked for nothing more.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ImageSetConfiguration {
+    #[allow(dead_code)]
+    api_version: Option<String>,
     kind: Option<String>,
     mirror: Option<Mirror>,
 }
 
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Mirror {
     #[serde(default)]
     additional_images: Vec<Named>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Named {
     name: String,
 }
@@ -138,11 +155,25 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
         .any(|l| l.trim_start().starts_with("kind:") || l.trim_start().starts_with("apiVersion:"));
     let mut out = Vec::new();
     if looks_yaml {
-        let isc: ImageSetConfiguration =
-            serde_yaml::from_str(text).map_err(|e| ListError::Yaml {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let isc: ImageSetConfiguration = serde_yaml::from_str(text).map_err(|e| {
+            let hint = if e.to_string().contains("unknown field") {
+                "; ferry reads apiVersion, kind and mirror.additionalImages[].name only: remove \
+                 the key, or carry what it asks for in another list"
+            } else {
+                ""
+            };
+            match e.location() {
+                Some(l) => ListError::Line {
+                    path: path.to_path_buf(),
+                    line: l.line(),
+                    reason: format!("not a valid ImageSetConfiguration: {e}{hint}"),
+                },
+                None => ListError::Yaml {
+                    path: path.to_path_buf(),
+                    reason: format!("{e}{hint}"),
+                },
+            }
+        })?;
         if isc.kind.as_deref() != Some("ImageSetConfiguration") {
             return Err(ListError::Yaml {
                 path: path.to_path_buf(),
@@ -157,7 +188,10 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
             .enumerate()
         {
             match parse_line(&img.name) {
-                Ok(Some(r)) => out.push(r),
+                Ok(Some(mut r)) => {
+                    r.location = format!("{} mirror.additionalImages[{i}]", path.display());
+                    out.push(r)
+                }
                 Ok(None) => {}
                 Err(reason) => {
                     return Err(ListError::Yaml {
@@ -168,18 +202,27 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
             }
         }
     } else {
+        // Every line is read, so that all bad lines are reported at once.
+        let mut bad = Vec::new();
         for (i, line) in text.lines().enumerate() {
             match parse_line(line) {
-                Ok(Some(r)) => out.push(r),
-                Ok(None) => {}
-                Err(reason) => {
-                    return Err(ListError::Line {
-                        path: path.to_path_buf(),
-                        line: i + 1,
-                        reason,
-                    })
+                Ok(Some(mut r)) => {
+                    r.location = format!("{}:{}", path.display(), i + 1);
+                    out.push(r)
                 }
+                Ok(None) => {}
+                Err(reason) => bad.push(ListError::Line {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    reason,
+                }),
             }
+        }
+        if bad.len() > 1 {
+            return Err(ListError::Lines(bad));
+        }
+        if let Some(e) = bad.pop() {
+            return Err(e);
         }
     }
     if out.is_empty() {
@@ -206,6 +249,7 @@ mod tests {
         let text = "# images\n\nquay.io/org/app:v1\n  busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef # pinned\noci:/tmp/layout:1 quay.io/org/local:1\ndocker-archive:/tmp/a.tar\n";
         let l = parse_list(Path::new("list"), text).unwrap();
         assert_eq!(l.len(), 4);
+        assert_eq!(l[1].location, "list:4");
         assert_eq!(
             l[0].source,
             SourceSpec::Registry(Reference::parse("quay.io/org/app:v1").unwrap())
@@ -233,12 +277,37 @@ mod tests {
         let l = parse_list(Path::new("isc.yaml"), text).unwrap();
         assert_eq!(l.len(), 2);
         assert_eq!(l[0].text, "registry.redhat.io/ubi9/ubi:latest");
+        assert_eq!(l[1].location, "isc.yaml mirror.additionalImages[1]");
+    }
+
+    #[test]
+    fn unknown_image_set_keys_are_refused_with_their_line() {
+        for (text, line, key) in [
+            ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n  operators:\n  - catalog: x\n", 5, "operators"),
+            ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n    platform: linux/arm64\n", 5, "platform"),
+            ("kind: ImageSetConfiguration\nstorageConfig: {}\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n", 2, "storageConfig"),
+        ] {
+            let e = parse_list(Path::new("isc.yaml"), text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("isc.yaml:{line}:")), "{e}");
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]
     fn errors_name_the_line() {
         let e = parse_list(Path::new("list"), "quay.io/org/app\nquay.io/Bad/App\n").unwrap_err();
         assert!(e.to_string().starts_with("list:2:"), "{e}");
+        let e = parse_list(
+            Path::new("list"),
+            "quay.io/A/b\nquay.io/ok/b\nquay.io/C/d x y\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("2 lines of the list do not parse"), "{e}");
+        assert!(
+            e.contains("\n  - list:1:") && e.contains("\n  - list:3:"),
+            "{e}"
+        );
         assert!(matches!(
             parse_list(Path::new("l"), "# nothing\n"),
             Err(ListError::Empty(_))

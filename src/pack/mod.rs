@@ -4,7 +4,9 @@
 //! deterministic order. Blobs are then fetched, hashed, chunked and compressed by parallel
 //! workers, and written in plan order, so the same input always gives the same bundle bytes.
 
+pub mod checks;
 pub mod list;
+pub mod lock;
 mod pipeline;
 pub mod resolve;
 
@@ -69,6 +71,12 @@ pub enum PackError {
     /// Writing the bundle failed.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// Some lines of the list cannot be packed (all of them named); nothing was written.
+    #[error("{0}")]
+    Images(checks::ImageProblems),
+    /// Another pack is writing into the output directory, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     /// The options are unusable.
     #[error("{0}")]
     Options(String),
@@ -141,6 +149,10 @@ pub struct PackSummary {
     pub bytes_fetched: u64,
     /// Total size of the volume files.
     pub bundle_bytes: u64,
+    /// What the user should know: how `--platform` applied, lines that repeat an image.
+    pub notes: Vec<String>,
+    /// Input that was not carried: platforms asked for that an image lacks.
+    pub warnings: Vec<String>,
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC.
@@ -240,13 +252,13 @@ fn open_source(
 }
 
 /// Resolves every request, `opts.jobs` at a time (manifest fetches are latency-bound), keeping
-/// the list's order. The first failure (in list order) is returned.
+/// the list's order; one result per request, so that every failure can be reported.
 fn resolve_all(
     requests: &[ImageRequest],
     registries: &Registries,
     opts: &PackOptions,
     progress: &dyn Progress,
-) -> Result<Vec<Resolved>, PackError> {
+) -> Vec<Result<Resolved, PackError>> {
     crate::parallel::map(requests, opts.jobs, |req| {
         let r = open_source(req, registries).and_then(|(source, name)| {
             resolve(&req.text, &name, source, &opts.platforms).map_err(PackError::from)
@@ -257,8 +269,6 @@ fn resolve_all(
         progress.advance(1);
         r
     })
-    .into_iter()
-    .collect()
 }
 
 /// One unique blob of the plan and where to read it.
@@ -306,11 +316,25 @@ pub fn pack(
             )));
         }
     }
+    for p in &opts.platforms {
+        resolve::check_platform(p).map_err(PackError::Options)?;
+    }
+    // Held until this function returns: one pack at a time writes into `opts.out`.
+    let _lock = lock::OutLock::acquire(&opts.out)?;
     let registries = Registries::new(opts.client.clone());
-    // Resolve every image (manifests only).
+    // Resolve every image (manifests only); report every failure before writing anything.
     progress.start("resolve", Some(requests.len() as u64));
-    let resolved = resolve_all(requests, &registries, opts, progress)?;
+    let results = resolve_all(requests, &registries, opts, progress);
     progress.finish();
+    let checks::Checked {
+        resolved,
+        mut notes,
+    } = checks::check(requests, results)?;
+    let mut warnings = Vec::new();
+    for r in &resolved {
+        notes.extend(r.notes.iter().cloned());
+        warnings.extend(r.warnings.iter().cloned());
+    }
     // The plan: unique blobs in order of first use; unique manifests by digest.
     let mut blobs: Vec<PlannedBlob> = Vec::new();
     let mut seen: HashMap<Digest, ()> = HashMap::new();
@@ -410,6 +434,8 @@ pub fn pack(
         blobs_resumed: resumed.blobs_done,
         bytes_fetched: fetched,
         bundle_bytes: written.bundle_bytes,
+        notes,
+        warnings,
     })
 }
 

@@ -36,6 +36,26 @@ pub enum ResolveError {
         /// What is wrong.
         reason: String,
     },
+    /// A single-platform image's config could not be read.
+    #[error("{image}: reading its config {digest}: {source}")]
+    Config {
+        /// The image as written.
+        image: String,
+        /// The config blob.
+        digest: crate::model::Digest,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// `--platform` does not include the platform of a single-platform image.
+    #[error("{image}: a single-platform image for {platform}, which --platform {wanted} leaves out; remove the line, or add --platform {platform}")]
+    PlatformMismatch {
+        /// The image as written.
+        image: String,
+        /// The platform its config names.
+        platform: String,
+        /// Platforms asked for.
+        wanted: String,
+    },
     /// `--platform` left nothing of an index.
     #[error("{image}: none of its platforms ({available}) matches --platform {wanted}")]
     NoPlatform {
@@ -50,6 +70,12 @@ pub enum ResolveError {
 
 /// An image with everything the bundle needs to know about it.
 pub struct Resolved {
+    /// The name it is mirrored under.
+    pub name: Reference,
+    /// What the user should know about how `--platform` applied to it.
+    pub notes: Vec<String>,
+    /// Platforms asked for that it does not have.
+    pub warnings: Vec<String>,
     /// The root's entry for it.
     pub entry: ImageEntry,
     /// Its manifests (top and present children).
@@ -58,6 +84,72 @@ pub struct Resolved {
     pub blobs: Vec<Referenced>,
     /// Where to read the blobs.
     pub source: Arc<dyn ImageSource>,
+}
+
+/// Checks a `--platform` value: `os/arch` or `os/arch/variant`, e.g. `linux/arm64`.
+pub fn check_platform(p: &str) -> Result<(), String> {
+    let parts: Vec<&str> = p.split('/').collect();
+    if parts.iter().any(|s| s.is_empty()) || parts.len() > 3 {
+        return Err(format!(
+            "platform {p:?} is not OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
+        ));
+    }
+    if parts.len() == 1 {
+        return Err(format!(
+            "platform {p:?} has no OS: write it as OS/ARCH, e.g. linux/{p}"
+        ));
+    }
+    Ok(())
+}
+
+/// Config media types of container images, whose `os` and `architecture` name a platform.
+const IMAGE_CONFIG_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// The largest config read to learn a single-platform image's platform.
+const MAX_CONFIG_BYTES: u64 = 8 << 20;
+
+/// The platform (`os/arch[/variant]`) a single image's config names, `None` when it names none.
+fn config_platform(
+    text: &str,
+    source: &dyn ImageSource,
+    config: &Referenced,
+) -> Result<Option<String>, ResolveError> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        os: Option<String>,
+        architecture: Option<String>,
+        variant: Option<String>,
+    }
+    let mut bytes = Vec::new();
+    let reader =
+        source
+            .blob(&config.digest, config.size)
+            .map_err(|source| ResolveError::Source {
+                image: text.to_string(),
+                source,
+            })?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(reader, MAX_CONFIG_BYTES),
+        &mut bytes,
+    )
+    .map_err(|source| ResolveError::Config {
+        image: text.to_string(),
+        digest: config.digest.clone(),
+        source,
+    })?;
+    let Ok(c) = serde_json::from_slice::<Config>(&bytes) else {
+        return Ok(None);
+    };
+    Ok(match (c.os, c.architecture) {
+        (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => Some(match c.variant {
+            Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
+            _ => format!("{os}/{arch}"),
+        }),
+        _ => None,
+    })
 }
 
 /// Whether an index child's platform is one of `wanted` (`os/arch` or `os/arch/variant`).
@@ -147,6 +239,7 @@ pub fn resolve(
             wanted: platforms.join(", "),
         });
     }
+    let (notes, warnings) = platform_report(text, source.as_ref(), &graph, is_index, platforms)?;
     let entry = ImageEntry {
         source: text.to_string(),
         name: name.to_string(),
@@ -170,6 +263,9 @@ pub fn resolve(
         .map(|n| ManifestEntry::new(&n.media_type, &n.bytes))
         .collect();
     Ok(Resolved {
+        name: name.clone(),
+        notes,
+        warnings,
         entry,
         manifests,
         blobs: graph.blobs,
@@ -177,9 +273,85 @@ pub fn resolve(
     })
 }
 
+/// How `--platform` applied to one image: a single-platform image whose config names another
+/// platform is refused; one that matches, or names none, is kept with a note; platforms asked
+/// for that an index lacks are warned about.
+fn platform_report(
+    text: &str,
+    source: &dyn ImageSource,
+    graph: &graph::ImageGraph,
+    is_index: bool,
+    platforms: &[String],
+) -> Result<(Vec<String>, Vec<String>), ResolveError> {
+    let (mut notes, mut warnings) = (Vec::new(), Vec::new());
+    if platforms.is_empty() {
+        return Ok((notes, warnings));
+    }
+    let wanted = platforms.join(", ");
+    if is_index {
+        let present: Vec<&str> = graph
+            .edges
+            .iter()
+            .filter_map(|e| e.child.platform.as_deref())
+            .collect();
+        for w in platforms {
+            if !present
+                .iter()
+                .any(|p| platform_matches(Some(p), std::slice::from_ref(w)))
+            {
+                warnings.push(format!(
+                    "{text}: has no {w} image (it has {}); carried without it",
+                    present.join(", ")
+                ));
+            }
+        }
+        return Ok((notes, warnings));
+    }
+    let config = match &graph.top().refs {
+        crate::model::manifest::ManifestRefs::Image { config, .. } => config,
+        crate::model::manifest::ManifestRefs::Index { .. } => return Ok((notes, warnings)),
+    };
+    if !IMAGE_CONFIG_TYPES.contains(&config.media_type.as_str()) {
+        notes.push(format!(
+            "{text}: not a container image (config {}), so --platform {wanted} does not apply; kept",
+            config.media_type
+        ));
+        return Ok((notes, warnings));
+    }
+    match config_platform(text, source, config)? {
+        Some(p) if platform_matches(Some(&p), platforms) => {
+            notes.push(format!(
+                "{text}: a single-platform image for {p}, which --platform {wanted} includes; kept"
+            ));
+        }
+        Some(platform) => {
+            return Err(ResolveError::PlatformMismatch {
+                image: text.to_string(),
+                platform,
+                wanted,
+            })
+        }
+        None => warnings.push(format!(
+            "{text}: a single-platform image whose config names no os/architecture; kept, \
+             though --platform {wanted} cannot be checked against it"
+        )),
+    }
+    Ok((notes, warnings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_values() {
+        assert!(check_platform("linux/arm64").is_ok());
+        assert!(check_platform("linux/arm64/v8").is_ok());
+        let e = check_platform("arm64").unwrap_err();
+        assert!(e.contains("linux/arm64"), "{e}");
+        assert!(check_platform("linux/").is_err());
+        assert!(check_platform("a/b/c/d").is_err());
+    }
 
     #[test]
     fn platform_matching() {
