@@ -59,6 +59,20 @@ impl VerifyReport {
     }
 }
 
+impl Damage {
+    /// Damage to one image that lies in no volume (a manifest or a blob the root lacks).
+    fn in_image(message: String, blob: Option<&Digest>, image: &str) -> Self {
+        Damage {
+            message,
+            volume: None,
+            offset: None,
+            chunk: None,
+            blob: blob.cloned(),
+            images: vec![image.to_string()],
+        }
+    }
+}
+
 fn damage_from(e: &BundleError, blob: Option<&Digest>, images: Vec<String>) -> Damage {
     let (volume, offset, chunk) = match e {
         BundleError::ChunkDamaged {
@@ -102,14 +116,10 @@ pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -
             Ok(g) => g,
             Err(e) => {
                 report.manifests_checked += 1;
-                report.damage.push(Damage {
-                    message: format!("image {}: {e}", img.name),
-                    volume: None,
-                    offset: None,
-                    chunk: None,
-                    blob: None,
-                    images: vec![img.name.clone()],
-                });
+                let message = format!("image {}: {e}", img.name);
+                report
+                    .damage
+                    .push(Damage::in_image(message, None, &img.name));
                 continue;
             }
         };
@@ -119,17 +129,13 @@ pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -
             .iter()
             .filter(|b| !blobs.contains_key(&b.digest))
         {
-            report.damage.push(Damage {
-                message: format!(
-                    "image {} needs blob {}, which the bundle does not hold",
-                    img.name, b.digest
-                ),
-                volume: None,
-                offset: None,
-                chunk: None,
-                blob: Some(b.digest.clone()),
-                images: vec![img.name.clone()],
-            });
+            let message = format!(
+                "image {} needs blob {}, which the bundle does not hold",
+                img.name, b.digest
+            );
+            report
+                .damage
+                .push(Damage::in_image(message, Some(&b.digest), &img.name));
         }
     }
     if bundle.is_complete() {

@@ -74,6 +74,19 @@ impl Store {
         )
     }
 
+    /// An index of an amd64 and an arm64 image that share a base layer:
+    /// `(amd64, arm64, index, index size)`.
+    fn two_platforms(&mut self) -> (Digest, Digest, Digest, u64) {
+        let (amd, amd_n) = self.image("cfg-amd64", &["base", "app-amd64"]);
+        let (arm, arm_n) = self.image("cfg-arm64", &["base", "app-arm64"]);
+        let m = MediaType::OciManifest;
+        let (index, n) = self.index(&[
+            (amd.clone(), amd_n, m.as_str(), Some("amd64")),
+            (arm.clone(), arm_n, m.as_str(), Some("arm64")),
+        ]);
+        (amd, arm, index, n)
+    }
+
     fn walk(&self, top: &Digest, include: &dyn Include) -> Result<ImageGraph, GraphError<Missing>> {
         let mut fetch = |d: &Digest| self.0.get(d).cloned().ok_or_else(|| Missing(d.clone()));
         walk(top, self.0[top].clone(), &mut fetch, include)
@@ -89,22 +102,7 @@ fn blob(content: &str) -> Digest {
 #[test]
 fn an_index_of_an_index_reaches_the_inner_children_and_their_blobs() {
     let mut s = Store::default();
-    let (amd, amd_n) = s.image("cfg-amd64", &["base", "app-amd64"]);
-    let (arm, arm_n) = s.image("cfg-arm64", &["base", "app-arm64"]);
-    let (inner, inner_n) = s.index(&[
-        (
-            amd.clone(),
-            amd_n,
-            MediaType::OciManifest.as_str(),
-            Some("amd64"),
-        ),
-        (
-            arm.clone(),
-            arm_n,
-            MediaType::OciManifest.as_str(),
-            Some("arm64"),
-        ),
-    ]);
+    let (amd, arm, inner, inner_n) = s.two_platforms();
     let (solo, solo_n) = s.image("cfg-solo", &["solo"]);
     let (top, _) = s.index(&[
         (inner.clone(), inner_n, MediaType::OciIndex.as_str(), None),
@@ -144,22 +142,7 @@ fn an_index_of_an_index_reaches_the_inner_children_and_their_blobs() {
 #[test]
 fn children_left_out_are_neither_fetched_nor_followed() {
     let mut s = Store::default();
-    let (amd, amd_n) = s.image("cfg-amd64", &["base", "app-amd64"]);
-    let (arm, arm_n) = s.image("cfg-arm64", &["base", "app-arm64"]);
-    let (top, _) = s.index(&[
-        (
-            amd.clone(),
-            amd_n,
-            MediaType::OciManifest.as_str(),
-            Some("amd64"),
-        ),
-        (
-            arm.clone(),
-            arm_n,
-            MediaType::OciManifest.as_str(),
-            Some("arm64"),
-        ),
-    ]);
+    let (amd, arm, top, _) = s.two_platforms();
     // The arm64 child is not even in the store: fetching it would fail the walk.
     s.0.remove(&arm);
     let only_amd = |_: &Digest, c: &Referenced| c.platform.as_deref() == Some("linux/amd64");
