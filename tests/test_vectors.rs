@@ -70,6 +70,7 @@ fn test_vectors_are_reproduced_byte_for_byte() {
         client: Default::default(),
         created: CREATED,
         zstd_level: 3,
+        sequence: None,
     };
     let summary = pack(&requests, &key, &opts, &Silent).unwrap();
     let volume = only_tar(&out);
