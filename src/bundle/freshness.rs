@@ -9,13 +9,13 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::root::Root;
 use crate::model::Digest;
 
 /// How new a bundle is: ordered by `sequence`, then `created`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Freshness {
     /// The writer's sequence number (format 1.1); for a 1.0 bundle, its `created` seconds.
     pub sequence: u64,

@@ -328,6 +328,10 @@ pub struct PushArgs {
     /// One mirror-set entry per registry or per repository.
     #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
     pub mirrorset_scope: ScopeArg,
+    /// Move tags to this bundle's content even where a newer bundle set them (refused
+    /// otherwise, naming both bundles).
+    #[arg(long)]
+    pub allow_rollback: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,
