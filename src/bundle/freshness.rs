@@ -142,6 +142,69 @@ mod tests {
         }
     }
 
+    /// A volume whose root (1.1, no images) is signed with `comment`.
+    fn signed_bundle(dir: &std::path::Path, comment: impl Fn(&Root, &Digest) -> String) {
+        use crate::bundle::root::{ChunkingInfo, VolumeInfo, FORMAT_VERSION};
+        use crate::bundle::volume::{VolumeLabel, VolumeWriter};
+        let root = Root {
+            format: FORMAT_VERSION.into(),
+            bundle_id: "0123456789abcdef0123456789abcdef".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            sequence: Some(1_767_225_600),
+            tool: "test".into(),
+            base: None,
+            chunking: ChunkingInfo {
+                algorithm: "fastcdc-2020".into(),
+                min: 1,
+                avg: 2,
+                max: 3,
+            },
+            volumes: vec![VolumeInfo {
+                index: 1,
+                data_size: 0,
+            }],
+            images: vec![],
+            manifests: vec![],
+            blobs: vec![],
+            chunks: vec![],
+        };
+        let bytes = root.to_json();
+        let digest = Digest::sha256_of(&bytes);
+        let key = crate::sign::SecretKey::from_seed([7; 32], crate::sign::KeyId(*b"freshtst"));
+        let sig = key.sign(&bytes[..], &comment(&root, &digest)).unwrap();
+        let label = VolumeLabel {
+            format: root.format.clone(),
+            bundle_id: root.bundle_id.clone(),
+            volume: 1,
+            volume_count: 1,
+            root_digest: digest,
+        };
+        let w = VolumeWriter::create(&dir.join("v.tar")).unwrap();
+        w.finish(&label, &bytes, &sig.to_file_string(), 0).unwrap();
+    }
+
+    #[test]
+    fn the_trusted_comment_must_describe_the_root() {
+        use crate::bundle::{Bundle, BundleError};
+        let pk = crate::sign::SecretKey::from_seed([7; 32], crate::sign::KeyId(*b"freshtst"))
+            .public_key();
+        let good = tempfile::tempdir().unwrap();
+        signed_bundle(good.path(), |r, d| r.trusted_comment(d));
+        Bundle::open(good.path()).unwrap().verify(&pk).unwrap();
+        // Signed by the trusted key, but with the comment of another bundle (or another
+        // sequence): refused.
+        for other in [
+            |r: &Root, d: &Digest| r.trusted_comment(d).replace("0123", "ffff"),
+            |r: &Root, d: &Digest| r.trusted_comment(d).replace("sequence 1", "sequence 9"),
+            |_: &Root, _: &Digest| "a file signed with minisign -S".to_string(),
+        ] {
+            let bad = tempfile::tempdir().unwrap();
+            signed_bundle(bad.path(), other);
+            let e = Bundle::open(bad.path()).unwrap().verify(&pk).unwrap_err();
+            assert!(matches!(e, BundleError::TrustedComment { .. }), "{e}");
+        }
+    }
+
     #[test]
     fn sequence_orders_before_time() {
         let a = Freshness {

@@ -214,11 +214,14 @@ pub(super) fn mirrorsets(a: MirrorsetsArgs) -> Result<i32> {
         ferry::mirrorset::write_for_root(root, &naming, scope, &a.out)
     })??;
     if a.json {
-        print_json(&files)?;
+        print_json(&files.files)?;
     } else {
-        for f in &files {
+        for f in &files.files {
             println!("{}", f.display());
         }
+    }
+    for n in &files.notes {
+        eprintln!("note: {n}");
     }
     Ok(EXIT_OK)
 }

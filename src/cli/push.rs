@@ -43,6 +43,9 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
         for f in &outcome.mirrorsets {
             println!("  {}", f.display());
         }
+        for n in &outcome.mirrorset_notes {
+            println!("  ({n})");
+        }
         for f in &failed {
             eprintln!(
                 "FAILED {}: {}",

@@ -40,8 +40,10 @@ pub struct PushOutcome {
     /// Per image, with totals.
     #[serde(flatten)]
     pub report: PushReport,
-    /// The mirror-set files written.
+    /// The mirror-set files of this bundle.
     pub mirrorsets: Vec<PathBuf>,
+    /// What writing them merged or left as it was.
+    pub mirrorset_notes: Vec<String>,
     /// Tags moved back to older content because `allow_rollback` was set.
     pub rolled_back: Vec<Rollback>,
 }
@@ -196,7 +198,7 @@ pub fn run(
     }
     let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
     let scope = mirrorset::scope_for(opts.scope, &naming);
-    let mirrorsets = mirrorset::write_for_root(
+    let written = mirrorset::write_for_root(
         bundle.root(),
         &naming,
         scope,
@@ -225,7 +227,8 @@ pub fn run(
     history::write_record(&registry, &naming, &history, record).map_err(write_err)?;
     Ok(PushOutcome {
         report,
-        mirrorsets,
+        mirrorsets: written.files,
+        mirrorset_notes: written.notes,
         rolled_back,
     })
 }
