@@ -154,11 +154,8 @@ fn mirror_sets_of_successive_bundles_add_up() {
                 "{} through the IDMS",
                 img.name
             );
-            let icsp = cluster.redirect(
-                "ImageContentSourcePolicy",
-                "repositoryDigestMirrors",
-                &repo,
-            );
+            let icsp =
+                cluster.redirect("ImageContentSourcePolicy", "repositoryDigestMirrors", &repo);
             assert_eq!(icsp, by_digest, "{} through the ICSP", img.name);
             for tag in &img.tags {
                 let by_tag = cluster.redirect("ImageTagMirrorSet", "imageTagMirrors", &repo);
@@ -227,9 +224,8 @@ fn an_older_bundle_does_not_roll_tags_back() {
         .take(2)
         .collect();
     assert_eq!(images.len(), 2);
-    let line = |img: &FixtureImage, name: &str| {
-        format!("oci:{}:{} {name}", img.layout.display(), img.tag)
-    };
+    let line =
+        |img: &FixtureImage, name: &str| format!("oci:{}:{} {name}", img.layout.display(), img.tag);
     let names = ["quay.io/ferry/app:1.0", "quay.io/ferry/tools:stable"];
     let old_lines: Vec<String> = names.iter().map(|n| line(images[0], n)).collect();
     let new_lines: Vec<String> = names.iter().map(|n| line(images[1], n)).collect();
@@ -239,10 +235,13 @@ fn an_older_bundle_does_not_roll_tags_back() {
     let sets = tmp.path().join("mirrorsets");
     ferry_ok(push_args(&new, &pubkey, &target, &sets, tmp.path(), &[]));
     let tag_digests = || -> Vec<Digest> {
-        ["mirror/quay.io/ferry/app:1.0", "mirror/quay.io/ferry/tools:stable"]
-            .iter()
-            .map(|r| digest_at(&target, &format!("{}/{r}", target.host())))
-            .collect()
+        [
+            "mirror/quay.io/ferry/app:1.0",
+            "mirror/quay.io/ferry/tools:stable",
+        ]
+        .iter()
+        .map(|r| digest_at(&target, &format!("{}/{r}", target.host())))
+        .collect()
     };
     let new_digest: Digest = images[1].digest.parse().unwrap();
     assert_eq!(tag_digests(), vec![new_digest.clone(); 2]);
@@ -268,7 +267,11 @@ fn an_older_bundle_does_not_roll_tags_back() {
         &["--allow-rollback"],
     ));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("mirror/quay.io/ferry/app:1.0"), "{}", text(&out));
+    assert!(
+        text(&out).contains("mirror/quay.io/ferry/app:1.0"),
+        "{}",
+        text(&out)
+    );
     let old_digest: Digest = images[0].digest.parse().unwrap();
     assert_eq!(tag_digests(), vec![old_digest; 2]);
 }
@@ -283,11 +286,7 @@ fn a_key_rotation_trusts_either_key() {
     let a = pack_with(tmp.path(), &old_key, "a", &lines);
     let b = pack_with(tmp.path(), &new_key, "b", &lines[..]);
     for dir in [&a, &b] {
-        verify_ok(
-            dir,
-            &old_pub,
-            &["--trusted-key", new_pub.to_str().unwrap()],
-        );
+        verify_ok(dir, &old_pub, &["--trusted-key", new_pub.to_str().unwrap()]);
     }
     // Only the other key: refused.
     let out = ferry([

@@ -23,7 +23,11 @@ struct Conf {
 }
 
 fn quoted<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let rest = line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
+    let rest = line
+        .strip_prefix(key)?
+        .trim_start()
+        .strip_prefix('=')?
+        .trim();
     rest.strip_prefix('"')?.strip_suffix('"')
 }
 

@@ -183,8 +183,8 @@ pub enum MirrorSetError {
         /// Why.
         source: serde_yaml::Error,
     },
-    /// A bundle's file is already there with other content.
-    #[error("{path} already exists with other content; ferry does not replace it: move it away or write to another directory")]
+    /// A bundle's file is already there with content ferry did not write.
+    #[error("{path} already exists and was not written by ferry (edited?); ferry does not replace it: move it away or write to another directory")]
     Exists {
         /// The file.
         path: PathBuf,

@@ -178,12 +178,18 @@ impl SiteHistory {
                 continue; // the push reports it
             };
             for tag in &img.tags {
-                let current = registry
-                    .manifest_digest(&repo, tag)
-                    .map_err(|source| HistoryError::Registry {
-                        repository: repo.clone(),
-                        source,
-                    })?;
+                let current = match registry.manifest_digest(&repo, tag) {
+                    Ok(c) => c,
+                    // The registry refuses the repository's name (nested paths): pushing the
+                    // image fails the same way and says so; nothing can move this tag.
+                    Err(e) if e.status() == Some(400) => continue,
+                    Err(source) => {
+                        return Err(HistoryError::Registry {
+                            repository: repo.clone(),
+                            source,
+                        })
+                    }
+                };
                 let Some(current) = current.filter(|c| c != &img.digest) else {
                     continue;
                 };
@@ -271,7 +277,11 @@ pub fn write_record(
     let body_digest = Digest::sha256_of(&body);
     let empty = Digest::sha256_of(EMPTY_JSON);
     for (digest, bytes) in [(&empty, EMPTY_JSON), (&body_digest, &body[..])] {
-        if registry.blob_exists(&repo, digest).map_err(reg_err)?.is_none() {
+        if registry
+            .blob_exists(&repo, digest)
+            .map_err(reg_err)?
+            .is_none()
+        {
             registry
                 .push_blob(&repo, digest, bytes.len() as u64, &bytes)
                 .map_err(reg_err)?;

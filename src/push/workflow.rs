@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::history::{self, BundleRecord, HistoryError, Rollback, SiteHistory, TagRecord};
 use super::{push_hinted, PushError, PushReport};
 use crate::bundle::{Bundle, Freshness, Verified};
-use crate::model::Reference;
 use crate::flavor::{self, FlavorError, Hint, Target, TargetError};
 use crate::mirrorset::{self, BundleMirrorSetError, Scope};
+use crate::model::Reference;
 use crate::progress::Progress;
 use crate::registry::{ClientOptions, Registry, RegistryError};
 
@@ -198,12 +198,7 @@ pub fn run(
     }
     let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
     let scope = mirrorset::scope_for(opts.scope, &naming);
-    let written = mirrorset::write_for_root(
-        bundle.root(),
-        &naming,
-        scope,
-        &opts.mirrorsets_out,
-    )?;
+    let written = mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?;
     let write_err = |source| WorkflowError::WriteHistory {
         bundle: bundle.root().bundle_id.clone(),
         source,

@@ -262,7 +262,12 @@ impl Registry {
             let next = resp
                 .header("link")
                 .and_then(|l| l.split(';').next())
-                .map(|l| l.trim().trim_start_matches('<').trim_end_matches('>').to_string());
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                });
             let mut bytes = Vec::new();
             resp.into_reader()
                 .take(MAX_MANIFEST)

@@ -279,7 +279,9 @@ pub fn registry_push_json(p: &Packed, target: &TestRegistry) -> serde_json::Valu
 /// The one file in `dir` named `STEM-<bundle id, 12 digits>.EXT` for a mirror-set file name
 /// `STEM.EXT` (`imagedigestmirrorset.yaml`): where a bundle's mirror sets are written.
 pub fn bundle_mirrorset_file(dir: &Path, file: &str) -> PathBuf {
-    let (stem, ext) = file.rsplit_once('.').expect("a file name with an extension");
+    let (stem, ext) = file
+        .rsplit_once('.')
+        .expect("a file name with an extension");
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
@@ -292,6 +294,11 @@ pub fn bundle_mirrorset_file(dir: &Path, file: &str) -> PathBuf {
                 .is_some_and(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         })
         .collect();
-    assert_eq!(found.len(), 1, "one {stem}-ID.{ext} in {}: {found:?}", dir.display());
+    assert_eq!(
+        found.len(),
+        1,
+        "one {stem}-ID.{ext} in {}: {found:?}",
+        dir.display()
+    );
     found[0].clone()
 }
