@@ -361,8 +361,11 @@ fn flattened_names_for_registries_without_nested_paths() {
 
     // Every bundled reference, resolved through the IDMS entries, is fetched by digest.
     let idms: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(p.tmp.path().join("mirrorsets/imagedigestmirrorset.yaml"))
-            .unwrap(),
+        &std::fs::read_to_string(bundle_mirrorset_file(
+            &p.tmp.path().join("mirrorsets"),
+            "imagedigestmirrorset.yaml",
+        ))
+        .unwrap(),
     )
     .unwrap();
     let entries: Vec<(String, Vec<String>)> = idms["spec"]["imageDigestMirrors"]
@@ -452,7 +455,9 @@ fn mirror_registry_is_quay_on_port_8443() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("port 8443"), "{}", text(&out));
-    let idms = std::fs::read_to_string(out_dir.join("imagedigestmirrorset.yaml")).unwrap();
+    let idms =
+        std::fs::read_to_string(bundle_mirrorset_file(&out_dir, "imagedigestmirrorset.yaml"))
+            .unwrap();
     assert!(
         idms.contains("registry.local:8443/mirror/quay.io"),
         "{idms}"

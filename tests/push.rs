@@ -86,17 +86,18 @@ fn end_to_end(target: TestRegistry) {
     ));
     assert_eq!(Digest::sha256_of(&skopeo(&a)).to_string(), tag_only.digest);
     // Mirror sets were written.
+    let sets = p.tmp.path().join("mirrorsets");
     for f in [
         "imagedigestmirrorset.yaml",
         "imagecontentsourcepolicy.yaml",
         "imagetagmirrorset.yaml",
-        "registries.conf",
         "mapping.txt",
     ] {
-        assert!(p.tmp.path().join("mirrorsets").join(f).is_file(), "{f}");
+        assert!(bundle_mirrorset_file(&sets, f).is_file(), "{f}");
     }
+    assert!(sets.join("registries.conf").is_file());
     let idms =
-        std::fs::read_to_string(p.tmp.path().join("mirrorsets/imagedigestmirrorset.yaml")).unwrap();
+        std::fs::read_to_string(bundle_mirrorset_file(&sets, "imagedigestmirrorset.yaml")).unwrap();
     assert!(
         idms.contains(&format!(
             "{}/mirror/{}",

@@ -70,6 +70,7 @@ fn test_vectors_are_reproduced_byte_for_byte() {
         client: Default::default(),
         created: CREATED,
         zstd_level: 3,
+        sequence: None,
     };
     let summary = pack(&requests, &key, &opts, &Silent).unwrap();
     let volume = only_tar(&out);
@@ -130,4 +131,34 @@ fn checked_in_vector_bundle_verifies_with_the_published_key() {
         expected["root_digest"],
         Digest::sha256_of(b.root_bytes()).to_string().as_str()
     );
+}
+
+/// The format 1.0 vector (before `sequence`), as ferry 0.1 wrote it: still read and verified,
+/// its freshness being its creation time.
+#[test]
+fn format_1_0_vector_still_verifies() {
+    let vectors = Path::new(VECTORS);
+    let key = ferry::sign::read_public_key(&vectors.join("test-key.pub")).unwrap();
+    let b = Bundle::open(&vectors.join("v1.0/bundle"))
+        .unwrap()
+        .verify(&key)
+        .unwrap();
+    assert_eq!(b.root().format, "1.0");
+    assert_eq!(b.root().sequence, None);
+    let report = ferry::bundle::verify::verify(&b, 1, &Silent);
+    assert!(report.is_ok(), "{:?}", report.damage);
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vectors.join("v1.0/expected.json")).unwrap())
+            .unwrap();
+    assert_eq!(expected["bundle_id"], b.root().bundle_id.as_str());
+    let f = b.root().freshness().unwrap();
+    assert_eq!((f.created, f.sequence), (CREATED, CREATED));
+}
+
+#[test]
+fn checked_in_vector_is_format_1_1_with_a_sequence() {
+    let vectors = Path::new(VECTORS);
+    let b = Bundle::open(&vectors.join("bundle")).unwrap();
+    assert_eq!(b.root().format, "1.1");
+    assert_eq!(b.root().sequence, Some(CREATED));
 }

@@ -4,6 +4,7 @@
 //! content. A blob is rebuilt ([`blob`]) from chunks a chunk [`store`] resolves.
 
 pub mod blob;
+pub mod freshness;
 pub mod journal;
 pub mod reader;
 pub mod root;
@@ -16,6 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use blob::BlobReader;
+pub use freshness::Freshness;
 pub use reader::{Bundle, Unverified, Verified};
 pub use root::{BlobEncoding, ImageEntry, Root};
 pub use store::{ChunkStore, VolumeStore};
@@ -52,6 +54,23 @@ pub enum BundleError {
         bundle: String,
         /// What the signature check said.
         source: crate::sign::SignError,
+    },
+    /// The signature is good but its trusted comment does not describe this root (a signature
+    /// made for another bundle, or a comment ferry does not write).
+    #[error("bundle {bundle}: the signature's trusted comment {found:?} does not match the root (expected {expected:?}): the signature belongs to another bundle")]
+    TrustedComment {
+        /// The bundle id.
+        bundle: String,
+        /// The trusted comment found.
+        found: String,
+        /// The comment the root calls for.
+        expected: String,
+    },
+    /// No trusted key was given.
+    #[error("bundle {bundle}: no trusted key to check its signature with")]
+    NoTrustedKey {
+        /// The bundle id.
+        bundle: String,
     },
     /// Signing failed.
     #[error("signing the root failed: {0}")]

@@ -193,6 +193,16 @@ impl Bundle<Unverified> {
                 bundle: self.root.bundle_id.clone(),
                 source,
             })?;
+        let expected = self
+            .root
+            .trusted_comment(&Digest::sha256_of(&self.root_bytes));
+        if sig.trusted_comment() != expected {
+            return Err(BundleError::TrustedComment {
+                bundle: self.root.bundle_id.clone(),
+                found: sig.trusted_comment().to_string(),
+                expected,
+            });
+        }
         Ok(Bundle {
             root: self.root,
             root_bytes: self.root_bytes,
@@ -201,6 +211,22 @@ impl Bundle<Unverified> {
             complete: self.complete,
             _state: PhantomData,
         })
+    }
+}
+
+impl Bundle<Unverified> {
+    /// Checks the root's signature against the one of `keys` (several during a key rotation)
+    /// whose key id the signature names; see [`Bundle::verify`].
+    pub fn verify_any(self, keys: &[PublicKey]) -> Result<Bundle<Verified>, BundleError> {
+        let named = Signature::parse(&self.signature)
+            .ok()
+            .and_then(|sig| keys.iter().find(|k| k.key_id() == sig.key_id()));
+        match named.or(keys.first()) {
+            Some(key) => self.verify(key),
+            None => Err(BundleError::NoTrustedKey {
+                bundle: self.root.bundle_id.clone(),
+            }),
+        }
     }
 }
 
@@ -227,6 +253,13 @@ impl<S> Bundle<S> {
 }
 
 impl Bundle<Verified> {
+    /// The id of the key the root is signed with.
+    pub fn signer(&self) -> crate::sign::KeyId {
+        Signature::parse(&self.signature)
+            .expect("a verified bundle's signature parses")
+            .key_id()
+    }
+
     /// The exact bytes of a manifest, checked against its digest.
     pub fn manifest_bytes(&self, digest: &Digest) -> Result<(MediaType, Vec<u8>), BundleError> {
         let m = self
@@ -307,6 +340,7 @@ mod tests {
             format: FORMAT_VERSION.into(),
             bundle_id: "0123456789abcdef0123456789abcdef".into(),
             created: "2026-01-01T00:00:00Z".into(),
+            sequence: None,
             tool: "test".into(),
             base: None,
             chunking: ChunkingInfo {

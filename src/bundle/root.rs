@@ -13,8 +13,8 @@ use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
 use crate::model::{Digest, MediaType};
 
-/// The format version this ferry writes.
-pub const FORMAT_VERSION: &str = "1.0";
+/// The format version this ferry writes (1.1: the root has a `sequence`, SPEC.md §4.5).
+pub const FORMAT_VERSION: &str = "1.1";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
 
@@ -280,6 +280,10 @@ pub struct Root {
     pub bundle_id: String,
     /// RFC 3339 UTC time of packing (from `SOURCE_DATE_EPOCH` when set).
     pub created: String,
+    /// Format 1.1: the writer's sequence number, strictly increasing per signing key and never
+    /// below `created` in seconds (SPEC.md §4.5); absent in a 1.0 root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
     /// The program that wrote the bundle.
     pub tool: String,
     /// The base bundle, for an incremental bundle.
@@ -334,6 +338,12 @@ impl Root {
 
     fn validate(&self) -> Result<(), RootError> {
         let bad = |m: String| Err(RootError::Inconsistent(m));
+        if self.freshness().is_none() {
+            return bad(format!(
+                "created {:?} is not an RFC 3339 UTC time in whole seconds",
+                self.created
+            ));
+        }
         for (i, v) in self.volumes.iter().enumerate() {
             if v.index as usize != i + 1 {
                 return bad(format!("volume {} listed at position {}", v.index, i + 1));

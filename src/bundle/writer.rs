@@ -44,6 +44,8 @@ pub struct RootContent {
     pub created: String,
     /// The same as seconds since the epoch (tar member times).
     pub mtime: u64,
+    /// The root's sequence (SPEC.md §4.5): increasing per key, at least `mtime`.
+    pub sequence: u64,
     /// The images.
     pub images: Vec<ImageEntry>,
     /// Every manifest.
@@ -300,6 +302,7 @@ impl BundleWriter {
             format: FORMAT_VERSION.to_string(),
             bundle_id: String::new(),
             created: content.created,
+            sequence: Some(content.sequence.max(content.mtime)),
             tool: format!("ferry {}", env!("CARGO_PKG_VERSION")),
             base: None,
             chunking: content.chunking,
@@ -320,10 +323,7 @@ impl BundleWriter {
         root.bundle_id = Digest::sha256_of(&root.to_json()).hex()[..32].to_string();
         let root_bytes = root.to_json();
         let root_digest = Digest::sha256_of(&root_bytes);
-        let comment = format!(
-            "ferry bundle {} format {} root {}",
-            root.bundle_id, root.format, root_digest
-        );
+        let comment = root.trusted_comment(&root_digest);
         let signature = key
             .sign(&root_bytes[..], &comment)
             .map_err(BundleError::Sign)?

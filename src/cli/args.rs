@@ -178,9 +178,10 @@ pub struct PackArgs {
 pub struct VerifyArgs {
     /// The bundle directory.
     pub dir: PathBuf,
-    /// The public key the bundle must be signed with.
-    #[arg(long, value_name = "PATH.pub")]
-    pub trusted_key: PathBuf,
+    /// A public key the bundle may be signed with (repeatable: the old and the new key while
+    /// keys rotate).
+    #[arg(long, value_name = "PATH.pub", required = true, action = clap::ArgAction::Append)]
+    pub trusted_key: Vec<PathBuf>,
     /// Check only this volume file (one stick as it arrives).
     #[arg(long, value_name = "FILE")]
     pub volume: Option<PathBuf>,
@@ -197,9 +198,10 @@ pub struct VerifyArgs {
 pub struct ExportArgs {
     /// The bundle directory.
     pub dir: PathBuf,
-    /// The public key the bundle must be signed with.
-    #[arg(long, value_name = "PATH.pub")]
-    pub trusted_key: PathBuf,
+    /// A public key the bundle may be signed with (repeatable: the old and the new key while
+    /// keys rotate).
+    #[arg(long, value_name = "PATH.pub", required = true, action = clap::ArgAction::Append)]
+    pub trusted_key: Vec<PathBuf>,
     /// Where to write: `oci:DIR`, an OCI image layout directory (created when absent; an
     /// existing layout keeps its other images).
     #[arg(long, value_name = "oci:DIR")]
@@ -353,9 +355,10 @@ pub struct SetupArgs {
 pub struct PushArgs {
     /// The bundle directory.
     pub dir: PathBuf,
-    /// The public key the bundle must be signed with.
-    #[arg(long, value_name = "PATH.pub")]
-    pub trusted_key: PathBuf,
+    /// A public key the bundle may be signed with (repeatable: the old and the new key while
+    /// keys rotate).
+    #[arg(long, value_name = "PATH.pub", required = true, action = clap::ArgAction::Append)]
+    pub trusted_key: Vec<PathBuf>,
     /// Target registry and prefix.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -371,6 +374,10 @@ pub struct PushArgs {
     /// One mirror-set entry per registry or per repository.
     #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
     pub mirrorset_scope: ScopeArg,
+    /// Move tags to this bundle's content even where a newer bundle set them (refused
+    /// otherwise, naming both bundles).
+    #[arg(long)]
+    pub allow_rollback: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,
@@ -390,9 +397,10 @@ pub struct MirrorsetsArgs {
     /// One entry per registry or per repository.
     #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
     pub mirrorset_scope: ScopeArg,
-    /// Check the bundle's signature with this key first.
-    #[arg(long, value_name = "PATH.pub")]
-    pub trusted_key: Option<PathBuf>,
+    /// Check the bundle's signature first, against this key (repeatable: the old and the new
+    /// key while keys rotate).
+    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append)]
+    pub trusted_key: Vec<PathBuf>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -409,9 +417,10 @@ pub struct CheckArgs {
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Check the bundle's signature with this key first.
-    #[arg(long, value_name = "PATH.pub")]
-    pub trusted_key: Option<PathBuf>,
+    /// Check the bundle's signature first, against this key (repeatable: the old and the new
+    /// key while keys rotate).
+    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append)]
+    pub trusted_key: Vec<PathBuf>,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,

@@ -1,13 +1,13 @@
 //! `ferry keygen`, `pack`, `verify`, `inspect`, `mirrorsets` and `check`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::args::{self, MirrorsetsArgs};
 use super::common::{
-    client_options, jobs, open_bundle, open_verified, print_json, print_notes, read_public_key,
+    client_options, jobs, open_bundle, open_verified, print_json, print_notes, read_public_keys,
     EXIT_OK, EXIT_PROBLEMS,
 };
 use super::progress::Renderer;
@@ -78,14 +78,16 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
         .collect();
     hosts.sort();
     hosts.dedup();
+    let created = ferry::pack::PackOptions::created_from_env();
     let opts = ferry::pack::PackOptions {
         out: a.out.clone(),
         volume_size: (size != 0).then_some(size),
         jobs: jobs(a.jobs),
         platforms: a.platforms.clone(),
         client: client_options(&a.registry, &hosts)?,
-        created: ferry::pack::PackOptions::created_from_env(),
+        created,
         zstd_level: a.zstd_level,
+        sequence: pack_sequence(&a.key, created),
     };
     let progress = Renderer::new(a.json);
     let summary = ferry::pack::pack(&requests, &key, &opts, &progress)
@@ -115,9 +117,31 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// The sequence of the bundle being packed (SPEC.md §4.5): the next one of the key's state file
+/// (`KEY.sequence`), or, for a reproducible pack (`SOURCE_DATE_EPOCH` set), the packing time
+/// without touching the state file. When the state cannot be kept, a warning says so and the
+/// packing time is the sequence.
+fn pack_sequence(key: &Path, created: u64) -> Option<u64> {
+    if std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
+        return None;
+    }
+    let state = ferry::pack::sequence::state_file(key);
+    match ferry::pack::sequence::next_sequence(&state, created) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            eprintln!(
+                "warning: cannot keep the bundle sequence in {}: {e}; this bundle's sequence is \
+                 its packing time",
+                state.display()
+            );
+            None
+        }
+    }
+}
+
 /// Runs `ferry verify`.
 pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
-    let key = read_public_key(&a.trusted_key)?;
+    let keys = read_public_keys(&a.trusted_key)?;
     let b = match &a.volume {
         Some(v) => {
             Bundle::open_volume(v).with_context(|| format!("opening volume {}", v.display()))?
@@ -126,7 +150,7 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
             Bundle::open(&a.dir).with_context(|| format!("opening bundle {}", a.dir.display()))?
         }
     };
-    let b = b.verify(&key).with_context(|| {
+    let b = b.verify_any(&keys).with_context(|| {
         format!(
             "verifying {}",
             a.volume.as_deref().unwrap_or(&a.dir).display()
@@ -196,11 +220,12 @@ fn target_naming(t: &args::TargetArgs) -> Result<Naming> {
     Ok(target.naming()?)
 }
 
-/// Calls `f` with the root of the bundle in `dir`, its signature checked when a key is given.
-fn with_root<T>(dir: &Path, key: Option<&Path>, f: impl FnOnce(&Root) -> T) -> Result<T> {
-    Ok(match key {
-        Some(k) => f(open_verified(dir, k)?.root()),
-        None => f(open_bundle(dir)?.root()),
+/// Calls `f` with the root of the bundle in `dir`, its signature checked when keys are given.
+fn with_root<T>(dir: &Path, keys: &[PathBuf], f: impl FnOnce(&Root) -> T) -> Result<T> {
+    Ok(if keys.is_empty() {
+        f(open_bundle(dir)?.root())
+    } else {
+        f(open_verified(dir, keys)?.root())
     })
 }
 
@@ -208,15 +233,18 @@ fn with_root<T>(dir: &Path, key: Option<&Path>, f: impl FnOnce(&Root) -> T) -> R
 pub(super) fn mirrorsets(a: MirrorsetsArgs) -> Result<i32> {
     let naming = target_naming(&a.target)?;
     let scope = ferry::mirrorset::scope_for(a.mirrorset_scope.scope(), &naming);
-    let files = with_root(&a.dir, a.trusted_key.as_deref(), |root| {
+    let files = with_root(&a.dir, &a.trusted_key, |root| {
         ferry::mirrorset::write_for_root(root, &naming, scope, &a.out)
     })??;
     if a.json {
-        print_json(&files)?;
+        print_json(&files.files)?;
     } else {
-        for f in &files {
+        for f in &files.files {
             println!("{}", f.display());
         }
+    }
+    for n in &files.notes {
+        eprintln!("note: {n}");
     }
     Ok(EXIT_OK)
 }
@@ -227,7 +255,7 @@ pub(super) fn check(a: args::CheckArgs) -> Result<i32> {
     let client = client_options(&a.registry, &[naming.target().to_string()])?;
     let target = Registry::new(naming.target(), &client)
         .with_context(|| format!("connecting to {}", naming.target()))?;
-    let report = with_root(&a.dir, a.trusted_key.as_deref(), |root| {
+    let report = with_root(&a.dir, &a.trusted_key, |root| {
         ferry::check::check(root, &target, &naming)
     })?;
     if a.json {

@@ -2,7 +2,7 @@
 //! bundles, and the target's notes.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -107,11 +107,16 @@ pub fn open_bundle(dir: &Path) -> Result<Bundle<Unverified>> {
     Bundle::open(dir).with_context(|| format!("opening bundle {}", dir.display()))
 }
 
-/// Opens a bundle and checks its signature against `key`.
-pub fn open_verified(dir: &Path, key: &Path) -> Result<Bundle<Verified>> {
-    let key = read_public_key(key)?;
+/// Reads every `--trusted-key`.
+pub fn read_public_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    paths.iter().map(|p| read_public_key(p)).collect()
+}
+
+/// Opens a bundle and checks its signature against the one of `keys` it names.
+pub fn open_verified(dir: &Path, keys: &[PathBuf]) -> Result<Bundle<Verified>> {
+    let keys = read_public_keys(keys)?;
     open_bundle(dir)?
-        .verify(&key)
+        .verify_any(&keys)
         .with_context(|| format!("verifying bundle {}", dir.display()))
 }
 

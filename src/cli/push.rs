@@ -21,6 +21,7 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
         jobs: jobs(a.jobs),
         mirrorsets_out: a.mirrorsets_out.clone(),
         scope: a.mirrorset_scope.scope(),
+        allow_rollback: a.allow_rollback,
     };
     let progress = Renderer::new(a.json);
     let outcome = ferry::push::run(&b, &opts, &progress)?;
@@ -43,6 +44,9 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
         for f in &outcome.mirrorsets {
             println!("  {}", f.display());
         }
+        for n in &outcome.mirrorset_notes {
+            println!("  ({n})");
+        }
         for f in &failed {
             eprintln!(
                 "FAILED {}: {}",
@@ -50,6 +54,12 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
                 f.error.as_deref().unwrap_or("unknown error")
             );
         }
+    }
+    for r in &outcome.rolled_back {
+        eprintln!(
+            "warning: --allow-rollback: moved {} back from {} (set by bundle {}, {}) to {}",
+            r.tag, r.current, r.set_by, r.set_by_freshness, r.older
+        );
     }
     for hint in outcome.hints() {
         eprintln!("hint: {hint}");

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{build, write_all, MirrorInput, MirrorSetError, Options, Scope};
+use super::{
+    build, default_name, write_bundle, MirrorInput, MirrorSetError, Options, Scope, WrittenFiles,
+};
 use crate::bundle::Root;
 use crate::model::{Reference, ReferenceError};
 use crate::naming::Naming;
@@ -45,14 +47,21 @@ pub fn scope_for(requested: Scope, naming: &Naming) -> Scope {
     }
 }
 
+/// The first 12 digits of a bundle id: what names its mirror-set resources and files.
+pub fn bundle_tag(root: &Root) -> &str {
+    root.bundle_id.get(..12).unwrap_or(&root.bundle_id)
+}
+
 /// Writes the mirror sets for every image of `root` mirrored under `naming` into `out`, with
-/// entries as wide as `scope`; returns the files written.
+/// entries as wide as `scope`, beside those of earlier bundles ([`write_bundle`]): resources
+/// named `ferry-<target>-<bundle id, 12 digits>`, so that applying them adds to the objects of
+/// earlier bundles instead of replacing them. Returns the files and what was merged.
 pub fn write_for_root(
     root: &Root,
     naming: &Naming,
     scope: Scope,
     out: &Path,
-) -> Result<Vec<PathBuf>, BundleMirrorSetError> {
+) -> Result<WrittenFiles, BundleMirrorSetError> {
     let mut inputs = Vec::new();
     for img in &root.images {
         let name = Reference::parse(&img.name).map_err(|source| BundleMirrorSetError::BadName {
@@ -66,10 +75,11 @@ pub fn write_for_root(
     }
     let opts = Options {
         scope,
+        name: Some(format!("{}-{}", default_name(naming), bundle_tag(root))),
         ..Default::default()
     };
     let sets = build(&inputs, naming, &opts).map_err(BundleMirrorSetError::Build)?;
-    write_all(out, &sets).map_err(|source| BundleMirrorSetError::Write {
+    write_bundle(out, &sets, bundle_tag(root)).map_err(|source| BundleMirrorSetError::Write {
         out: out.to_path_buf(),
         source,
     })

@@ -20,6 +20,7 @@
 //!   distinct repository and digest; tags are not repeated there because `ferry push` sets them.
 
 mod bundle;
+mod merge;
 mod plan;
 mod render;
 mod validate;
@@ -30,10 +31,10 @@ use std::path::PathBuf;
 use crate::model::Reference;
 use crate::naming::{Naming, NamingError};
 
-pub use bundle::{scope_for, write_for_root, BundleMirrorSetError};
+pub use bundle::{bundle_tag, scope_for, write_for_root, BundleMirrorSetError};
 pub use plan::{plan, MirrorEntry, MirrorPlan};
 pub use validate::{default_name, is_dns1123_subdomain, is_valid_mirror, is_valid_source};
-pub use write::write_all;
+pub use write::{bundle_file_name, write_all, write_bundle, WrittenFiles};
 
 /// File name of the `ImageDigestMirrorSet`.
 pub const IDMS_FILE: &str = "imagedigestmirrorset.yaml";
@@ -181,6 +182,18 @@ pub enum MirrorSetError {
         kind: &'static str,
         /// Why.
         source: serde_yaml::Error,
+    },
+    /// A bundle's file is already there with content ferry did not write.
+    #[error("{path} already exists and was not written by ferry (edited?); ferry does not replace it: move it away or write to another directory")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The registries.conf to merge into is not one ferry wrote.
+    #[error("{path} is not a registries.conf drop-in ferry wrote, so this bundle cannot be merged into it: move it away or write to another directory")]
+    NotFerrys {
+        /// The file.
+        path: PathBuf,
     },
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]

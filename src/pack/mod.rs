@@ -9,6 +9,7 @@ pub mod list;
 pub mod lock;
 mod pipeline;
 pub mod resolve;
+pub mod sequence;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,8 @@ pub struct PackOptions {
     pub created: u64,
     /// zstd level.
     pub zstd_level: i32,
+    /// The root's sequence (SPEC.md §4.5); `None` for `created`. See [`sequence::next_sequence`].
+    pub sequence: Option<u64>,
 }
 
 impl PackOptions {
@@ -157,25 +160,7 @@ pub struct PackSummary {
 
 /// Formats seconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    crate::bundle::freshness::rfc3339(secs)
 }
 
 /// Registry clients, one per host, shared by all images.
@@ -400,6 +385,7 @@ pub fn pack(
     let content = RootContent {
         created: rfc3339(opts.created),
         mtime: opts.created,
+        sequence: opts.sequence.unwrap_or(opts.created),
         images,
         manifests,
         chunking: ChunkingInfo {

@@ -305,6 +305,7 @@ mod tests {
             client: Default::default(),
             created: 0,
             zstd_level: 3,
+            sequence: None,
         };
         super::super::pack(
             &requests,

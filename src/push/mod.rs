@@ -3,6 +3,7 @@
 //! passthrough names.
 
 pub mod copy;
+pub mod history;
 mod ledger;
 mod workflow;
 

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::history::{self, BundleRecord, HistoryError, Rollback, SiteHistory, TagRecord};
 use super::{push_hinted, PushError, PushReport};
-use crate::bundle::{Bundle, Verified};
+use crate::bundle::{Bundle, Freshness, Verified};
 use crate::flavor::{self, FlavorError, Hint, Target, TargetError};
 use crate::mirrorset::{self, BundleMirrorSetError, Scope};
+use crate::model::Reference;
 use crate::progress::Progress;
 use crate::registry::{ClientOptions, Registry, RegistryError};
 
@@ -26,6 +28,9 @@ pub struct PushOptions {
     pub mirrorsets_out: PathBuf,
     /// The width of mirror-set entries asked for (per repository anyway when flattened).
     pub scope: Scope,
+    /// Move tags to the content of this bundle even where a newer bundle set them
+    /// (`--allow-rollback`).
+    pub allow_rollback: bool,
 }
 
 /// What a push did: the report per image (failed images carry their error and hint) and the
@@ -35,8 +40,12 @@ pub struct PushOutcome {
     /// Per image, with totals.
     #[serde(flatten)]
     pub report: PushReport,
-    /// The mirror-set files written.
+    /// The mirror-set files of this bundle.
     pub mirrorsets: Vec<PathBuf>,
+    /// What writing them merged or left as it was.
+    pub mirrorset_notes: Vec<String>,
+    /// Tags moved back to older content because `allow_rollback` was set.
+    pub rolled_back: Vec<Rollback>,
 }
 
 impl PushOutcome {
@@ -99,6 +108,47 @@ pub enum WorkflowError {
     /// The mirror sets could not be written (the images were pushed).
     #[error(transparent)]
     MirrorSets(#[from] BundleMirrorSetError),
+    /// The site's tag history could not be read; nothing was pushed.
+    #[error("reading the tag history before pushing (nothing was pushed)")]
+    ReadHistory(#[source] HistoryError),
+    /// The bundle is older than bundles that set some of its tags; nothing was pushed.
+    #[error("{}", rollback_message(.bundle, .freshness, .rollbacks))]
+    Rollback {
+        /// The bundle being pushed.
+        bundle: String,
+        /// How new it is.
+        freshness: Freshness,
+        /// The tags it would move back.
+        rollbacks: Vec<Rollback>,
+    },
+    /// The images were pushed and the mirror sets written, but the tag history was not
+    /// recorded, so a later push of an older bundle would not be stopped.
+    #[error("recording bundle {bundle} in the tag history (its images were pushed and its mirror sets written); push it again to record it")]
+    WriteHistory {
+        /// The bundle.
+        bundle: String,
+        /// Why.
+        #[source]
+        source: HistoryError,
+    },
+}
+
+fn rollback_message(bundle: &str, freshness: &Freshness, rollbacks: &[Rollback]) -> String {
+    let mut m = format!(
+        "bundle {bundle} ({freshness}) is older than the bundles that set {} of its tags; \
+         nothing was pushed:",
+        rollbacks.len()
+    );
+    for r in rollbacks {
+        m.push_str(&format!(
+            "\n  {}: set to {} by bundle {} ({}); bundle {bundle} has {}",
+            r.tag, r.current, r.set_by, r.set_by_freshness, r.older
+        ));
+    }
+    m.push_str(
+        "\npush a newer bundle, or pass --allow-rollback to move these tags back on purpose",
+    );
+    m
 }
 
 /// Pushes every image of `bundle` as `opts` say and writes its mirror sets; reports progress to
@@ -133,9 +183,47 @@ pub fn run(
         PushError::Registry(r) => flavor::hint_for(flavor, r),
         _ => None,
     };
+    let history = SiteHistory::load(&registry, &naming).map_err(WorkflowError::ReadHistory)?;
+    let rolled_back = history
+        .rollbacks(bundle, &registry, &naming)
+        .map_err(WorkflowError::ReadHistory)?;
+    if !rolled_back.is_empty() && !opts.allow_rollback {
+        return Err(WorkflowError::Rollback {
+            bundle: bundle.root().bundle_id.clone(),
+            freshness: BundleRecord::of(bundle)
+                .map_err(WorkflowError::ReadHistory)?
+                .freshness,
+            rollbacks: rolled_back,
+        });
+    }
     let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
     let scope = mirrorset::scope_for(opts.scope, &naming);
-    let mirrorsets =
-        mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?;
-    Ok(PushOutcome { report, mirrorsets })
+    let written = mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?;
+    let write_err = |source| WorkflowError::WriteHistory {
+        bundle: bundle.root().bundle_id.clone(),
+        source,
+    };
+    let mut record = BundleRecord::of(bundle).map_err(write_err)?;
+    for (img, result) in bundle.root().images.iter().zip(&report.images) {
+        let repo = Reference::parse(&img.name)
+            .ok()
+            .and_then(|n| naming.repository(&n).ok());
+        let (Some(repo), true) = (repo, result.ok) else {
+            continue;
+        };
+        for tag in &img.tags {
+            record.tags.push(TagRecord {
+                repository: repo.clone(),
+                tag: tag.clone(),
+                digest: img.digest.clone(),
+            });
+        }
+    }
+    history::write_record(&registry, &naming, &history, record).map_err(write_err)?;
+    Ok(PushOutcome {
+        report,
+        mirrorsets: written.files,
+        mirrorset_notes: written.notes,
+        rolled_back,
+    })
 }

@@ -241,6 +241,65 @@ impl Registry {
         }
     }
 
+    /// The tags of `repo` (`GET /v2/<repo>/tags/list`, following `Link: …; rel="next"` pages);
+    /// empty when the repository does not exist.
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut url = self.endpoint(repo, "tags/list", "")?;
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let call = Call {
+                method: "GET",
+                url: url.clone(),
+                action: "list tags of",
+                repository: repo,
+                what: format!("repository {repo}"),
+                scopes: Scopes::repo(repo, &["pull"]),
+                headers: Vec::new(),
+                body: Body::None,
+            };
+            let resp = match self.inner.send(&call) {
+                Ok(r) => r,
+                Err(RegistryError::NotFound { .. }) => return Ok(all),
+                Err(e) => return Err(e),
+            };
+            let next = resp
+                .header("link")
+                .and_then(|l| l.split(';').next())
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                });
+            let mut bytes = Vec::new();
+            resp.into_reader()
+                .take(MAX_MANIFEST)
+                .read_to_end(&mut bytes)
+                .map_err(|source| RegistryError::Io {
+                    action: "list tags of",
+                    url: url.to_string(),
+                    source,
+                })?;
+            let list: TagList =
+                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
+                    host: self.inner.host.clone(),
+                    url: url.to_string(),
+                    message: format!("the tag list is not JSON: {e}"),
+                })?;
+            all.extend(list.tags.unwrap_or_default());
+            match next.and_then(|n| url.join(&n).ok()) {
+                Some(n) => url = n,
+                None => return Ok(all),
+            }
+        }
+        Ok(all)
+    }
+
     /// Stores a manifest under a tag or its digest; returns the digest of `bytes`.
     pub fn put_manifest(
         &self,

@@ -275,3 +275,30 @@ pub fn registry_push_args(p: &Packed, target: &TestRegistry, extra: &[&str]) -> 
 pub fn registry_push_json(p: &Packed, target: &TestRegistry) -> serde_json::Value {
     serde_json::from_str(&ferry_ok(registry_push_args(p, target, &[]))).unwrap()
 }
+
+/// The one file in `dir` named `STEM-<bundle id, 12 digits>.EXT` for a mirror-set file name
+/// `STEM.EXT` (`imagedigestmirrorset.yaml`): where a bundle's mirror sets are written.
+pub fn bundle_mirrorset_file(dir: &Path, file: &str) -> PathBuf {
+    let (stem, ext) = file
+        .rsplit_once('.')
+        .expect("a file name with an extension");
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(&format!("{stem}-")))
+                .and_then(|n| n.strip_suffix(&format!(".{ext}")))
+                .is_some_and(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one {stem}-ID.{ext} in {}: {found:?}",
+        dir.display()
+    );
+    found[0].clone()
+}

@@ -142,7 +142,7 @@ fn an_index_of_an_index_reaches_the_inner_children_and_their_blobs() {
 #[test]
 fn children_left_out_are_neither_fetched_nor_followed() {
     let mut s = Store::default();
-    let (amd, arm, top, _) = s.two_platforms();
+    let (_amd, arm, top, _) = s.two_platforms();
     // The arm64 child is not even in the store: fetching it would fail the walk.
     s.0.remove(&arm);
     let only_amd = |_: &Digest, c: &Referenced| c.platform.as_deref() == Some("linux/amd64");
