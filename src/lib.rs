@@ -21,3 +21,17 @@ pub mod registry;
 pub mod sign;
 pub mod source;
 pub mod target;
+
+/// An error and its causes in one line, `error: cause: cause`, each cause once (an error
+/// either shows its cause in its message or returns it as its source, never both): for
+/// reports that carry an error as text, such as a failed image's `error`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}

@@ -344,9 +344,13 @@ pub struct MirrorsetsArgs {
     /// One entry per registry or per repository.
     #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
     pub mirrorset_scope: ScopeArg,
-    /// Check the bundle's signature with this key first.
-    #[arg(long, value_name = "PATH.pub")]
+    /// The public key the bundle must be signed with (required: mirror sets become cluster
+    /// configuration).
+    #[arg(long, value_name = "PATH.pub", required_unless_present = "no_verify")]
     pub trusted_key: Option<PathBuf>,
+    /// Use the bundle without checking its signature (a warning says so).
+    #[arg(long, conflicts_with = "trusted_key")]
+    pub no_verify: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -363,9 +367,12 @@ pub struct CheckArgs {
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Check the bundle's signature with this key first.
-    #[arg(long, value_name = "PATH.pub")]
+    /// The public key the bundle must be signed with.
+    #[arg(long, value_name = "PATH.pub", required_unless_present = "no_verify")]
     pub trusted_key: Option<PathBuf>,
+    /// Use the bundle without checking its signature (a warning says so).
+    #[arg(long, conflicts_with = "trusted_key")]
+    pub no_verify: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,

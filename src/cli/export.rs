@@ -26,16 +26,16 @@ pub(super) fn export(a: ExportArgs) -> Result<i32> {
     if a.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "exported {} of {} images to {}: {} blobs written, {} already there",
             report.images.len() - failed.len(),
             report.images.len(),
             dir.display(),
             report.blobs_written,
             report.blobs_present
-        );
+        )?;
         for i in report.images.iter().filter(|i| i.ok) {
-            println!("  {}", i.mirror);
+            outln!("  {}", i.mirror)?;
         }
         for f in &failed {
             eprintln!(

@@ -26,9 +26,18 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
     let report = &outcome.report;
     let failed: Vec<_> = report.failed().collect();
     if a.json {
-        print_json(&outcome)?;
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            outcome: &'a ferry::push::PushOutcome,
+            skipped: &'a [ferry::bundle::SkippedFile],
+        }
+        print_json(&Out {
+            outcome: &outcome,
+            skipped: b.skipped(),
+        })?;
     } else {
-        println!(
+        outln!(
             "pushed {} of {} images to {}: {} blobs uploaded ({} bytes), {} mounted, {} already present",
             report.images.len() - failed.len(),
             report.images.len(),
@@ -37,10 +46,10 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
             report.bytes_uploaded,
             report.blobs_mounted,
             report.blobs_present
-        );
-        println!("mirror sets:");
+        )?;
+        outln!("mirror sets:")?;
         for f in &outcome.mirrorsets {
-            println!("  {}", f.display());
+            outln!("  {}", f.display())?;
         }
         for f in &failed {
             eprintln!(

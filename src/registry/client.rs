@@ -83,7 +83,7 @@ impl Registry {
         let HostAgent { agent, insecure } =
             transport::host_agent(host, opts, LIMITS).map_err(|e| RegistryError::Config {
                 host: host.to_string(),
-                message: e.to_string(),
+                message: crate::error_chain(&e),
             })?;
         let api_host = if host == "docker.io" || host == "index.docker.io" {
             "registry-1.docker.io"

@@ -65,7 +65,7 @@ pub enum CredentialError {
     )]
     Malformed,
     /// An auth file could not be read or written.
-    #[error("auth file {path}: {source}")]
+    #[error("auth file {path}")]
     Io {
         /// The file.
         path: PathBuf,

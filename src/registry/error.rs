@@ -171,7 +171,7 @@ pub enum RegistryError {
         message: String,
     },
     /// Reading a blob source or a response body failed.
-    #[error("I/O error during {action} {url}: {source}")]
+    #[error("I/O error during {action} {url}")]
     Io {
         /// What ferry was doing.
         action: &'static str,
