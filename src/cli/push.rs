@@ -47,9 +47,13 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
             report.blobs_mounted,
             report.blobs_present
         )?;
-        outln!("mirror sets:")?;
-        for f in &outcome.mirrorsets {
-            outln!("  {}", f.display())?;
+        if outcome.mirrorsets.is_empty() {
+            outln!("mirror sets: none written (no image was pushed)")?;
+        } else {
+            outln!("mirror sets:")?;
+            for f in &outcome.mirrorsets {
+                outln!("  {}", f.display())?;
+            }
         }
         for f in &failed {
             eprintln!(

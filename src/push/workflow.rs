@@ -10,6 +10,8 @@ use super::{push_hinted, PushError, PushReport};
 use crate::bundle::{Bundle, Verified};
 use crate::flavor::{self, FlavorError, Hint, Target, TargetError};
 use crate::mirrorset::{self, BundleMirrorSetError, Scope};
+use crate::model::Reference;
+use crate::naming::Naming;
 use crate::progress::Progress;
 use crate::registry::{ClientOptions, Registry, RegistryError};
 
@@ -96,6 +98,17 @@ pub enum WorkflowError {
         #[source]
         source: FlavorError,
     },
+    /// The registry refused the credentials before any image was pushed.
+    #[error("registry {host} refused the credentials, nothing was pushed; credentials used: {origin}")]
+    Credentials {
+        /// The registry.
+        host: String,
+        /// Where the credentials came from (`--creds`, which auth file, or none).
+        origin: String,
+        /// The refusal.
+        #[source]
+        source: RegistryError,
+    },
     /// The mirror sets could not be written (the images were pushed).
     #[error(transparent)]
     MirrorSets(#[from] BundleMirrorSetError),
@@ -129,13 +142,47 @@ pub fn run(
             source,
         }
     })?;
+    check_credentials(bundle, &registry, &naming).map_err(|source| match source {
+        RegistryError::Auth { .. } => WorkflowError::Credentials {
+            host: host.clone(),
+            origin: registry.credential_origin().to_string(),
+            source,
+        },
+        source => WorkflowError::Unreachable {
+            host: host.clone(),
+            hint: flavor::hint_for(flavor, &source),
+            source,
+        },
+    })?;
     let hint = |e: &PushError| match e {
         PushError::Registry(r) => flavor::hint_for(flavor, r),
         _ => None,
     };
     let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
-    let scope = mirrorset::scope_for(opts.scope, &naming);
-    let mirrorsets =
-        mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?;
+    // Mirror sets redirect pulls to the mirror: none when no image landed there.
+    let mirrorsets = if report.images.iter().any(|i| i.ok) {
+        let scope = mirrorset::scope_for(opts.scope, &naming);
+        mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?
+    } else {
+        Vec::new()
+    };
     Ok(PushOutcome { report, mirrorsets })
+}
+
+/// Checks the credentials once, for the first image's mirror repository, before any image
+/// starts: wrong credentials are then refused once, not once per image.
+fn check_credentials(
+    bundle: &Bundle<Verified>,
+    registry: &Registry,
+    naming: &Naming,
+) -> Result<(), RegistryError> {
+    let repo = bundle
+        .root()
+        .images
+        .iter()
+        .find_map(|img| naming.repository(&Reference::parse(&img.name).ok()?).ok());
+    match repo {
+        Some(repo) => registry.check_credentials(&repo),
+        None => Ok(()),
+    }
 }
