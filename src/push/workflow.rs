@@ -99,7 +99,9 @@ pub enum WorkflowError {
         source: FlavorError,
     },
     /// The registry refused the credentials before any image was pushed.
-    #[error("registry {host} refused the credentials, nothing was pushed; credentials used: {origin}")]
+    #[error(
+        "registry {host} refused the credentials, nothing was pushed; credentials used: {origin}"
+    )]
     Credentials {
         /// The registry.
         host: String,

@@ -162,7 +162,12 @@ pub fn lookup_with_origin(
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(CredentialError::Io { path: f.clone(), source }),
+            Err(source) => {
+                return Err(CredentialError::Io {
+                    path: f.clone(),
+                    source,
+                })
+            }
         };
         if let Some(c) = find_in_authfile(&text, f, host)? {
             log::debug!("using credentials for {host} from {}", f.display());
