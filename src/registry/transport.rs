@@ -180,11 +180,11 @@ mod tests {
     #[test]
     fn tls_errors_are_found_among_the_causes() {
         let direct = rustls::Error::General("x".into());
-        assert!(is_tls_error(&direct));
+        assert!(tls_error(&direct).is_some());
         let wrapped = std::io::Error::other(direct);
-        assert!(is_tls_error(&wrapped));
+        assert!(tls_error(&wrapped).is_some());
         let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert!(!is_tls_error(&plain));
+        assert!(tls_error(&plain).is_none());
     }
 
     #[test]
