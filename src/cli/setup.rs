@@ -88,7 +88,11 @@ pub(super) fn setup(a: SetupArgs) -> Result<i32> {
         let hint = flavor::setup_hint(flavor, &e)
             .map(|h| format!(" ({h})"))
             .unwrap_or_default();
-        anyhow::anyhow!("setting up {} at {target}: {e}{hint}", flavor.name())
+        anyhow::anyhow!(
+            "setting up {} at {target}: {}{hint}",
+            flavor.name(),
+            ferry::error_chain(&e)
+        )
     })?;
     if a.json {
         #[derive(Serialize)]

@@ -144,18 +144,19 @@ pub fn run(
             source,
         }
     })?;
-    check_credentials(bundle, &registry, &naming).map_err(|source| match source {
-        RegistryError::Auth { .. } => WorkflowError::Credentials {
-            host: host.clone(),
-            origin: registry.credential_origin().to_string(),
-            source,
-        },
-        source => WorkflowError::Unreachable {
-            host: host.clone(),
-            hint: flavor::hint_for(flavor, &source),
-            source,
-        },
-    })?;
+    // Only a refusal of the credentials stops here; anything else (a repository name the
+    // registry refuses, ...) is the images' to report, with their hints.
+    match check_credentials(bundle, &registry, &naming) {
+        Err(source @ RegistryError::Auth { status: 401, .. }) => {
+            return Err(WorkflowError::Credentials {
+                host,
+                origin: registry.credential_origin().to_string(),
+                source,
+            })
+        }
+        Err(e) => log::debug!("credential check inconclusive, pushing anyway: {e}"),
+        Ok(()) => {}
+    }
     let hint = |e: &PushError| match e {
         PushError::Registry(r) => flavor::hint_for(flavor, r),
         _ => None,
