@@ -35,3 +35,16 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     s
 }
+
+/// An I/O error without the name of the temporary file that `tempfile` adds to it (`… at
+/// path "/dir/.tmpXYZ"`): messages name the file the user knows, and what the system said.
+pub(crate) fn hide_temp_path(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error().is_some() {
+        return e;
+    }
+    let text = e.to_string();
+    match text.find(" at path \"") {
+        Some(at) => std::io::Error::new(e.kind(), text[..at].to_string()),
+        None => e,
+    }
+}
