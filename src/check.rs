@@ -40,12 +40,12 @@ pub fn check(root: &Root, target: &Registry, naming: &Naming) -> CheckReport {
     for img in &root.images {
         let mut missing = Vec::new();
         let (repo, mirror) = match Reference::parse(&img.name)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::error_chain(&e))
             .and_then(|n| {
-                let repo = naming.repository(&n).map_err(|e| e.to_string())?;
+                let repo = naming.repository(&n).map_err(|e| crate::error_chain(&e))?;
                 let m = naming
                     .mirror(&n.by_digest(img.digest.clone()))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| crate::error_chain(&e))?;
                 Ok((repo, m.to_string()))
             }) {
             Ok(x) => x,
@@ -64,25 +64,31 @@ pub fn check(root: &Root, target: &Registry, naming: &Naming) -> CheckReport {
                     match target.manifest_digest(&repo, &n.digest.to_string()) {
                         Ok(Some(_)) => {}
                         Ok(None) => missing.push(format!("manifest {}", n.digest)),
-                        Err(e) => missing.push(format!("manifest {}: {e}", n.digest)),
+                        Err(e) => missing.push(format!(
+                            "manifest {}: {}",
+                            n.digest,
+                            crate::error_chain(&e)
+                        )),
                     }
                 }
                 for b in &graph.blobs {
                     match target.blob_exists(&repo, &b.digest) {
                         Ok(Some(_)) => {}
                         Ok(None) => missing.push(format!("blob {}", b.digest)),
-                        Err(e) => missing.push(format!("blob {}: {e}", b.digest)),
+                        Err(e) => {
+                            missing.push(format!("blob {}: {}", b.digest, crate::error_chain(&e)))
+                        }
                     }
                 }
             }
-            Err(e) => missing.push(e.to_string()),
+            Err(e) => missing.push(crate::error_chain(&e)),
         }
         for t in &img.tags {
             match target.manifest_digest(&repo, t) {
                 Ok(Some(d)) if d == img.digest => {}
                 Ok(Some(d)) => missing.push(format!("tag {t} points at {d}, not {}", img.digest)),
                 Ok(None) => missing.push(format!("tag {t}")),
-                Err(e) => missing.push(format!("tag {t}: {e}")),
+                Err(e) => missing.push(format!("tag {t}: {}", crate::error_chain(&e))),
             }
         }
         images.push(ImageCheck {

@@ -78,6 +78,11 @@ pub struct BundleInfo {
     pub chunks: usize,
     /// Dedup figures.
     pub dedup: DedupInfo,
+    /// Whether the root's signature was checked: never by `ferry inspect`, which only reads
+    /// (`ferry verify` checks it).
+    pub signature_checked: bool,
+    /// Files of the bundle directory that are not ferry volumes, skipped.
+    pub skipped: Vec<crate::bundle::SkippedFile>,
 }
 
 /// Describes a bundle (verified or not: this only reads).
@@ -142,6 +147,8 @@ pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
         volumes,
         blobs: root.blobs.len(),
         chunks: root.chunks.len(),
+        signature_checked: false,
+        skipped: b.skipped().to_vec(),
     }
 }
 
@@ -168,6 +175,13 @@ pub fn render(i: &BundleInfo) -> String {
         "bundle {}  format {}  created {}  by {}",
         i.bundle_id, i.format, i.created, i.tool
     );
+    if !i.signature_checked {
+        let _ = writeln!(
+            s,
+            "signature NOT checked: what follows is unverified; check it with \
+             `ferry verify BUNDLE --trusted-key KEY.pub`"
+        );
+    }
     let _ = writeln!(s, "\nimages ({}):", i.images.len());
     for img in &i.images {
         let _ = writeln!(s, "  {}  {}", img.name, human(img.size));

@@ -21,3 +21,30 @@ pub mod registry;
 pub mod sign;
 pub mod source;
 pub mod target;
+
+/// An error and its causes in one line, `error: cause: cause`, each cause once (an error
+/// either shows its cause in its message or returns it as its source, never both): for
+/// reports that carry an error as text, such as a failed image's `error`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// An I/O error without the name of the temporary file that `tempfile` adds to it (`… at
+/// path "/dir/.tmpXYZ"`): messages name the file the user knows, and what the system said.
+pub(crate) fn hide_temp_path(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error().is_some() {
+        return e;
+    }
+    let text = e.to_string();
+    match text.find(" at path \"") {
+        Some(at) => std::io::Error::new(e.kind(), text[..at].to_string()),
+        None => e,
+    }
+}

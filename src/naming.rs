@@ -49,7 +49,7 @@ pub enum NamingError {
         reason: String,
     },
     /// The mirror name does not form a valid reference.
-    #[error("mirror name for {upstream} is not a valid reference: {source}")]
+    #[error("mirror name for {upstream} is not a valid reference")]
     Invalid {
         /// The upstream reference.
         upstream: String,

@@ -416,6 +416,8 @@ fn flattened_names_for_registries_without_nested_paths() {
         s(&authfile),
         "--insecure-registry".into(),
         q.host(),
+        "--trusted-key".into(),
+        s(&p.pubkey),
     ]);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -452,6 +454,8 @@ fn mirror_registry_is_quay_on_port_8443() {
         "mirror-registry".into(),
         "--out".into(),
         s(&out_dir),
+        "--trusted-key".into(),
+        s(&p.pubkey),
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("port 8443"), "{}", text(&out));

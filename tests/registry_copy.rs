@@ -229,6 +229,8 @@ fn secrets_never_appear_in_errors_or_debug() {
     let out = support::run::ferry([
         "check",
         p.dir.to_str().unwrap(),
+        "--trusted-key",
+        p.pubkey.to_str().unwrap(),
         "--to",
         &reg.host(),
         "--ca-file",

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use blob::BlobReader;
 pub use freshness::Freshness;
-pub use reader::{Bundle, Unverified, Verified};
+pub use reader::{Bundle, SkippedFile, Unverified, Verified};
 pub use root::{BlobEncoding, ImageEntry, Root};
 pub use store::{ChunkStore, VolumeStore};
 
@@ -29,7 +29,7 @@ use crate::model::Digest;
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     /// A file operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -40,7 +40,7 @@ pub enum BundleError {
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),
     /// The root does not parse or is inconsistent.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Root {
         /// The volume whose root is bad.
         path: PathBuf,
@@ -48,7 +48,7 @@ pub enum BundleError {
         source: root::RootError,
     },
     /// The signature does not verify.
-    #[error("bundle {bundle}: root.json is not signed by a trusted key or was modified: {source}")]
+    #[error("bundle {bundle}: root.json is not signed by a trusted key or was modified")]
     Signature {
         /// The bundle id.
         bundle: String,
@@ -92,6 +92,18 @@ pub enum BundleError {
         its_bundle: String,
         /// The bundle being read.
         bundle: String,
+    },
+    /// `verify DIR --volume FILE`: FILE belongs to another bundle than the volumes in DIR.
+    #[error("{path} belongs to bundle {its_bundle}, but {dir} holds bundle {bundles}: give a volume of that bundle, or the directory of its own")]
+    VolumeNotOfDir {
+        /// The volume file given.
+        path: PathBuf,
+        /// Its bundle id.
+        its_bundle: String,
+        /// The directory given.
+        dir: PathBuf,
+        /// The bundle ids of the volumes in the directory.
+        bundles: String,
     },
     /// Two files claim the same volume number.
     #[error("{first} and {second} are both volume {index}: remove the duplicate")]
@@ -175,7 +187,7 @@ pub enum BundleError {
         count: usize,
     },
     /// Reading a blob's bytes back from the bundle failed.
-    #[error("reading blob {blob}: {source}")]
+    #[error("reading blob {blob}")]
     Read {
         /// The blob.
         blob: Digest,
@@ -212,6 +224,22 @@ pub enum BundleError {
 }
 
 impl BundleError {
+    /// Whether the error is damage to the bundle's files (a volume missing, truncated, with a
+    /// damaged or foreign tar structure, a root that does not match): the files must be copied
+    /// again, which `ferry` reports with exit code 3 rather than 1.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            BundleError::Volume(v) => !matches!(v, volume::VolumeError::Io { .. }),
+            BundleError::MissingVolumes { .. }
+            | BundleError::Truncated { .. }
+            | BundleError::RootDamaged { .. }
+            | BundleError::RootMismatch { .. }
+            | BundleError::ChunkDamaged { .. }
+            | BundleError::BlobMismatch { .. } => true,
+            _ => false,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: io::Error) -> Self {
         BundleError::Io {

@@ -7,10 +7,12 @@ use std::fs::File;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::blob::BlobReader;
 use super::root::{ChunkEntry, Root};
 use super::store::{self, VolumeStore};
-use super::volume::{self, VolumeFile, VolumeTrailer};
+use super::volume::{self, VolumeError, VolumeFile, VolumeTrailer};
 use super::BundleError;
 use crate::model::{Digest, MediaType};
 use crate::sign::{PublicKey, Signature};
@@ -30,28 +32,51 @@ pub struct Bundle<S> {
     signature: String,
     volumes: BTreeMap<u32, VolumeFile>,
     complete: bool,
+    skipped: Vec<SkippedFile>,
     _state: PhantomData<S>,
 }
 
-fn is_volume_candidate(p: &Path) -> bool {
-    p.is_file()
-        && p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(volume::VOLUME_SUFFIX))
+/// A file in a bundle directory that is not a ferry volume (no `ferry-data` tar header: a
+/// macOS `._` file, an empty file, an unrelated tar), skipped when the bundle is opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it is not a volume.
+    pub reason: String,
+}
+
+/// Reads the label of every file in `dir` (sorted by name; directories are not looked into).
+/// A file that is not a ferry volume at all is skipped; a damaged volume is an error.
+fn scan(dir: &Path) -> Result<(Vec<VolumeTrailer>, Vec<SkippedFile>), BundleError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| BundleError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    let mut trailers = Vec::new();
+    let mut skipped = Vec::new();
+    for p in paths {
+        match volume::read_trailer(&p) {
+            Ok(t) => trailers.push(t),
+            Err(VolumeError::NotAVolume { path, reason }) => {
+                skipped.push(SkippedFile { path, reason })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((trailers, skipped))
 }
 
 impl Bundle<Unverified> {
-    /// Opens every volume in `dir` (any order, any file names ending in `.tar`) and checks that
-    /// they form one complete set: no volume missing, duplicated, truncated or from another
-    /// bundle.
+    /// Opens every volume in `dir` (recognised by its label, whatever its file name, in any
+    /// order) and checks that they form one complete set: no volume missing, duplicated,
+    /// truncated or from another bundle. Files that are not ferry volumes are skipped and
+    /// listed ([`Bundle::skipped`]).
     pub fn open(dir: &Path) -> Result<Self, BundleError> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| BundleError::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_volume_candidate(p))
-            .collect();
-        paths.sort();
-        if paths.is_empty() {
+        let (trailers, skipped) = scan(dir)?;
+        if trailers.is_empty() {
             let staging = dir.join(super::writer::STAGING_DIR);
             return Err(BundleError::NoVolumes {
                 dir: dir.to_path_buf(),
@@ -59,20 +84,50 @@ impl Bundle<Unverified> {
                     "it holds only an unfinished pack; run the same `ferry pack` again to finish it"
                         .into()
                 } else {
-                    "expected files named ferry-<id>-NNN-of-NNN.tar".into()
+                    let mut hint = "expected files named ferry-<id>-NNN-of-NNN.tar".to_string();
+                    for s in &skipped {
+                        hint.push_str(&format!(
+                            "; {} is not a volume: {}",
+                            s.path.display(),
+                            s.reason
+                        ));
+                    }
+                    hint
                 },
             });
         }
-        let mut trailers = Vec::new();
-        for p in &paths {
-            trailers.push(volume::read_trailer(p)?);
-        }
-        Self::from_trailers(trailers, true)
+        let mut b = Self::from_trailers(trailers, true)?;
+        b.skipped = skipped;
+        Ok(b)
     }
 
     /// Opens a single volume file, to check it alone (a USB stick as it arrives).
     pub fn open_volume(path: &Path) -> Result<Self, BundleError> {
         let t = volume::read_trailer(path)?;
+        Self::from_trailers(vec![t], false)
+    }
+
+    /// Opens a single volume file that must belong to the bundle whose volumes are in `dir`
+    /// (those that can be read; `dir` may hold only some, or none yet).
+    pub fn open_volume_of(dir: &Path, path: &Path) -> Result<Self, BundleError> {
+        let t = volume::read_trailer(path)?;
+        let mut ids: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| BundleError::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .filter_map(|p| volume::read_trailer(&p).ok())
+            .map(|other| other.label.bundle_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if !ids.is_empty() && !ids.contains(&t.label.bundle_id) {
+            return Err(BundleError::VolumeNotOfDir {
+                path: path.to_path_buf(),
+                its_bundle: t.label.bundle_id.clone(),
+                dir: dir.to_path_buf(),
+                bundles: ids.join(", "),
+            });
+        }
         Self::from_trailers(vec![t], false)
     }
 
@@ -178,6 +233,7 @@ impl Bundle<Unverified> {
             signature: first.signature.clone(),
             volumes,
             complete: missing.is_empty(),
+            skipped: Vec::new(),
             _state: PhantomData,
         })
     }
@@ -209,6 +265,7 @@ impl Bundle<Unverified> {
             signature: self.signature,
             volumes: self.volumes,
             complete: self.complete,
+            skipped: self.skipped,
             _state: PhantomData,
         })
     }
@@ -249,6 +306,11 @@ impl<S> Bundle<S> {
     /// Whether every volume of the set is present.
     pub fn is_complete(&self) -> bool {
         self.complete
+    }
+
+    /// The files of the bundle directory that are not ferry volumes, skipped.
+    pub fn skipped(&self) -> &[SkippedFile] {
+        &self.skipped
     }
 }
 
@@ -397,7 +459,7 @@ mod tests {
     fn an_unknown_major_format_is_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();
         write_volume(dir.path(), &root_json(|v| v["format"] = "2.0".into()));
-        let e = Bundle::open(dir.path()).unwrap_err().to_string();
+        let e = crate::error_chain(&Bundle::open(dir.path()).unwrap_err());
         assert!(
             e.contains("bundle format 2.0 is not supported") && e.contains("upgrade ferry"),
             "{e}"
@@ -430,7 +492,7 @@ mod tests {
                 }])
             }),
         );
-        let e = Bundle::open(dir.path()).unwrap_err().to_string();
+        let e = crate::error_chain(&Bundle::open(dir.path()).unwrap_err());
         assert!(
             e.contains("encoding \"gzip-tar\"") && e.contains("does not know"),
             "{e}"

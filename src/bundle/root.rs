@@ -45,7 +45,7 @@ impl BlobEncoding {
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
     /// The JSON does not parse as a root.
-    #[error("root.json is not a valid ferry root: {0}")]
+    #[error("root.json is not a valid ferry root")]
     Parse(#[from] serde_json::Error),
     /// The format's major version is one this ferry cannot read.
     #[error("bundle format {found} is not supported by this ferry (it reads format {FORMAT_MAJOR}.x); upgrade ferry")]

@@ -50,6 +50,8 @@ pub struct VerifyReport {
     pub bytes_checked: u64,
     /// Everything found wrong.
     pub damage: Vec<Damage>,
+    /// Files of the bundle directory that are not ferry volumes, skipped.
+    pub skipped: Vec<super::reader::SkippedFile>,
 }
 
 impl VerifyReport {
@@ -85,7 +87,7 @@ fn damage_from(e: &BundleError, blob: Option<&Digest>, images: Vec<String>) -> D
         _ => (None, None, None),
     };
     Damage {
-        message: e.to_string(),
+        message: crate::error_chain(e),
         volume,
         offset,
         chunk,
@@ -107,6 +109,7 @@ pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -
         chunks_checked: 0,
         bytes_checked: 0,
         damage: Vec::new(),
+        skipped: bundle.skipped().to_vec(),
     };
     // Manifests (each checked against its digest as the graph reads it), and that every
     // image names only what the bundle holds.
@@ -116,7 +119,7 @@ pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -
             Ok(g) => g,
             Err(e) => {
                 report.manifests_checked += 1;
-                let message = format!("image {}: {e}", img.name);
+                let message = format!("image {}: {}", img.name, crate::error_chain(&e));
                 report
                     .damage
                     .push(Damage::in_image(message, None, &img.name));
@@ -195,9 +198,10 @@ fn check_blobs(
                 if let Err(e) = bundle.read_chunk(&mut files, ci) {
                     damage.lock().unwrap().push(Damage {
                         message: format!(
-                            "blob {} (used by {}): {e}",
+                            "blob {} (used by {}): {}",
                             blob.digest,
-                            images.join(", ")
+                            images.join(", "),
+                            crate::error_chain(&e)
                         ),
                         ..damage_from(&e, Some(&blob.digest), images.clone())
                     });
@@ -206,7 +210,7 @@ fn check_blobs(
             }
             if !found {
                 damage.lock().unwrap().push(Damage {
-                    message: format!("{e} (used by {})", images.join(", ")),
+                    message: format!("{} (used by {})", crate::error_chain(&e), images.join(", ")),
                     ..damage_from(&e, Some(&blob.digest), images.clone())
                 });
             }

@@ -34,19 +34,30 @@ pub const VOLUME_SUFFIX: &str = ".tar";
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The volume file.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: io::Error,
     },
-    /// The file is not a ferry volume (no `ferry-data` first member).
+    /// The file is not a ferry volume at all (its first block is no `ferry-data` tar header):
+    /// a reader skips it.
     #[error("{path} is not a ferry volume: {reason}")]
     NotAVolume {
         /// The file.
         path: PathBuf,
         /// Why.
+        reason: String,
+    },
+    /// A ferry volume whose trailer is not what the format allows: a member missing, out of
+    /// order or unreadable, or an entry the format does not know.
+    #[error("{path}: {reason}; copy the volume again from the original media")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the entry and its offset.
         reason: String,
     },
     /// A tar header's checksum does not match.
@@ -277,7 +288,33 @@ fn checksum_ok(block: &[u8; 512]) -> bool {
     sum == stored
 }
 
-/// Reads the data member's header and the trailer of a volume file.
+/// Whether a header block carries the tar magic (`ustar`), so that a bad checksum means a
+/// damaged header rather than a file that is no tar at all.
+fn has_tar_magic(block: &[u8; 512]) -> bool {
+    &block[257..262] == b"ustar"
+}
+
+/// A tar entry type, in words.
+fn entry_kind(h: &tar::Header) -> String {
+    use tar::EntryType as T;
+    match h.entry_type() {
+        T::Regular | T::Continuous => "file".into(),
+        T::Link => "hard link".into(),
+        T::Symlink => "symbolic link".into(),
+        T::Directory => "directory".into(),
+        T::Char | T::Block | T::Fifo => "device or fifo".into(),
+        T::GNULongName | T::GNULongLink => "GNU long name".into(),
+        T::XHeader | T::XGlobalHeader => "pax header".into(),
+        other => format!("entry type {:?}", other.as_byte() as char),
+    }
+}
+
+/// The members of a volume's trailer, in the order the format prescribes.
+const TRAILER_MEMBERS: [&str; 3] = [LABEL_MEMBER, ROOT_MEMBER, SIG_MEMBER];
+
+/// Reads the data member's header and the trailer of a volume file. The tar structure must be
+/// exactly the format's: `ferry-data`, `volume.json`, `root.json`, `root.json.minisig` (regular
+/// files), two zero blocks, and nothing after them.
 pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
     let io_err = |source| VolumeError::Io {
         path: path.to_path_buf(),
@@ -287,19 +324,34 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         path: path.to_path_buf(),
         reason,
     };
+    let malformed = |reason: String| VolumeError::Malformed {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let not_a_volume = |reason: &str| VolumeError::NotAVolume {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
     let mut f = File::open(path).map_err(io_err)?;
     let len = f.metadata().map_err(io_err)?.len();
     let mut block = [0u8; 512];
+    if len == 0 {
+        return Err(not_a_volume("it is empty"));
+    }
     if len < 512 {
-        return Err(truncated(format!("only {len} bytes")));
+        return Err(not_a_volume(&format!(
+            "it is {len} bytes, shorter than one tar header"
+        )));
     }
     f.read_exact(&mut block).map_err(io_err)?;
     if !checksum_ok(&block) {
         if block.iter().all(|&b| b == 0) {
-            return Err(VolumeError::NotAVolume {
-                path: path.to_path_buf(),
-                reason: "it starts with an empty tar block (an unfinished pack?)".into(),
-            });
+            return Err(not_a_volume(
+                "it starts with an empty tar block (an unfinished pack?)",
+            ));
+        }
+        if !has_tar_magic(&block) {
+            return Err(not_a_volume("it is not a tar file"));
         }
         return Err(VolumeError::DamagedHeader {
             path: path.to_path_buf(),
@@ -309,13 +361,16 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
     let h = tar::Header::from_byte_slice(&block);
     let name = h.path_bytes();
     if &name[..] != DATA_MEMBER.as_bytes() {
-        return Err(VolumeError::NotAVolume {
-            path: path.to_path_buf(),
-            reason: format!(
-                "first member is {:?}, not {DATA_MEMBER}",
-                String::from_utf8_lossy(&name)
-            ),
-        });
+        return Err(not_a_volume(&format!(
+            "it is a tar file whose first member is {:?}, not {DATA_MEMBER}",
+            String::from_utf8_lossy(&name)
+        )));
+    }
+    if !h.entry_type().is_file() {
+        return Err(malformed(format!(
+            "{DATA_MEMBER} at offset 0 is a {}, not a file",
+            entry_kind(h)
+        )));
     }
     let data_size = h.entry_size().map_err(io_err)?;
     let trailer_at = DATA_OFFSET + pad512(data_size);
@@ -325,19 +380,20 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         )));
     }
     f.seek(SeekFrom::Start(trailer_at)).map_err(io_err)?;
-    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut members: Vec<Vec<u8>> = Vec::new();
     let mut offset = trailer_at;
-    loop {
+    let read_block = |f: &mut File, offset: u64, what: &str| {
         let mut block = [0u8; 512];
         match f.read_exact(&mut block) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(truncated(format!(
-                    "the archive ends inside its trailer at {offset}"
-                )))
-            }
-            Err(e) => return Err(io_err(e)),
+            Ok(()) => Ok(block),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(truncated(format!(
+                "the file ends inside its {what} at offset {offset}"
+            ))),
+            Err(e) => Err(io_err(e)),
         }
+    };
+    loop {
+        let block = read_block(&mut f, offset, "trailer")?;
         if block.iter().all(|&b| b == 0) {
             break;
         }
@@ -350,11 +406,24 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         let h = tar::Header::from_byte_slice(&block);
         let size = h.entry_size().map_err(io_err)?;
         let name = String::from_utf8_lossy(&h.path_bytes()).into_owned();
+        let expected = TRAILER_MEMBERS.get(members.len());
+        if expected != Some(&name.as_str()) || !h.entry_type().is_file() {
+            return Err(malformed(format!(
+                "unexpected tar entry {name:?} ({}) at offset {offset}: {}",
+                entry_kind(h),
+                match expected {
+                    Some(e) => format!("{e} belongs there"),
+                    None => format!(
+                        "a volume ends after {SIG_MEMBER}; it holds only {DATA_MEMBER}, {}",
+                        TRAILER_MEMBERS.join(", ")
+                    ),
+                }
+            )));
+        }
         if size > MAX_ROOT_LEN {
-            return Err(VolumeError::NotAVolume {
-                path: path.to_path_buf(),
-                reason: format!("member {name} is {size} bytes, more than a trailer holds"),
-            });
+            return Err(malformed(format!(
+                "member {name} at offset {offset} is {size} bytes, more than a trailer holds"
+            )));
         }
         if offset + 512 + size > len {
             return Err(truncated(format!(
@@ -366,32 +435,55 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         let skip = pad512(size) - size;
         f.seek(SeekFrom::Current(skip as i64)).map_err(io_err)?;
         offset += 512 + pad512(size);
-        members.push((name, data));
+        members.push(data);
     }
-    let take = |name: &str| -> Result<Vec<u8>, VolumeError> {
-        members
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, d)| d.clone())
-            .ok_or_else(|| VolumeError::NotAVolume {
-                path: path.to_path_buf(),
-                reason: format!("member {name} is missing"),
-            })
-    };
-    let label: VolumeLabel =
-        serde_json::from_slice(&take(LABEL_MEMBER)?).map_err(|e| VolumeError::NotAVolume {
-            path: path.to_path_buf(),
-            reason: format!("{LABEL_MEMBER} does not parse: {e}"),
-        })?;
-    let signature = String::from_utf8(take(SIG_MEMBER)?).map_err(|_| VolumeError::NotAVolume {
-        path: path.to_path_buf(),
-        reason: format!("{SIG_MEMBER} is not text"),
-    })?;
+    if members.len() < TRAILER_MEMBERS.len() {
+        return Err(malformed(format!(
+            "member {} is missing (the archive ends at offset {offset})",
+            TRAILER_MEMBERS[members.len()]
+        )));
+    }
+    // The end of archive is two zero blocks, and the file ends there.
+    let second = read_block(&mut f, offset + 512, "end-of-archive blocks")?;
+    if second.iter().any(|&b| b != 0) {
+        return Err(malformed(format!(
+            "the end-of-archive block at offset {} is not zero",
+            offset + 512
+        )));
+    }
+    let end = offset + 1024;
+    if len > end {
+        let mut next = [0u8; 512];
+        let n = len - end;
+        let what = if len >= end + 512 && f.read_exact(&mut next).is_ok() && checksum_ok(&next) {
+            let h = tar::Header::from_byte_slice(&next);
+            format!(
+                "a tar entry {:?} ({}, {n} bytes in all)",
+                String::from_utf8_lossy(&h.path_bytes()),
+                entry_kind(h)
+            )
+        } else {
+            format!("{n} bytes")
+        };
+        return Err(malformed(format!(
+            "{what} after the end of the archive at offset {end}: a volume ends there"
+        )));
+    }
+    let mut members = members.into_iter();
+    let (label, root, signature) = (
+        members.next().unwrap_or_default(),
+        members.next().unwrap_or_default(),
+        members.next().unwrap_or_default(),
+    );
+    let label: VolumeLabel = serde_json::from_slice(&label)
+        .map_err(|e| malformed(format!("{LABEL_MEMBER} does not parse: {e}")))?;
+    let signature =
+        String::from_utf8(signature).map_err(|_| malformed(format!("{SIG_MEMBER} is not text")))?;
     Ok(VolumeTrailer {
         path: path.to_path_buf(),
         data_size,
         label,
-        root: take(ROOT_MEMBER)?,
+        root,
         signature,
     })
 }

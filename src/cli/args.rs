@@ -397,10 +397,13 @@ pub struct MirrorsetsArgs {
     /// One entry per registry or per repository.
     #[arg(long, value_enum, default_value_t = ScopeArg::Registry)]
     pub mirrorset_scope: ScopeArg,
-    /// Check the bundle's signature first, against this key (repeatable: the old and the new
-    /// key while keys rotate).
-    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append)]
+    /// The public key the bundle must be signed with (repeatable: the old and the new key
+    /// while keys rotate). Required: what the bundle says becomes cluster configuration.
+    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append, required_unless_present = "no_verify")]
     pub trusted_key: Vec<PathBuf>,
+    /// Use the bundle without checking its signature (a warning says so).
+    #[arg(long, conflicts_with = "trusted_key")]
+    pub no_verify: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -417,10 +420,13 @@ pub struct CheckArgs {
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Check the bundle's signature first, against this key (repeatable: the old and the new
-    /// key while keys rotate).
-    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append)]
+    /// The public key the bundle must be signed with (repeatable: the old and the new key
+    /// while keys rotate). Required: what the bundle says becomes cluster configuration.
+    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append, required_unless_present = "no_verify")]
     pub trusted_key: Vec<PathBuf>,
+    /// Use the bundle without checking its signature (a warning says so).
+    #[arg(long, conflicts_with = "trusted_key")]
+    pub no_verify: bool,
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,

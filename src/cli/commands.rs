@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::args::{self, MirrorsetsArgs};
 use super::common::{
     client_options, jobs, open_bundle, open_verified, print_json, print_notes, read_public_keys,
-    EXIT_OK, EXIT_PROBLEMS,
+    usage, write_stdout, EXIT_OK, EXIT_PROBLEMS,
 };
 use super::progress::Renderer;
 use ferry::bundle::{self, Bundle, Root};
@@ -36,14 +36,14 @@ pub(super) fn keygen(a: args::KeygenArgs) -> Result<i32> {
             key_id: pk.key_id().to_string(),
         })?;
     } else {
-        println!(
+        outln!(
             "secret key: {} (mode 0600; keep it on the build farm)",
             a.out.display()
-        );
-        println!(
+        )?;
+        outln!(
             "public key: {} (give it to the disconnected site)",
             pub_path(&a.out).display()
-        );
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -59,7 +59,8 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
     let requests = ferry::pack::list::read_list(&a.images)?;
     let key = sign::read_secret_key(&a.key)
         .with_context(|| format!("reading secret key {}", a.key.display()))?;
-    let size = args::parse_size(&a.volume_size).map_err(anyhow::Error::msg)?;
+    let size =
+        args::parse_size(&a.volume_size).map_err(|e| usage(format!("--volume-size: {e}")))?;
     if size == ferry::pack::DEFAULT_VOLUME_SIZE + 1 {
         eprintln!(
             "warning: --volume-size {} is one byte over the largest file FAT32 holds; \
@@ -101,7 +102,7 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
     if a.json {
         print_json(&summary)?;
     } else {
-        println!(
+        outln!(
             "bundle {} : {} images, {} unique blobs ({} bytes) in {} volume(s), {} bytes",
             summary.bundle_id,
             summary.images.len(),
@@ -109,9 +110,9 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
             summary.unique_blob_bytes,
             summary.volumes.len(),
             summary.bundle_bytes
-        );
+        )?;
         for v in &summary.volumes {
-            println!("  {}", v.display());
+            outln!("  {}", v.display())?;
         }
     }
     Ok(EXIT_OK)
@@ -143,12 +144,9 @@ fn pack_sequence(key: &Path, created: u64) -> Option<u64> {
 pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
     let keys = read_public_keys(&a.trusted_key)?;
     let b = match &a.volume {
-        Some(v) => {
-            Bundle::open_volume(v).with_context(|| format!("opening volume {}", v.display()))?
-        }
-        None => {
-            Bundle::open(&a.dir).with_context(|| format!("opening bundle {}", a.dir.display()))?
-        }
+        Some(v) => Bundle::open_volume_of(&a.dir, v)
+            .with_context(|| format!("opening volume {}", v.display()))?,
+        None => open_bundle(&a.dir)?,
     };
     let b = b.verify_any(&keys).with_context(|| {
         format!(
@@ -174,13 +172,13 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
             } else {
                 format!("{} chunks", report.chunks_checked)
             };
-            println!(
+            outln!(
                 "bundle {} OK: signature trusted, {} volume(s), {} manifests, {what}, {} bytes checked",
                 report.bundle_id,
                 report.volumes.len(),
                 report.manifests_checked,
                 report.bytes_checked
-            );
+            )?;
         } else {
             eprintln!(
                 "bundle {}: {} problem(s) found; copy the damaged volume(s) again",
@@ -200,15 +198,15 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
 pub(super) fn inspect(a: args::InspectArgs) -> Result<i32> {
     let b = if a.dir.is_file() {
         Bundle::open_volume(&a.dir)
+            .with_context(|| format!("opening volume {}", a.dir.display()))?
     } else {
-        Bundle::open(&a.dir)
-    }
-    .with_context(|| format!("opening bundle {}", a.dir.display()))?;
+        open_bundle(&a.dir)?
+    };
     let info = ferry::inspect::describe(&b);
     if a.json {
         print_json(&info)?;
     } else {
-        print!("{}", ferry::inspect::render(&info));
+        write_stdout(format_args!("{}", ferry::inspect::render(&info)))?;
     }
     Ok(EXIT_OK)
 }
@@ -217,13 +215,21 @@ pub(super) fn inspect(a: args::InspectArgs) -> Result<i32> {
 fn target_naming(t: &args::TargetArgs) -> Result<Naming> {
     let target = t.target();
     print_notes(&target);
-    Ok(target.naming()?)
+    target.naming().map_err(|e| usage(ferry::error_chain(&e)))
 }
 
-/// Calls `f` with the root of the bundle in `dir`, its signature checked when keys are given.
+/// Calls `f` with the root of the bundle in `dir`, its signature checked against `keys`;
+/// without keys (`--no-verify`, which clap allows only then) the root is used unchecked, with
+/// a warning.
 fn with_root<T>(dir: &Path, keys: &[PathBuf], f: impl FnOnce(&Root) -> T) -> Result<T> {
     Ok(if keys.is_empty() {
-        f(open_bundle(dir)?.root())
+        let b = open_bundle(dir)?;
+        eprintln!(
+            "warning: --no-verify: the signature of bundle {} was NOT checked; its image \
+             names and digests are unverified input",
+            b.root().bundle_id
+        );
+        f(b.root())
     } else {
         f(open_verified(dir, keys)?.root())
     })
@@ -240,7 +246,7 @@ pub(super) fn mirrorsets(a: MirrorsetsArgs) -> Result<i32> {
         print_json(&files.files)?;
     } else {
         for f in &files.files {
-            println!("{}", f.display());
+            outln!("{}", f.display())?;
         }
     }
     for n in &files.notes {
@@ -263,20 +269,20 @@ pub(super) fn check(a: args::CheckArgs) -> Result<i32> {
     } else {
         for i in &report.images {
             if i.missing.is_empty() {
-                println!("ok       {}", i.mirror);
+                outln!("ok       {}", i.mirror)?;
             } else {
-                println!("MISSING  {}", i.mirror);
+                outln!("MISSING  {}", i.mirror)?;
                 for m in &i.missing {
-                    println!("         {m}");
+                    outln!("         {m}")?;
                 }
             }
         }
-        println!(
+        outln!(
             "{} of {} images complete at {}",
             report.complete(),
             report.images.len(),
             report.target
-        );
+        )?;
     }
     if report.images.iter().any(|i| !i.missing.is_empty()) {
         return Ok(EXIT_PROBLEMS);

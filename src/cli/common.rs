@@ -3,12 +3,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::args::RegistryArgs;
-use ferry::bundle::{Bundle, Unverified, Verified};
+use ferry::bundle::{Bundle, SkippedFile, Unverified, Verified};
 use ferry::flavor::Target;
 use ferry::registry::{ClientOptions, Credential};
 use ferry::sign::{self, PublicKey};
@@ -22,12 +23,52 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code: the work ran and found problems (damage, failed images, missing images).
 pub const EXIT_PROBLEMS: i32 = 3;
 
+/// Set once stdout is found closed: later output is dropped quietly.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout without panicking (as `print!` does on a closed pipe). A closed stdout
+/// (`ferry inspect B | head`) is not an error: output stops quietly and the command finishes
+/// with its own exit code. Other write errors (a full disk) are errors.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        r => r,
+    }
+}
+
 /// Prints `v` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
-    writeln!(out)?;
+    let text = serde_json::to_string_pretty(v)?;
+    write_stdout(format_args!("{text}\n"))?;
     Ok(())
+}
+
+/// A value the user gave on the command line is unusable: exit code 2, like a parse error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A usage error as an `anyhow::Error`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// Prints one line per file of a bundle directory that is not a volume (skipped).
+pub fn print_skipped(skipped: &[SkippedFile]) {
+    for s in skipped {
+        eprintln!(
+            "skipped {}: not a ferry volume ({})",
+            s.path.display(),
+            s.reason
+        );
+    }
 }
 
 /// `--jobs`, or the number of CPUs (at least 2).
@@ -50,7 +91,10 @@ pub fn user_agent() -> String {
 pub fn client_options(a: &RegistryArgs, hosts: &[String]) -> Result<ClientOptions> {
     let mut o = ClientOptions::default();
     if let Some(c) = &a.creds {
-        o.creds = Some(Credential::parse(c).context("--creds must be USER:PASS")?);
+        o.creds =
+            Some(Credential::parse(c).map_err(|_| {
+                usage("--creds must be USER:PASS (a user name, ':', the password)")
+            })?);
     }
     o.authfile = a.authfile.clone();
     o.ca_files = a.ca_files.clone();
@@ -102,9 +146,11 @@ pub fn read_public_key(p: &Path) -> Result<PublicKey> {
     sign::read_public_key(p).with_context(|| format!("reading trusted key {}", p.display()))
 }
 
-/// Opens a bundle without checking its signature.
+/// Opens a bundle without checking its signature; names the files skipped as not volumes.
 pub fn open_bundle(dir: &Path) -> Result<Bundle<Unverified>> {
-    Bundle::open(dir).with_context(|| format!("opening bundle {}", dir.display()))
+    let b = Bundle::open(dir).with_context(|| format!("opening bundle {}", dir.display()))?;
+    print_skipped(b.skipped());
+    Ok(b)
 }
 
 /// Reads every `--trusted-key`.

@@ -2,17 +2,19 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use super::args::ExportArgs;
-use super::common::{jobs, open_verified, print_json, EXIT_OK, EXIT_PROBLEMS};
+use super::common::{jobs, open_verified, print_json, usage, EXIT_OK, EXIT_PROBLEMS};
 use super::progress::Renderer;
 
 /// The layout directory named by `--to oci:DIR`.
 fn layout_dir(to: &str) -> Result<PathBuf> {
     match to.strip_prefix("oci:") {
         Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => bail!("--to {to:?}: ferry exports to an OCI image layout, written as oci:DIR"),
+        _ => Err(usage(format!(
+            "--to {to:?}: ferry exports to an OCI image layout, written as oci:DIR"
+        ))),
     }
 }
 
@@ -26,16 +28,16 @@ pub(super) fn export(a: ExportArgs) -> Result<i32> {
     if a.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "exported {} of {} images to {}: {} blobs written, {} already there",
             report.images.len() - failed.len(),
             report.images.len(),
             dir.display(),
             report.blobs_written,
             report.blobs_present
-        );
+        )?;
         for i in report.images.iter().filter(|i| i.ok) {
-            println!("  {}", i.mirror);
+            outln!("  {}", i.mirror)?;
         }
         for f in &failed {
             eprintln!(

@@ -4,6 +4,14 @@
 //! Modules depend one way: this one dispatches to the commands; the commands use `args`,
 //! `common` and `progress`, never each other.
 
+/// `println!` that never panics on a closed stdout (see [`common::write_stdout`]); evaluates
+/// to an `io::Result<()>`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::common::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod args;
 mod commands;
 mod common;
@@ -18,7 +26,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use args::{Cli, Command};
-use common::{EXIT_ERROR, EXIT_OK, EXIT_USAGE};
+use common::{UsageError, EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE};
 
 /// Runs the CLI with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
@@ -34,17 +42,34 @@ pub fn main() -> i32 {
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            // A closed pipe (`ferry inspect | head`) is not an error worth a message.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return EXIT_OK;
-            }
+            // A closed stdout is not an error (`common::write_stdout`): nothing to catch here.
             eprintln!("error: {e:#}");
-            EXIT_ERROR
+            exit_code(&e)
         }
     }
+}
+
+/// The exit code of an error: 2 for an unusable value on the command line, 3 for damage to
+/// the bundle's files (a volume missing, truncated or malformed: copy it again), else 1.
+fn exit_code(e: &anyhow::Error) -> i32 {
+    for c in e.chain() {
+        if c.is::<UsageError>()
+            || matches!(
+                c.downcast_ref::<ferry::pack::PackError>(),
+                Some(ferry::pack::PackError::Options(_))
+            )
+        {
+            return EXIT_USAGE;
+        }
+        if c.downcast_ref::<ferry::bundle::BundleError>()
+            .is_some_and(|b| b.is_damage())
+            || c.downcast_ref::<ferry::bundle::volume::VolumeError>()
+                .is_some_and(|v| !matches!(v, ferry::bundle::volume::VolumeError::Io { .. }))
+        {
+            return EXIT_PROBLEMS;
+        }
+    }
+    EXIT_ERROR
 }
 
 /// Runs one command; returns the exit code.

@@ -28,9 +28,18 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
     let report = &outcome.report;
     let failed: Vec<_> = report.failed().collect();
     if a.json {
-        print_json(&outcome)?;
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            outcome: &'a ferry::push::PushOutcome,
+            skipped: &'a [ferry::bundle::SkippedFile],
+        }
+        print_json(&Out {
+            outcome: &outcome,
+            skipped: b.skipped(),
+        })?;
     } else {
-        println!(
+        outln!(
             "pushed {} of {} images to {}: {} blobs uploaded ({} bytes), {} mounted, {} already present",
             report.images.len() - failed.len(),
             report.images.len(),
@@ -39,10 +48,14 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
             report.bytes_uploaded,
             report.blobs_mounted,
             report.blobs_present
-        );
-        println!("mirror sets:");
-        for f in &outcome.mirrorsets {
-            println!("  {}", f.display());
+        )?;
+        if outcome.mirrorsets.is_empty() {
+            outln!("mirror sets: none written (no image was pushed)")?;
+        } else {
+            outln!("mirror sets:")?;
+            for f in &outcome.mirrorsets {
+                outln!("  {}", f.display())?;
+            }
         }
         for n in &outcome.mirrorset_notes {
             println!("  ({n})");

@@ -88,7 +88,11 @@ pub(super) fn setup(a: SetupArgs) -> Result<i32> {
         let hint = flavor::setup_hint(flavor, &e)
             .map(|h| format!(" ({h})"))
             .unwrap_or_default();
-        anyhow::anyhow!("setting up {} at {target}: {e}{hint}", flavor.name())
+        anyhow::anyhow!(
+            "setting up {} at {target}: {}{hint}",
+            flavor.name(),
+            ferry::error_chain(&e)
+        )
     })?;
     if a.json {
         #[derive(Serialize)]
@@ -120,27 +124,27 @@ pub(super) fn setup(a: SetupArgs) -> Result<i32> {
                 Outcome::Reused => "exists, reused",
                 Outcome::Updated => "updated",
             };
-            println!("{:<16} {:<40} {what}", s.kind, s.name);
+            outln!("{:<16} {:<40} {what}", s.kind, s.name)?;
         }
         if report.authfile_written {
-            println!(
+            outln!(
                 "robot {} credential written to {} (mode 0600)",
                 report.robot_login,
                 report.authfile.display()
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "robot {} credential in {} still works; file left unchanged",
                 report.robot_login,
                 report.authfile.display()
-            );
+            )?;
         }
-        println!(
+        outln!(
             "next: ferry push BUNDLE --trusted-key KEY.pub --to {target} --prefix {} --flavor {} --authfile {}",
             a.prefix,
             flavor.name(),
             report.authfile.display()
-        );
+        )?;
     }
     for w in &report.warnings {
         eprintln!("warning: {w}");

@@ -152,7 +152,7 @@ pub enum FlavorError {
         prefix: String,
     },
     /// The admin credential was refused.
-    #[error("the admin credential was refused by {host}: {source}; {hint}")]
+    #[error("the admin credential was refused by {host} ({hint})")]
     AdminRefused {
         /// The registry.
         host: String,
@@ -162,7 +162,7 @@ pub enum FlavorError {
         hint: &'static str,
     },
     /// An admin call failed.
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Admin {
         /// What ferry was doing.
         step: String,
@@ -192,7 +192,7 @@ pub enum FlavorError {
     #[error(transparent)]
     Credentials(#[from] CredentialError),
     /// Checking a robot credential against the registry failed.
-    #[error("checking the robot credential at {host}: {source}")]
+    #[error("checking the robot credential at {host}")]
     Registry {
         /// The registry.
         host: String,

@@ -126,7 +126,7 @@ pub enum MirrorSetError {
         image: String,
     },
     /// The naming has no mirror name for an image.
-    #[error("no mirror location for image {image}: {source}")]
+    #[error("no mirror location for image {image}")]
     Naming {
         /// The image.
         image: String,
@@ -176,7 +176,7 @@ pub enum MirrorSetError {
         name: String,
     },
     /// A resource could not be serialised.
-    #[error("cannot serialise {kind}: {source}")]
+    #[error("cannot serialise {kind}")]
     Yaml {
         /// The resource kind.
         kind: &'static str,
@@ -196,7 +196,7 @@ pub enum MirrorSetError {
         path: PathBuf,
     },
     /// A file could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: PathBuf,

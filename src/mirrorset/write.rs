@@ -134,7 +134,8 @@ fn write_atomically(dir: &Path, path: &Path, content: &str) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".ferry-")
         .suffix(".tmp")
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(crate::hide_temp_path)?;
     tmp.write_all(content.as_bytes())?;
     tmp.as_file().sync_all()?;
     #[cfg(unix)]
@@ -143,6 +144,7 @@ fn write_atomically(dir: &Path, path: &Path, content: &str) -> io::Result<()> {
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o644))?;
     }
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.persist(path)
+        .map_err(|e| crate::hide_temp_path(e.error))?;
     Ok(())
 }

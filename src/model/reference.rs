@@ -44,7 +44,7 @@ pub enum ReferenceError {
         tag: String,
     },
     /// The digest is malformed.
-    #[error("invalid digest in image reference {input:?}: {source}")]
+    #[error("invalid digest in image reference {input:?}")]
     InvalidDigest {
         /// The reference as given.
         input: String,

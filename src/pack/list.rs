@@ -13,7 +13,7 @@ use crate::model::{Reference, ReferenceError};
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The list file.
         path: PathBuf,
@@ -97,7 +97,7 @@ fn parse_source(text: &str) -> Result<SourceSpec, String> {
     let r = text.strip_prefix("docker://").unwrap_or(text);
     Reference::parse(r)
         .map(SourceSpec::Registry)
-        .map_err(|e: ReferenceError| e.to_string())
+        .map_err(|e: ReferenceError| crate::error_chain(&e))
 }
 
 /// Parses one list line (already stripped of comments); `None` for a blank line.
@@ -109,7 +109,7 @@ pub fn parse_line(line: &str) -> Result<Option<ImageRequest>, String> {
     let mut fields = line.split_whitespace();
     let text = fields.next().expect("non-empty").to_string();
     let name = match fields.next() {
-        Some(n) => Some(Reference::parse(n).map_err(|e| e.to_string())?),
+        Some(n) => Some(Reference::parse(n).map_err(|e| crate::error_chain(&e))?),
         None => None,
     };
     if let Some(extra) = fields.next() {

@@ -38,6 +38,8 @@ use resolve::{resolve, ResolveError, Resolved};
 pub const DEFAULT_VOLUME_SIZE: u64 = 4 * 1024 * 1024 * 1024 - 1;
 /// The smallest volume size accepted.
 pub const MIN_VOLUME_SIZE: u64 = 16 * 1024 * 1024;
+/// The largest blob ferry carries (1 TiB): a manifest declaring more is wrong.
+pub const MAX_BLOB_SIZE: u64 = 1 << 40;
 
 /// What went wrong packing.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +48,7 @@ pub enum PackError {
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     /// An image's source could not be opened.
-    #[error("{image}: {source}")]
+    #[error("{image}")]
     Source {
         /// The image as written.
         image: String,
@@ -337,6 +339,19 @@ pub fn pack(
         resolved.iter().flat_map(|r| r.manifests.clone()).collect();
     manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
     manifests.dedup_by(|a, b| a.digest == b.digest);
+    // A size no registry serves (a wrong manifest) is named here, before it upsets the volume
+    // arithmetic below.
+    if let Some(b) = blobs.iter().find(|b| b.referenced.size > MAX_BLOB_SIZE) {
+        return Err(PackError::Blob {
+            digest: b.referenced.digest.clone(),
+            image: resolved[b.image].entry.source.clone(),
+            reason: format!(
+                "its manifest declares {} bytes, more than the {MAX_BLOB_SIZE} bytes (1 TiB) \
+                 ferry carries in one blob; the manifest is wrong",
+                b.referenced.size
+            ),
+        });
+    }
     let params = ChunkParams::DEFAULT;
     let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
     let data_cap = opts.volume_size.map(|v| {

@@ -90,11 +90,11 @@ fn produce(
         send(tx, msg, stop);
     };
     if let Err(e) = params.validate() {
-        return fail(e.to_string());
+        return fail(crate::error_chain(&e));
     }
     let stream = match image.source.blob(&r.digest, r.size) {
         Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(crate::error_chain(&e)),
     };
     let hint = if r.media_type.is_compressed() {
         CompressHint::AlreadyCompressed
@@ -107,7 +107,7 @@ fn produce(
     let mut len = 0u64;
     let mut cutter = match Cutter::new(limited, params, buf) {
         Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(crate::error_chain(&e)),
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -116,7 +116,7 @@ fn produce(
         let data = match cutter.next_chunk() {
             Ok(Some(data)) => data,
             Ok(None) => break,
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return fail(crate::error_chain(&e)),
         };
         len += data.len() as u64;
         if len > r.size {

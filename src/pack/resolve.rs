@@ -13,7 +13,7 @@ use crate::source::{ImageSource, SourceError};
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     /// The source failed.
-    #[error("{image}: {source}")]
+    #[error("{image}")]
     Source {
         /// The image as written.
         image: String,
@@ -21,7 +21,7 @@ pub enum ResolveError {
         source: SourceError,
     },
     /// A manifest could not be read.
-    #[error("{image}: {source}")]
+    #[error("{image}")]
     Manifest {
         /// The image as written.
         image: String,

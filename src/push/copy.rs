@@ -267,9 +267,10 @@ pub fn copy_bundle(
                 progress.note(&format!("{past} {} → {}", r.name, r.mirror));
             }
             Err(e) => {
-                r.error = Some(e.to_string());
+                let text = crate::error_chain(&e);
+                progress.note(&format!("could not {verb} {}: {text}", r.name));
+                r.error = Some(text);
                 r.hint = hint(&e);
-                progress.note(&format!("could not {verb} {}: {e}", r.name));
             }
         }
         (i, r)

@@ -39,7 +39,7 @@ pub enum PushError {
     #[error("image name {0:?} in the bundle is not a valid reference")]
     BadName(String),
     /// The registry refused an index whose platforms were partly left out at pack time.
-    #[error("{target} refused the index {digest} because the platforms left out at pack time (--platform) are missing: {absent}. The carried platforms were pushed by digest ({present}); to mirror the whole index, pack without --platform or use a registry that accepts sparse indexes. Registry said: {source}")]
+    #[error("{target} refused the index {digest} because the platforms left out at pack time (--platform) are missing: {absent}. The carried platforms were pushed by digest ({present}); to mirror the whole index, pack without --platform or use a registry that accepts sparse indexes. What the registry said")]
     SparseIndexRefused {
         /// The target registry.
         target: String,
@@ -53,7 +53,7 @@ pub enum PushError {
         source: RegistryError,
     },
     /// The image's manifests in the bundle do not form a graph ferry can walk.
-    #[error("image {image}: {source}")]
+    #[error("image {image}")]
     Graph {
         /// The image.
         image: String,

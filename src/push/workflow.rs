@@ -12,6 +12,7 @@ use crate::bundle::{Bundle, Freshness, Verified};
 use crate::flavor::{self, FlavorError, Hint, Target, TargetError};
 use crate::mirrorset::{self, BundleMirrorSetError, Scope};
 use crate::model::Reference;
+use crate::naming::Naming;
 use crate::progress::Progress;
 use crate::registry::{ClientOptions, Registry, RegistryError};
 
@@ -105,6 +106,19 @@ pub enum WorkflowError {
         #[source]
         source: FlavorError,
     },
+    /// The registry refused the credentials before any image was pushed.
+    #[error(
+        "registry {host} refused the credentials, nothing was pushed; credentials used: {origin}"
+    )]
+    Credentials {
+        /// The registry.
+        host: String,
+        /// Where the credentials came from (`--creds`, which auth file, or none).
+        origin: String,
+        /// The refusal.
+        #[source]
+        source: RegistryError,
+    },
     /// The mirror sets could not be written (the images were pushed).
     #[error(transparent)]
     MirrorSets(#[from] BundleMirrorSetError),
@@ -179,6 +193,19 @@ pub fn run(
             source,
         }
     })?;
+    // Only a refusal of the credentials stops here; anything else (a repository name the
+    // registry refuses, ...) is the images' to report, with their hints.
+    match check_credentials(bundle, &registry, &naming) {
+        Err(source @ RegistryError::Auth { status: 401, .. }) => {
+            return Err(WorkflowError::Credentials {
+                host,
+                origin: registry.credential_origin().to_string(),
+                source,
+            })
+        }
+        Err(e) => log::debug!("credential check inconclusive, pushing anyway: {e}"),
+        Ok(()) => {}
+    }
     let hint = |e: &PushError| match e {
         PushError::Registry(r) => flavor::hint_for(flavor, r),
         _ => None,
@@ -197,8 +224,14 @@ pub fn run(
         });
     }
     let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
-    let scope = mirrorset::scope_for(opts.scope, &naming);
-    let written = mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?;
+    // Mirror sets redirect pulls to the mirror: none when no image landed there.
+    let landed = report.images.iter().any(|i| i.ok);
+    let written = if landed {
+        let scope = mirrorset::scope_for(opts.scope, &naming);
+        mirrorset::write_for_root(bundle.root(), &naming, scope, &opts.mirrorsets_out)?
+    } else {
+        mirrorset::WrittenFiles::default()
+    };
     let write_err = |source| WorkflowError::WriteHistory {
         bundle: bundle.root().bundle_id.clone(),
         source,
@@ -219,11 +252,31 @@ pub fn run(
             });
         }
     }
-    history::write_record(&registry, &naming, &history, record).map_err(write_err)?;
+    if landed {
+        history::write_record(&registry, &naming, &history, record).map_err(write_err)?;
+    }
     Ok(PushOutcome {
         report,
         mirrorsets: written.files,
         mirrorset_notes: written.notes,
         rolled_back,
     })
+}
+
+/// Checks the credentials once, for the first image's mirror repository, before any image
+/// starts: wrong credentials are then refused once, not once per image.
+fn check_credentials(
+    bundle: &Bundle<Verified>,
+    registry: &Registry,
+    naming: &Naming,
+) -> Result<(), RegistryError> {
+    let repo = bundle
+        .root()
+        .images
+        .iter()
+        .find_map(|img| naming.repository(&Reference::parse(&img.name).ok()?).ok());
+    match repo {
+        Some(repo) => registry.check_credentials(&repo),
+        None => Ok(()),
+    }
 }

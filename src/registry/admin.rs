@@ -356,6 +356,14 @@ impl AdminClient {
                 let host = self.host.clone();
                 return Err(match Failure::of(&t) {
                     Failure::Tls(message) => AdminError::Tls { host, url, message },
+                    Failure::PlainHttp => AdminError::Tls {
+                        message: format!(
+                            "the registry answered in plain HTTP, not HTTPS; if it serves only \
+                             plain HTTP, give --insecure-registry {host}"
+                        ),
+                        host,
+                        url,
+                    },
                     Failure::Network(message) => AdminError::Transport { host, url, message },
                 });
             }

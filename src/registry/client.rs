@@ -84,17 +84,19 @@ impl Registry {
         let HostAgent { agent, insecure } =
             transport::host_agent(host, opts, LIMITS).map_err(|e| RegistryError::Config {
                 host: host.to_string(),
-                message: e.to_string(),
+                message: crate::error_chain(&e),
             })?;
         let api_host = if host == "docker.io" || host == "index.docker.io" {
             "registry-1.docker.io"
         } else {
             host
         };
-        let creds =
-            credentials::lookup(host, opts.creds.as_ref(), opts.authfile.as_deref(), &|k| {
-                std::env::var(k).ok()
-            })?;
+        let (creds, creds_origin) = credentials::lookup_with_origin(
+            host,
+            opts.creds.as_ref(),
+            opts.authfile.as_deref(),
+            &|k| std::env::var(k).ok(),
+        )?;
         Ok(Registry {
             inner: Arc::new(Inner {
                 host: host.to_string(),
@@ -102,6 +104,7 @@ impl Registry {
                 agent,
                 insecure,
                 creds,
+                creds_origin,
                 retry: opts.retry.clone(),
                 session: Mutex::new(None),
                 tokens: TokenCache::default(),
@@ -120,6 +123,20 @@ impl Registry {
     /// (`GET /v2/`); for an insecure host, falls back from HTTPS to plain HTTP.
     pub fn ping(&self) -> Result<(), RegistryError> {
         self.inner.session().map(|_| ())
+    }
+
+    /// Where the credential this client sends came from, in words (`--creds`, `auth file
+    /// PATH (user NAME)`, or that none was found and where ferry looked).
+    pub fn credential_origin(&self) -> &str {
+        &self.inner.creds_origin
+    }
+
+    /// Checks, with one request, that the registry accepts the credentials for pushing to
+    /// `repo` (a token for `pull,push` from its token service, or `GET /v2/` with Basic
+    /// credentials): so that wrong credentials are refused once, before any work, rather than
+    /// once per image (which can lock an account). Anonymous registries pass.
+    pub fn check_credentials(&self, repo: &str) -> Result<(), RegistryError> {
+        self.inner.check_credentials(repo)
     }
 
     /// Counters of what this client (and its clones) did.
@@ -146,7 +163,11 @@ impl Registry {
         Ok(Call {
             method,
             url: self.endpoint(repo, "manifests/", reference)?,
-            action: "pull manifest from",
+            action: if method == "HEAD" {
+                "look up manifest in"
+            } else {
+                "pull manifest from"
+            },
             repository: repo,
             what: format!("manifest {reference}"),
             scopes: Scopes::repo(repo, &["pull"]),
@@ -356,7 +377,11 @@ impl Registry {
         Ok(Call {
             method,
             url: self.endpoint(repo, "blobs/", &digest.to_string())?,
-            action: "pull blob from",
+            action: if method == "HEAD" {
+                "look up blob in"
+            } else {
+                "pull blob from"
+            },
             repository: repo,
             what: format!("blob {digest}"),
             scopes: Scopes::repo(repo, &["pull"]),

@@ -65,7 +65,7 @@ pub enum CredentialError {
     )]
     Malformed,
     /// An auth file could not be read or written.
-    #[error("auth file {path}: {source}")]
+    #[error("auth file {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -131,28 +131,62 @@ pub fn lookup(
     authfile: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Credential>, CredentialError> {
+    lookup_with_origin(host, creds, authfile, env).map(|(c, _)| c)
+}
+
+/// [`lookup`], and where the credential came from in words, for messages: `--creds`, `auth
+/// file PATH (user NAME)`, or that none was found and where ferry looked.
+pub fn lookup_with_origin(
+    host: &str,
+    creds: Option<&Credential>,
+    authfile: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Option<Credential>, String), CredentialError> {
     if let Some(c) = creds {
-        return Ok(Some(c.clone()));
+        return Ok((Some(c.clone()), format!("--creds (user {})", c.username)));
     }
     if let Some(f) = authfile {
         let text = std::fs::read_to_string(f).map_err(|source| CredentialError::Io {
             path: f.to_path_buf(),
             source,
         })?;
-        return find_in_authfile(&text, f, host);
+        let c = find_in_authfile(&text, f, host)?;
+        let origin = match &c {
+            Some(c) => format!("auth file {} (user {})", f.display(), c.username),
+            None => format!("none: auth file {} has no entry for {host}", f.display()),
+        };
+        return Ok((c, origin));
     }
-    for f in default_authfiles(env) {
-        let text = match std::fs::read_to_string(&f) {
+    let files = default_authfiles(env);
+    for f in &files {
+        let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(CredentialError::Io { path: f, source }),
+            Err(source) => {
+                return Err(CredentialError::Io {
+                    path: f.clone(),
+                    source,
+                })
+            }
         };
-        if let Some(c) = find_in_authfile(&text, &f, host)? {
+        if let Some(c) = find_in_authfile(&text, f, host)? {
             log::debug!("using credentials for {host} from {}", f.display());
-            return Ok(Some(c));
+            let origin = format!("auth file {} (user {})", f.display(), c.username);
+            return Ok((Some(c), origin));
         }
     }
-    Ok(None)
+    let looked: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    Ok((
+        None,
+        format!(
+            "none: no --creds or --authfile, and no entry for {host} in {}",
+            if looked.is_empty() {
+                "any default auth file".to_string()
+            } else {
+                looked.join(", ")
+            }
+        ),
+    ))
 }
 
 /// The `auths` keys that stand for `host`: the exact key first, then URL forms, and for

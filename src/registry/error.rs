@@ -170,8 +170,16 @@ pub enum RegistryError {
         /// What the TLS stack said.
         message: String,
     },
+    /// The registry answered HTTPS in plain HTTP: it serves no TLS.
+    #[error("registry {host} answered in plain HTTP, not HTTPS ({url}); if it serves only plain HTTP, give --insecure-registry {host}")]
+    PlainHttp {
+        /// Registry host.
+        host: String,
+        /// URL requested.
+        url: String,
+    },
     /// Reading a blob source or a response body failed.
-    #[error("I/O error during {action} {url}: {source}")]
+    #[error("I/O error during {action} {url}")]
     Io {
         /// What ferry was doing.
         action: &'static str,

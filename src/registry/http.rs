@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     pub agent: ureq::Agent,
     pub insecure: bool,
     pub creds: Option<Credential>,
+    /// Where `creds` came from, for messages.
+    pub creds_origin: String,
     pub retry: RetryPolicy,
     pub session: Mutex<Option<Session>>,
     pub tokens: TokenCache,
@@ -162,6 +164,7 @@ impl Inner {
         let (host, url) = (self.host.clone(), url.to_string());
         match Failure::of(&t) {
             Failure::Tls(message) => RegistryError::Tls { host, url, message },
+            Failure::PlainHttp => RegistryError::PlainHttp { host, url },
             Failure::Network(message) => RegistryError::Transport { host, url, message },
         }
     }
@@ -231,7 +234,9 @@ impl Inner {
             |e| {
                 matches!(
                     e,
-                    RegistryError::Tls { .. } | RegistryError::Transport { .. }
+                    RegistryError::Tls { .. }
+                        | RegistryError::PlainHttp { .. }
+                        | RegistryError::Transport { .. }
                 )
             },
             |scheme, probe_limit| self.ping_at(scheme, probe_limit),
@@ -402,6 +407,42 @@ impl Inner {
             }
             Err(RawFailure::Failed(e)) => Err(e),
         }
+    }
+
+    /// See [`super::Registry::check_credentials`].
+    pub fn check_credentials(&self, repo: &str) -> Result<(), RegistryError> {
+        let session = self.session()?;
+        let scopes = Scopes::repo(repo, &["pull", "push"]);
+        let call = Call {
+            method: "GET",
+            url: session.base.join("v2/").expect("static path"),
+            action: "log in to push to",
+            repository: repo,
+            what: "the registry API (/v2/)".into(),
+            scopes: scopes.clone(),
+            headers: Vec::new(),
+            body: Body::None,
+        };
+        self.retrying(|| match &session.challenge {
+            Challenge::Anonymous => Ok(()),
+            Challenge::Bearer(b) => {
+                if self.tokens.get(&scopes).is_none() {
+                    self.fetch_token(b, &scopes, &call)?;
+                }
+                Ok(())
+            }
+            Challenge::Basic => {
+                let authz = auth::static_authorization(&Challenge::Basic, self.creds.as_ref());
+                match self.raw(&call, authz.as_deref()) {
+                    Ok(r) => {
+                        drain(r);
+                        Ok(())
+                    }
+                    Err(RawFailure::Status(code, r)) => Err(self.status_error(&call, code, *r)),
+                    Err(RawFailure::Failed(e)) => Err(e),
+                }
+            }
+        })
     }
 
     /// Sends `call` once, authorized; on a 401 it renews the token (with any scopes the

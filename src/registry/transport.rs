@@ -83,38 +83,42 @@ pub(crate) enum Failure {
     Tls(String),
     /// Anything else (refused, reset, timed out, DNS); what the network stack said.
     Network(String),
+    /// The server answered a TLS hello in plain HTTP (a registry without TLS).
+    PlainHttp,
 }
 
 impl Failure {
     /// Sorts a ureq transport failure.
     pub fn of(t: &ureq::Transport) -> Failure {
         let message = t.to_string();
-        if is_tls_error(t) {
-            Failure::Tls(message)
-        } else {
-            Failure::Network(message)
+        match tls_error(t) {
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                Failure::PlainHttp
+            }
+            Some(_) => Failure::Tls(message),
+            None => Failure::Network(message),
         }
     }
 }
 
-/// Whether a TLS error is anywhere in the chain of causes of `e`.
-fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// The TLS error anywhere in the chain of causes of `e`.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
+            if let Some(t) = io
                 .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             {
-                return true;
+                return Some(t);
             }
         }
         cur = err.source();
     }
-    false
+    None
 }
 
 /// Runs `attempt` over `https`; for an `insecure` host whose HTTPS attempt failed to connect
@@ -176,11 +180,11 @@ mod tests {
     #[test]
     fn tls_errors_are_found_among_the_causes() {
         let direct = rustls::Error::General("x".into());
-        assert!(is_tls_error(&direct));
+        assert!(tls_error(&direct).is_some());
         let wrapped = std::io::Error::other(direct);
-        assert!(is_tls_error(&wrapped));
+        assert!(tls_error(&wrapped).is_some());
         let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert!(!is_tls_error(&plain));
+        assert!(tls_error(&plain).is_none());
     }
 
     #[test]

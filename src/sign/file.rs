@@ -68,7 +68,7 @@ pub(crate) fn write_atomic(
         .prefix(".ferry-key-")
         .permissions(Permissions::from_mode(mode))
         .tempfile_in(dir)
-        .map_err(|e| io_err("create a temporary file next to", e))?;
+        .map_err(|e| io_err("create a temporary file next to", crate::hide_temp_path(e)))?;
     // The umask may have removed bits; never add any beyond `mode`.
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))
@@ -86,7 +86,7 @@ pub(crate) fn write_atomic(
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
             Err(SignError::Exists(path.to_path_buf()))
         }
-        Err(e) => Err(io_err("write", e.error)),
+        Err(e) => Err(io_err("write", crate::hide_temp_path(e.error))),
     }
 }
 

@@ -46,7 +46,7 @@ impl fmt::Debug for KeyId {
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     /// A key or signature file could not be read or written.
-    #[error("cannot {action} {path}: {source}", path = .path.display())]
+    #[error("cannot {action} {path}", path = .path.display())]
     Io {
         /// What ferry was doing: "read", "write", "create".
         action: &'static str,
@@ -56,7 +56,7 @@ pub enum SignError {
         source: std::io::Error,
     },
     /// The content being signed or verified could not be read.
-    #[error("cannot read the content to sign or verify: {0}")]
+    #[error("cannot read the content to sign or verify")]
     Content(#[source] std::io::Error),
     /// Writing a key would replace an existing file.
     #[error("{} already exists; refusing to overwrite it", .0.display())]

@@ -173,7 +173,7 @@ fn content_read_error_is_reported() {
     }
     let err = key(1, 1).sign(Failing, "tc").unwrap_err();
     assert!(matches!(err, SignError::Content(_)), "{err:?}");
-    assert!(err.to_string().contains("disk on fire"));
+    assert!(crate::error_chain(&err).contains("disk on fire"));
 }
 
 #[test]

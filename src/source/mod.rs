@@ -24,7 +24,7 @@ pub enum SourceError {
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     /// A local file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

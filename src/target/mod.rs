@@ -19,7 +19,7 @@ pub enum TargetError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// A file of the layout could not be written or read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

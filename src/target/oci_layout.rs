@@ -129,11 +129,12 @@ impl OciLayoutTarget {
 /// Writes `bytes` beside `path`, then renames it into place.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TargetError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
-    tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| io_err(dir)(crate::hide_temp_path(e)))?;
+    tmp.write_all(bytes).map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| TargetError::Io {
         path: path.to_path_buf(),
-        source: e.error,
+        source: crate::hide_temp_path(e.error),
     })?;
     Ok(())
 }
@@ -156,7 +157,8 @@ impl ImageTarget for OciLayoutTarget {
     ) -> Result<(), TargetError> {
         let path = self.blob_path(digest);
         let dir = path.parent().expect("blob dir");
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| io_err(dir)(crate::hide_temp_path(e)))?;
         let reader = data.open().map_err(io_err(&path))?;
         let mut hashing = DigestingReader::new(reader, digest.algorithm());
         let mut buf = vec![0u8; 1 << 20];
@@ -165,7 +167,7 @@ impl ImageTarget for OciLayoutTarget {
             if n == 0 {
                 break;
             }
-            tmp.write_all(&buf[..n]).map_err(io_err(tmp.path()))?;
+            tmp.write_all(&buf[..n]).map_err(io_err(&path))?;
         }
         let (got, count) = hashing.finish();
         if &got != digest || count != size {
@@ -177,7 +179,7 @@ impl ImageTarget for OciLayoutTarget {
         }
         tmp.persist(&path).map_err(|e| TargetError::Io {
             path: path.clone(),
-            source: e.error,
+            source: crate::hide_temp_path(e.error),
         })?;
         Ok(())
     }
@@ -224,6 +226,22 @@ impl ImageTarget for OciLayoutTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_name_the_file_not_the_temporary_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // No directory to make the temporary file in; a directory where the file goes.
+        let absent = dir.path().join("absent").join("index.json");
+        let taken = dir.path().join("taken");
+        std::fs::create_dir(&taken).unwrap();
+        std::fs::write(taken.join("x"), b"x").unwrap();
+        for path in [absent, taken] {
+            let e = crate::error_chain(&write_atomically(&path, b"{}").unwrap_err())
+                .replace(dir.path().to_str().unwrap(), "DIR");
+            assert!(!e.contains(".tmp") && !e.contains("at path"), "{e}");
+            assert!(e.contains("os error"), "{e}");
+        }
+    }
 
     #[test]
     fn a_blob_that_does_not_hash_to_its_digest_is_not_kept() {

@@ -221,13 +221,16 @@ pub fn pack(lines: &[String], extra: &[String]) -> Packed {
     }
 }
 
-/// `ferry check` arguments for `dir` against `target`.
+/// `ferry check` arguments for `dir` against `target`, trusting the key `scratch/k.pub` that
+/// [`pack`] signs with.
 pub fn check_args(dir: &Path, target: &TestRegistry, scratch: &Path) -> Vec<String> {
     let mut args = vec![
         "check".to_string(),
         dir.display().to_string(),
         "--to".into(),
         target.host(),
+        "--trusted-key".into(),
+        scratch.join("k.pub").display().to_string(),
     ];
     args.extend(registry_flags(target, scratch));
     args
