@@ -283,7 +283,8 @@ fn volume_size_units_mean_what_they_say() {
         &strings(&["--volume-size", "16MB"]),
     ));
     let t = text(&r);
-    assert_eq!(r.status.code(), Some(1), "{t}");
+    // An unusable flag value is a usage error.
+    assert_eq!(r.status.code(), Some(2), "{t}");
     assert!(t.contains("--volume-size 16000000 is too small"), "{t}");
     let out = tmp.path().join("binary");
     ferry_ok(pack_args(
