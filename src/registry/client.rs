@@ -88,11 +88,10 @@ impl Registry {
         } else {
             host
         };
-        let wire =
-            Wire::new(host, api_host, opts, LIMITS).map_err(|e| RegistryError::Config {
-                host: host.to_string(),
-                message: crate::error_chain(&e),
-            })?;
+        let wire = Wire::new(host, api_host, opts, LIMITS).map_err(|e| RegistryError::Config {
+            host: host.to_string(),
+            message: crate::error_chain(&e),
+        })?;
         let (creds, creds_origin) = credentials::lookup_with_origin(
             host,
             opts.creds.as_ref(),

@@ -11,9 +11,9 @@ use url::Url;
 use super::auth::{self, BearerChallenge, Challenge, Scopes, TokenCache};
 use super::credentials::Credential;
 use super::error::{parse_error_body, ApiErrors, RegistryError};
+use super::options::{authority, host_name};
 use super::retry::{parse_retry_after, RetryPolicy};
 use super::stats::Stats;
-use super::options::{authority, host_name};
 use super::transport;
 pub(crate) use super::wire::{drain, Body};
 use super::wire::{Request, Wire};
@@ -462,7 +462,10 @@ impl Inner {
     /// upload location elsewhere): its challenge would send credentials where they do not belong.
     fn challenge_origin(&self, resp: &ureq::Response) -> Result<(), RegistryError> {
         let from = Url::parse(resp.get_url()).ok();
-        if from.as_ref().is_some_and(|u| self.wire.is_registry_origin(u)) {
+        if from
+            .as_ref()
+            .is_some_and(|u| self.wire.is_registry_origin(u))
+        {
             return Ok(());
         }
         Err(RegistryError::Protocol {

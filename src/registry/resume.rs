@@ -83,7 +83,11 @@ impl ResumingReader {
         match (status, start) {
             (206, Some(s)) if s == self.offset => {}
             (200, _) => {
-                log::debug!("{} ignores ranges; skipping {} bytes", self.url, self.offset);
+                log::debug!(
+                    "{} ignores ranges; skipping {} bytes",
+                    self.url,
+                    self.offset
+                );
                 let skipped = io::copy(&mut (&mut body).take(self.offset), &mut io::sink())
                     .map_err(|source| RegistryError::Io {
                         action: "pull blob from",

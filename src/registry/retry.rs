@@ -90,7 +90,10 @@ fn parse_http_date(v: &str) -> Option<SystemTime> {
     ];
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, m, s] = hms[..] else { return None };
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;

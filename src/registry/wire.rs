@@ -180,7 +180,11 @@ impl Wire {
 
     /// Sends `req`, following redirects of GET and HEAD requests. The answer's `get_url()`
     /// is the URL that gave it.
-    pub fn send(&self, req: &Request<'_, '_>, stats: &Stats) -> Result<ureq::Response, WireFailure> {
+    pub fn send(
+        &self,
+        req: &Request<'_, '_>,
+        stats: &Stats,
+    ) -> Result<ureq::Response, WireFailure> {
         let first = req.url.origin();
         let mut url = req.url.clone();
         let follows = matches!(req.body, Body::None) && matches!(req.method, "GET" | "HEAD");
@@ -223,9 +227,10 @@ impl Wire {
                     let location = resp.header("location").map(str::to_string);
                     match location {
                         Some(loc) if follows && matches!(status, 301 | 302 | 303 | 307 | 308) => {
-                            let next = url.join(&loc).ok().filter(|u| {
-                                matches!(u.scheme(), "http" | "https")
-                            });
+                            let next = url
+                                .join(&loc)
+                                .ok()
+                                .filter(|u| matches!(u.scheme(), "http" | "https"));
                             let Some(next) = next else {
                                 return Err(WireFailure::Failed(RegistryError::Protocol {
                                     host: self.host.clone(),
