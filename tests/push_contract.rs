@@ -33,7 +33,7 @@ fn assert_no_repeated_segment(out: &Output) {
 
 /// `push` arguments without registry flags: bundle, key, target, mirror sets, JSON.
 fn push_args(p: &Packed, target: &TestRegistry) -> Vec<String> {
-    vec![
+    let mut args = vec![
         "push".into(),
         s(&p.dir),
         "--trusted-key".into(),
@@ -42,7 +42,12 @@ fn push_args(p: &Packed, target: &TestRegistry) -> Vec<String> {
         target.host(),
         "--mirrorsets-out".into(),
         s(&p.tmp.path().join("mirrorsets")),
-    ]
+    ];
+    if let Some(issuer) = target.token_issuer() {
+        // Its token service speaks plain HTTP: credentials go there only when it is listed.
+        args.extend(["--insecure-registry".into(), issuer.host()]);
+    }
+    args
 }
 
 /// Runs ferry with no auth file in reach (HOME and the runtime dir point at `home`).

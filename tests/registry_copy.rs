@@ -32,6 +32,9 @@ fn client(reg: &TestRegistry) -> Registry {
     } else {
         o.insecure.push(reg.host());
     }
+    if let Some(issuer) = reg.token_issuer() {
+        o.insecure.push(issuer.host());
+    }
     if let Some(c) = reg.credentials() {
         o.creds = Some(Credential::new(c.username.clone(), c.password.clone()));
     }

@@ -3,8 +3,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::standin::Served;
 
 use ferry::model::Digest;
 use ferry::registry::{ClientOptions, Registry, RegistryError, RetryPolicy};
@@ -30,37 +33,34 @@ fn reply(status: u16, body: &[u8]) -> Reply {
 struct FaultStandIn {
     host: String,
     hits: Arc<AtomicUsize>,
+    _served: Served,
 }
 
 impl FaultStandIn {
-    fn start(script: impl Fn(&str, usize) -> Reply + Send + 'static) -> FaultStandIn {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind fault stand-in");
-        let port = server.server_addr().to_ip().expect("ip listener").port();
+    fn start(script: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> FaultStandIn {
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
-        thread::spawn(move || {
-            for mut req in server.incoming_requests() {
-                let mut sink = Vec::new();
-                let _ = req.as_reader().read_to_end(&mut sink);
-                let path = req.url().to_string();
-                let r = if path == "/v2/" {
-                    reply(200, b"{}")
-                } else {
-                    let n = counter.fetch_add(1, Ordering::SeqCst);
-                    script(&path, n)
-                };
-                let mut resp = tiny_http::Response::from_data(r.body).with_status_code(r.status);
-                for (k, v) in r.headers {
-                    resp.add_header(
-                        tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap(),
-                    );
-                }
-                let _ = req.respond(resp);
+        // Behind the stand-ins' front door, which answers ferry's HTTPS probe in plain HTTP.
+        let served = Served::start(move |mut req| {
+            let mut sink = Vec::new();
+            let _ = req.as_reader().read_to_end(&mut sink);
+            let path = req.url().to_string();
+            let r = if path == "/v2/" {
+                reply(200, b"{}")
+            } else {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                script(&path, n)
+            };
+            let mut resp = tiny_http::Response::from_data(r.body).with_status_code(r.status);
+            for (k, v) in r.headers {
+                resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
             }
+            let _ = req.respond(resp);
         });
         FaultStandIn {
-            host: format!("127.0.0.1:{port}"),
+            host: served.host(),
             hits,
+            _served: served,
         }
     }
 
@@ -196,15 +196,16 @@ fn not_found_is_not_retried() {
 #[test]
 fn rejected_token_is_refreshed_once_and_mount_asks_for_the_source_scope() {
     use std::sync::Mutex;
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let host = format!("127.0.0.1:{port}");
     let scopes_seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = scopes_seen.clone();
-    let realm = format!("http://{host}/token");
-    thread::spawn(move || {
-        let mut issued = 0;
-        for req in server.incoming_requests() {
+    // The realm is on the stand-in itself (its own origin), which answers ferry's HTTPS probe in
+    // plain HTTP through the stand-ins' front door.
+    let realm_slot: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let realm_of = realm_slot.clone();
+    let issued = AtomicUsize::new(0);
+    let served = Served::start(move |req| {
+        let realm = realm_of.get().expect("realm set before use").clone();
+        {
             let url = req.url().to_string();
             let auth = req
                 .headers()
@@ -220,7 +221,7 @@ fn rejected_token_is_refreshed_once_and_mount_asks_for_the_source_scope() {
             };
             let resp = if url.starts_with("/token") {
                 seen.lock().unwrap().push(url.clone());
-                issued += 1;
+                let issued = issued.fetch_add(1, Ordering::SeqCst) + 1;
                 tiny_http::Response::from_data(format!(
                     r#"{{"token":"tok{issued}","expires_in":300}}"#
                 ))
@@ -242,6 +243,8 @@ fn rejected_token_is_refreshed_once_and_mount_asks_for_the_source_scope() {
             let _ = req.respond(resp);
         }
     });
+    let host = served.host();
+    let _ = realm_slot.set(format!("http://{host}/token"));
     let opts = ClientOptions {
         insecure: vec![host.clone()],
         creds: Some(ferry::registry::Credential::new("u", "tokenpass")),

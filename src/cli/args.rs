@@ -116,9 +116,14 @@ pub struct RegistryArgs {
     /// /etc/containers/certs.d/HOST[:PORT]/*.crt are trusted for their host too.
     #[arg(long = "ca-file", value_name = "FILE")]
     pub ca_files: Vec<PathBuf>,
-    /// Allow plain HTTP or an unverified certificate for this registry only (repeatable).
+    /// Allow plain HTTP or an unverified certificate for this host only (repeatable): a
+    /// registry, or a token service that should get credentials over plain HTTP.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure: Vec<String>,
+    /// Let a registry's token service on this other host receive the registry's credentials
+    /// (repeatable). A token service on the registry's own host (and Docker Hub's) needs none.
+    #[arg(long = "auth-realm-host", value_name = "HOST[:PORT]")]
+    pub realm_hosts: Vec<String>,
     /// skopeo's spelling: `--tls-verify=false` is `--insecure-registry` for every registry this
     /// command addresses (pack: each registry of the list; push and check: --to).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,

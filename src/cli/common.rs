@@ -102,6 +102,7 @@ pub fn client_options(a: &RegistryArgs, hosts: &[String]) -> Result<ClientOption
         o.ca_files.extend(cert_dir_files(dir)?);
     }
     o.insecure = a.insecure.clone();
+    o.realm_hosts = a.realm_hosts.clone();
     if a.tls_verify == Some(false) {
         o.insecure.extend(hosts.iter().cloned());
     }

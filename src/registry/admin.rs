@@ -113,6 +113,14 @@ pub enum AdminError {
         /// What the TLS stack said.
         message: String,
     },
+    /// The host answered HTTPS in plain HTTP: it serves no TLS.
+    #[error("{host} answered in plain HTTP, not HTTPS ({url}); if it serves only plain HTTP, give --insecure-registry {host}")]
+    PlainHttp {
+        /// The host.
+        host: String,
+        /// URL requested.
+        url: String,
+    },
     /// The credential was refused (401) or may not do this (403).
     #[error("{host} refused the credential for {method} {url}: HTTP {status}: {message}")]
     Denied {
@@ -314,7 +322,7 @@ impl AdminClient {
         let (scheme, r) = transport::https_then_http(
             &self.host,
             self.insecure,
-            |e| matches!(e, AdminError::Tls { .. } | AdminError::Transport { .. }),
+            |e| matches!(e, AdminError::PlainHttp { .. }),
             |scheme, limit| self.call_with(scheme, method, path, headers, body, limit),
         )?;
         *self.scheme.lock().expect("scheme lock") = Some(scheme);
@@ -356,14 +364,7 @@ impl AdminClient {
                 let host = self.host.clone();
                 return Err(match Failure::of(&t) {
                     Failure::Tls(message) => AdminError::Tls { host, url, message },
-                    Failure::PlainHttp => AdminError::Tls {
-                        message: format!(
-                            "the registry answered in plain HTTP, not HTTPS; if it serves only \
-                             plain HTTP, give --insecure-registry {host}"
-                        ),
-                        host,
-                        url,
-                    },
+                    Failure::PlainHttp => AdminError::PlainHttp { host, url },
                     Failure::Network(message) => AdminError::Transport { host, url, message },
                 });
             }

@@ -13,18 +13,20 @@ use super::credentials;
 use super::error::RegistryError;
 use super::http::{drain, Body, Call, Inner};
 use super::options::ClientOptions;
+use super::resume::ResumingReader;
 use super::source::BlobSource;
 use super::stats::{Stats, StatsSnapshot};
-use super::transport::{self, HostAgent, Limits};
+use super::transport::Limits;
+use super::wire::Wire;
 use crate::model::media_type::{essence, MANIFEST_TYPES};
 use crate::model::{Digest, DigestingReader, MediaType};
 
 /// A stalled read or write fails after 5 minutes (there is no limit on a whole transfer);
-/// up to 5 redirects are followed.
+/// ureq follows no redirect: [`Wire`] does, deciding where credentials go.
 const LIMITS: Limits = Limits {
     call: None,
     io: Some(Duration::from_secs(300)),
-    redirects: 5,
+    redirects: 0,
 };
 /// Manifests larger than this are refused (the distribution spec suggests 4 MiB).
 const MAX_MANIFEST: u64 = 8 * 1024 * 1024;
@@ -81,16 +83,15 @@ impl Registry {
     /// A client for `host` (`HOST[:PORT]`, `docker.io` meaning Docker Hub), with credentials
     /// and trust settings from `opts`. Does not contact the registry.
     pub fn new(host: &str, opts: &ClientOptions) -> Result<Registry, RegistryError> {
-        let HostAgent { agent, insecure } =
-            transport::host_agent(host, opts, LIMITS).map_err(|e| RegistryError::Config {
-                host: host.to_string(),
-                message: crate::error_chain(&e),
-            })?;
         let api_host = if host == "docker.io" || host == "index.docker.io" {
             "registry-1.docker.io"
         } else {
             host
         };
+        let wire = Wire::new(host, api_host, opts, LIMITS).map_err(|e| RegistryError::Config {
+            host: host.to_string(),
+            message: crate::error_chain(&e),
+        })?;
         let (creds, creds_origin) = credentials::lookup_with_origin(
             host,
             opts.creds.as_ref(),
@@ -101,8 +102,8 @@ impl Registry {
             inner: Arc::new(Inner {
                 host: host.to_string(),
                 api_host: api_host.to_string(),
-                agent,
-                insecure,
+                insecure: wire.insecure(),
+                wire,
                 creds,
                 creds_origin,
                 retry: opts.retry.clone(),
@@ -427,13 +428,21 @@ impl Registry {
 
     /// Streams a blob without checking it against `digest`: for a caller that hashes the
     /// content itself anyway (pack, while cutting it into chunks) and reports a mismatch.
+    /// A download cut part-way is resumed where it stopped.
     pub fn get_blob_unverified(
         &self,
         repo: &str,
         digest: &Digest,
     ) -> Result<Box<dyn Read + Send>, RegistryError> {
         let call = self.blob_call("GET", repo, digest)?;
-        Ok(Box::new(self.inner.send(&call)?.into_reader()))
+        let body = self.inner.send(&call)?.into_reader();
+        Ok(Box::new(ResumingReader::new(
+            Arc::clone(&self.inner),
+            call.url,
+            repo,
+            call.what,
+            body,
+        )))
     }
 
     /// Asks the registry to link a blob from `from_repo` into `repo` without uploading it.

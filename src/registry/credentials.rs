@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
+use super::helper::{self, HelperError};
+
 /// A user name and password for one registry. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -80,6 +82,9 @@ pub enum CredentialError {
         /// What the parser said.
         message: String,
     },
+    /// A credential helper named in an auth file gave no usable answer.
+    #[error(transparent)]
+    Helper(#[from] HelperError),
     /// The entry for a registry cannot be decoded.
     #[error("auth file {path}: the entry for {key} is not base64 of USER:PASSWORD")]
     BadEntry {
@@ -94,6 +99,50 @@ pub enum CredentialError {
 struct AuthFile {
     #[serde(default)]
     auths: BTreeMap<String, AuthEntry>,
+    /// Credential helper per registry (`docker-credential-NAME`).
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    /// The credential helper for every registry without its own.
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+/// The credential helper an auth file names for `host`: its `credHelpers` entry, else
+/// `credsStore`.
+fn helper_for<'a>(file: &'a AuthFile, host: &str) -> Option<&'a str> {
+    file.cred_helpers
+        .iter()
+        .map(|(k, v)| (key_matches(k, host), v))
+        .filter(|(score, _)| *score > 0)
+        .max_by_key(|(score, _)| *score)
+        .map(|(_, v)| v.as_str())
+        .or(file.creds_store.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+/// The credential for `host` in the auth file `path` (text `text`): from its credential helper
+/// when it names one that has it, else from its `auths`. Returns where it came from, in words.
+fn from_file(
+    text: &str,
+    path: &Path,
+    host: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(Credential, String)>, CredentialError> {
+    let file = parse_authfile(text, path)?;
+    if let Some(name) = helper_for(&file, host) {
+        let path_var = env("PATH");
+        if let Some((u, p)) = helper::get(name, host, path_var.as_deref(), path)? {
+            let origin = format!(
+                "credential helper docker-credential-{name} named in {} (user {u})",
+                path.display()
+            );
+            return Ok(Some((Credential::new(u, p), origin)));
+        }
+    }
+    Ok(entry_for(&file, path, host)?.map(|c| {
+        let origin = format!("auth file {} (user {})", path.display(), c.username);
+        (c, origin)
+    }))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -124,7 +173,9 @@ pub fn default_authfiles(env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
 }
 
 /// Finds credentials for `host` (`HOST[:PORT]`): `creds` first, then `authfile` when given
-/// (it must exist), else the first of [`default_authfiles`] that has an entry for the host.
+/// (it must exist), else the first of [`default_authfiles`] that has one for the host — from
+/// the credential helper it names for the host (`credHelpers`, else `credsStore`; `PATH` from
+/// `env`), else from its `auths` entry.
 pub fn lookup(
     host: &str,
     creds: Option<&Credential>,
@@ -150,12 +201,13 @@ pub fn lookup_with_origin(
             path: f.to_path_buf(),
             source,
         })?;
-        let c = find_in_authfile(&text, f, host)?;
-        let origin = match &c {
-            Some(c) => format!("auth file {} (user {})", f.display(), c.username),
-            None => format!("none: auth file {} has no entry for {host}", f.display()),
-        };
-        return Ok((c, origin));
+        return Ok(match from_file(&text, f, host, env)? {
+            Some((c, origin)) => (Some(c), origin),
+            None => (
+                None,
+                format!("none: auth file {} has no entry for {host}", f.display()),
+            ),
+        });
     }
     let files = default_authfiles(env);
     for f in &files {
@@ -169,9 +221,8 @@ pub fn lookup_with_origin(
                 })
             }
         };
-        if let Some(c) = find_in_authfile(&text, f, host)? {
-            log::debug!("using credentials for {host} from {}", f.display());
-            let origin = format!("auth file {} (user {})", f.display(), c.username);
+        if let Some((c, origin)) = from_file(&text, f, host, env)? {
+            log::debug!("using credentials for {host} from {origin}");
             return Ok((Some(c), origin));
         }
     }
@@ -212,20 +263,32 @@ fn key_matches(key: &str, host: &str) -> u8 {
     }
 }
 
-/// The credential for `host` in the text of an auth file (`path` names it in errors).
+/// The credential for `host` in the `auths` of an auth file's text (`path` names it in
+/// errors). Credential helpers are not consulted here.
 pub fn find_in_authfile(
     text: &str,
     path: &Path,
     host: &str,
 ) -> Result<Option<Credential>, CredentialError> {
-    let file: AuthFile = if text.trim().is_empty() {
-        AuthFile::default()
-    } else {
-        serde_json::from_str(text).map_err(|e| CredentialError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?
-    };
+    entry_for(&parse_authfile(text, path)?, path, host)
+}
+
+fn parse_authfile(text: &str, path: &Path) -> Result<AuthFile, CredentialError> {
+    if text.trim().is_empty() {
+        return Ok(AuthFile::default());
+    }
+    serde_json::from_str(text).map_err(|e| CredentialError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The credential in the `auths` entry for `host`.
+fn entry_for(
+    file: &AuthFile,
+    path: &Path,
+    host: &str,
+) -> Result<Option<Credential>, CredentialError> {
     let best = file
         .auths
         .iter()

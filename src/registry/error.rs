@@ -188,6 +188,17 @@ pub enum RegistryError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// ferry kept the credentials from a server that asked for them: a token service over
+    /// plain HTTP, or on another host than the registry.
+    #[error("registry {host}: credentials not sent to {url}: {reason}")]
+    Withheld {
+        /// Registry host.
+        host: String,
+        /// The server that would have received them (without its query).
+        url: String,
+        /// Why, and what to do if the server is trusted.
+        reason: String,
+    },
     /// The registry answered in a way the distribution protocol does not allow.
     #[error("registry {host} sent an unexpected answer to {url}: {message}")]
     Protocol {

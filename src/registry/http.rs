@@ -11,24 +11,21 @@ use url::Url;
 use super::auth::{self, BearerChallenge, Challenge, Scopes, TokenCache};
 use super::credentials::Credential;
 use super::error::{parse_error_body, ApiErrors, RegistryError};
+use super::options::{authority, host_name};
 use super::retry::{parse_retry_after, RetryPolicy};
-use super::source::{BlobSource, ExactReader};
 use super::stats::Stats;
-use super::transport::{self, Failure};
+use super::transport;
+pub(crate) use super::wire::{drain, Body};
+use super::wire::{Request, Wire};
 use crate::model::{reference_component_is_valid, Digest};
+
+/// The names of Docker Hub, whose token service is [`DOCKER_HUB_AUTH`].
+const DOCKER_HUB: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+/// Docker Hub's token service.
+const DOCKER_HUB_AUTH: &str = "auth.docker.io";
 
 /// Error bodies larger than this are cut before parsing.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
-
-/// A request body.
-pub(crate) enum Body<'a> {
-    /// No body at all.
-    None,
-    /// A small in-memory body (sent with `Content-Length`).
-    Bytes(&'a [u8]),
-    /// A blob streamed from its source (re-opened for every attempt), `len` bytes long.
-    Source(&'a dyn BlobSource, u64),
-}
 
 /// One request, with what is needed to authorize it and to explain its failure.
 pub(crate) struct Call<'a> {
@@ -52,16 +49,14 @@ pub(crate) struct Session {
 }
 
 /// A failure of one raw exchange: an HTTP error status (to interpret), or a final error.
-pub(crate) enum RawFailure {
-    Status(u16, Box<ureq::Response>),
-    Failed(RegistryError),
-}
+pub(crate) use super::wire::WireFailure as RawFailure;
 
 /// The shared state behind a [`super::Registry`].
 pub(crate) struct Inner {
     pub host: String,
     pub api_host: String,
-    pub agent: ureq::Agent,
+    /// The agents by host, redirects and where `Authorization` may go.
+    pub wire: Wire,
     pub insecure: bool,
     pub creds: Option<Credential>,
     /// Where `creds` came from, for messages.
@@ -93,14 +88,6 @@ fn read_small_body(resp: ureq::Response) -> Vec<u8> {
     buf
 }
 
-/// Reads a response body to the end so the connection can be reused.
-pub(crate) fn drain(resp: ureq::Response) {
-    let _ = std::io::copy(
-        &mut resp.into_reader().take(MAX_ERROR_BODY),
-        &mut std::io::sink(),
-    );
-}
-
 impl Inner {
     /// Sends `call` once over the wire with `authorization`, counting the request.
     pub fn raw(
@@ -118,55 +105,15 @@ impl Inner {
         authorization: Option<&str>,
         timeout: Option<Duration>,
     ) -> Result<ureq::Response, RawFailure> {
-        Stats::add(&self.stats.requests, 1);
-        log::debug!("{} {}", call.method, call.url);
-        let mut req = self.agent.request_url(call.method, &call.url);
-        if let Some(t) = timeout {
-            req = req.timeout(t);
-        }
-        for (k, v) in &call.headers {
-            req = req.set(k, v);
-        }
-        if let Some(a) = authorization {
-            req = req.set("Authorization", a);
-        }
-        let result = match &call.body {
-            Body::None => req.call(),
-            Body::Bytes(b) => req.send_bytes(b),
-            Body::Source(src, len) => {
-                let reader = src.open().map_err(|source| {
-                    RawFailure::Failed(RegistryError::Io {
-                        action: "open blob source for",
-                        url: call.url.to_string(),
-                        source,
-                    })
-                })?;
-                req.set("Content-Length", &len.to_string())
-                    .send(ExactReader::new(reader, *len))
-            }
+        let req = Request {
+            method: call.method,
+            url: &call.url,
+            headers: &call.headers,
+            body: &call.body,
+            authorization,
+            timeout,
         };
-        match result {
-            Ok(r) => {
-                log::debug!("{} {} -> {}", call.method, call.url, r.status());
-                Ok(r)
-            }
-            Err(ureq::Error::Status(code, r)) => {
-                log::debug!("{} {} -> {code}", call.method, call.url);
-                Err(RawFailure::Status(code, Box::new(r)))
-            }
-            Err(ureq::Error::Transport(t)) => {
-                Err(RawFailure::Failed(self.transport_error(&call.url, t)))
-            }
-        }
-    }
-
-    fn transport_error(&self, url: &Url, t: ureq::Transport) -> RegistryError {
-        let (host, url) = (self.host.clone(), url.to_string());
-        match Failure::of(&t) {
-            Failure::Tls(message) => RegistryError::Tls { host, url, message },
-            Failure::PlainHttp => RegistryError::PlainHttp { host, url },
-            Failure::Network(message) => RegistryError::Transport { host, url, message },
-        }
+        self.wire.send(&req, &self.stats)
     }
 
     /// Turns an HTTP error status into the matching error, with the registry's error codes.
@@ -231,14 +178,7 @@ impl Inner {
         let (_, session) = transport::https_then_http(
             &self.host,
             self.insecure,
-            |e| {
-                matches!(
-                    e,
-                    RegistryError::Tls { .. }
-                        | RegistryError::PlainHttp { .. }
-                        | RegistryError::Transport { .. }
-                )
-            },
+            |e| matches!(e, RegistryError::PlainHttp { .. }),
             |scheme, probe_limit| self.ping_at(scheme, probe_limit),
         )?;
         Ok(session)
@@ -273,6 +213,7 @@ impl Inner {
                     Ok(Challenge::Anonymous)
                 }
                 Err(RawFailure::Status(401, r)) => {
+                    self.challenge_origin(&r)?;
                     let header = r.header("www-authenticate").map(str::to_string);
                     drain(*r);
                     header
@@ -379,7 +320,13 @@ impl Inner {
             headers: Vec::new(),
             body: Body::None,
         };
-        let basic = self.creds.as_ref().map(Credential::basic_header);
+        let basic = match &self.creds {
+            Some(c) => {
+                self.realm_may_get_credentials(&token_call.url)?;
+                Some(c.basic_header())
+            }
+            None => None,
+        };
         match self.raw(&token_call, basic.as_deref()) {
             Ok(r) => {
                 let body = read_small_body(r);
@@ -450,12 +397,18 @@ impl Inner {
     pub fn send_once(&self, call: &Call<'_>) -> Result<ureq::Response, RegistryError> {
         let session = self.session()?;
         let mut scopes = call.scopes.clone();
-        let mut authz = self.authorization(&session.challenge, &scopes, call)?;
+        // Only the registry's own origin gets credentials (an upload Location may point elsewhere).
+        let own = self.wire.is_registry_origin(&call.url);
+        let mut authz = match own {
+            true => self.authorization(&session.challenge, &scopes, call)?,
+            false => None,
+        };
         for round in 0..2 {
             match self.raw(call, authz.as_deref()) {
                 Ok(r) => return Ok(r),
                 Err(RawFailure::Failed(e)) => return Err(e),
                 Err(RawFailure::Status(401, r)) if round == 0 => {
+                    self.challenge_origin(&r)?;
                     let challenge = r.header("www-authenticate").and_then(auth::parse_challenge);
                     match challenge {
                         Some(Challenge::Bearer(b)) => {
@@ -503,6 +456,55 @@ impl Inner {
             }
         }
         unreachable!("the second round always returns")
+    }
+
+    /// Refuses a 401 that did not come from the registry's own origin (a redirect target, an
+    /// upload location elsewhere): its challenge would send credentials where they do not belong.
+    fn challenge_origin(&self, resp: &ureq::Response) -> Result<(), RegistryError> {
+        let from = Url::parse(resp.get_url()).ok();
+        if from
+            .as_ref()
+            .is_some_and(|u| self.wire.is_registry_origin(u))
+        {
+            return Ok(());
+        }
+        Err(RegistryError::Protocol {
+            host: self.host.clone(),
+            url: resp.get_url().to_string(),
+            message: "HTTP 401 from a server that is not the registry (reached by a redirect \
+                      or an upload location); ferry sends credentials only to the registry"
+                .into(),
+        })
+    }
+
+    /// Whether the token service at `realm` may receive the registry's credentials: only over
+    /// HTTPS (or plain HTTP to a host listed with `--insecure-registry`), and only on the
+    /// registry's own host or one allowed with `--auth-realm-host`.
+    fn realm_may_get_credentials(&self, realm: &Url) -> Result<(), RegistryError> {
+        let withheld = |reason: String| RegistryError::Withheld {
+            host: self.host.clone(),
+            url: format!("{}://{}{}", realm.scheme(), authority(realm), realm.path()),
+            reason,
+        };
+        let realm_host = authority(realm);
+        if !self.wire.may_carry_credentials(realm) {
+            return Err(withheld(format!(
+                "the token service speaks plain HTTP, which would show the password to the \
+                 network; if that network is trusted, give --insecure-registry {realm_host}"
+            )));
+        }
+        let name = realm.host_str().unwrap_or_default();
+        let own = [self.host.as_str(), self.api_host.as_str()]
+            .iter()
+            .any(|h| host_name(h) == name);
+        let hub = DOCKER_HUB.contains(&self.host.as_str()) && name == DOCKER_HUB_AUTH;
+        if own || hub || self.wire.opts().is_allowed_realm(&realm_host) {
+            return Ok(());
+        }
+        Err(withheld(format!(
+            "the token service is on another host than the registry; if {realm_host} is the \
+             registry's own token service, give --auth-realm-host {realm_host}"
+        )))
     }
 
     fn remember_challenge(&self, challenge: Challenge) {

@@ -6,16 +6,21 @@
 //! digest it is given, and streams blobs both ways.
 
 // Layering: each module uses only those listed after it (no import loops).
-//   client     -> upload, http, transport, auth, credentials, error, options, source, stats
+//   client     -> resume, upload, http, wire, transport, auth, credentials, error, options,
+//                 source, stats
+//   resume     -> http, error, retry  (blob downloads resumed after a cut)
 //   upload     -> http, auth, error, source, stats
-//   http       -> transport, auth, credentials, error, retry, source, stats
+//   http       -> wire, transport, auth, credentials, error, options, retry, stats
+//   wire       -> transport, error, options, source, stats  (agent per host, redirects,
+//                 where Authorization may go)
 //   admin      -> transport, credentials, options
 //   transport  -> options, tls      (agent, TLS-failure sorting, HTTPS-then-HTTP probe)
 //   auth       -> credentials
 //   options    -> credentials, retry
+//   credentials -> helper            (docker-credential-NAME)
 //   retry      -> error
 //   error      -> credentials
-//   credentials, source, stats, tls: leaves
+//   helper, source, stats, tls: leaves
 //
 // The error carries what an operator needs (host, repository, URL, registry error codes),
 // which makes it larger than clippy likes; every call that returns it waits on the network,
@@ -26,20 +31,24 @@ mod auth;
 mod client;
 mod credentials;
 mod error;
+mod helper;
 mod http;
 mod options;
+mod resume;
 mod retry;
 mod source;
 mod stats;
 mod tls;
 mod transport;
 mod upload;
+mod wire;
 
 pub use admin::{api_message, AdminAuth, AdminClient, AdminError, AdminResponse, Secret};
 pub use auth::{parse_challenge, BearerChallenge, Challenge};
 pub use client::{FetchedManifest, Registry};
 pub use credentials::{find_in_authfile, write_authfile_entry, Credential, CredentialError};
 pub use error::{ApiError, ApiErrors, RegistryError};
+pub use helper::HelperError;
 pub use options::{ClientOptions, DEFAULT_CERTS_DIR};
 pub use retry::RetryPolicy;
 pub use source::BlobSource;

@@ -19,8 +19,12 @@ pub struct ClientOptions {
     pub ca_files: Vec<PathBuf>,
     /// Per-host certificates directory (`HOST[:PORT]/*.crt` roots, `*.cert`/`*.key` client cert).
     pub certs_dir: PathBuf,
-    /// `--insecure-registry HOST[:PORT]`: hosts reached over plain HTTP or unverified TLS.
+    /// `--insecure-registry HOST[:PORT]`: hosts reached over plain HTTP or unverified TLS, and
+    /// the only hosts credentials may travel to over plain HTTP. Nothing else is loosened.
     pub insecure: Vec<String>,
+    /// `--auth-realm-host HOST[:PORT]`: token services on another host than their registry
+    /// that may receive its credentials (the registry's own host always may).
+    pub realm_hosts: Vec<String>,
     /// `User-Agent` header.
     pub user_agent: String,
     /// Retry policy for transient failures.
@@ -35,6 +39,7 @@ impl Default for ClientOptions {
             ca_files: Vec::new(),
             certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
             insecure: Vec::new(),
+            realm_hosts: Vec::new(),
             user_agent: format!("ferry/{}", env!("CARGO_PKG_VERSION")),
             retry: RetryPolicy::default(),
         }
@@ -46,14 +51,34 @@ impl ClientOptions {
     /// without a port.
     pub fn is_insecure(&self, host: &str) -> bool {
         let name = host_name(host);
-        self.insecure
-            .iter()
-            .any(|i| i == host || (!i.contains(':') && i == name))
+        listed(&self.insecure, host, name)
+    }
+
+    /// Whether `host` (`HOST[:PORT]`) was allowed with `--auth-realm-host`, either exactly or
+    /// by host name without a port.
+    pub fn is_allowed_realm(&self, host: &str) -> bool {
+        listed(&self.realm_hosts, host, host_name(host))
+    }
+}
+
+/// Whether `list` names `host` exactly, or its host `name` in an entry without a port.
+fn listed(list: &[String], host: &str, name: &str) -> bool {
+    list.iter()
+        .any(|i| i == host || (!i.contains(':') && i == name))
+}
+
+/// `HOST` or `HOST:PORT` of a URL, the way hosts are named on the command line: the port only
+/// when the URL gives one.
+pub(crate) fn authority(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 
 /// The host name part of `HOST[:PORT]` (IPv6 literals in brackets kept whole).
-fn host_name(host: &str) -> &str {
+pub(crate) fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
         return host.split_inclusive(']').next().unwrap_or(host);
     }

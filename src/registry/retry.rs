@@ -1,6 +1,6 @@
 //! When and how long to wait before trying a failed registry request again.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::error::RegistryError;
 
@@ -12,7 +12,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 pub struct RetryPolicy {
     /// Total attempts including the first (1 means no retry).
     pub attempts: u32,
-    /// Delay before the first retry; doubled for each further retry.
+    /// Delay before the first retry; doubled for each further retry. The delay waited is
+    /// drawn between half of it and all of it, so that many clients do not retry in step.
     pub base_delay: Duration,
     /// Upper bound of the computed delay (a `Retry-After` from the registry may exceed it).
     pub max_delay: Duration,
@@ -38,7 +39,7 @@ impl RetryPolicy {
         if let Some(wait) = err.retry_after() {
             return Some(wait.min(MAX_RETRY_AFTER));
         }
-        Some(self.backoff(attempts_made))
+        Some(jitter(self.backoff(attempts_made)))
     }
 
     /// The computed delay after `attempts_made` attempts: base * 2^(attempts_made-1), capped.
@@ -50,10 +51,63 @@ impl RetryPolicy {
     }
 }
 
-/// Parses a `Retry-After` header given in seconds (the HTTP-date form is not used by registries
-/// and yields `None`).
+/// A delay drawn uniformly between half of `d` and `d` ("equal jitter").
+fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        return d;
+    }
+    let half = d / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    half + Duration::from_nanos(u64::from_le_bytes(b) % nanos.saturating_add(1))
+}
+
+/// Parses a `Retry-After` header: seconds, or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`),
+/// which is turned into the time left from now (nothing left: no wait).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    parse_retry_after_at(value, SystemTime::now())
+}
+
+/// [`parse_retry_after`] with the clock given.
+fn parse_retry_after_at(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(v)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form HTTP senders must use.
+fn parse_http_date(v: &str) -> Option<SystemTime> {
+    let (_, rest) = v.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms[..] else { return None };
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -86,10 +140,24 @@ mod tests {
     fn backs_off_exponentially_up_to_the_cap() {
         let p = policy();
         let e = status(503, None);
-        assert_eq!(p.next_delay(1, &e), Some(Duration::from_millis(100)));
-        assert_eq!(p.next_delay(2, &e), Some(Duration::from_millis(200)));
-        assert_eq!(p.next_delay(3, &e), Some(Duration::from_millis(250)));
+        assert_eq!(p.backoff(1), Duration::from_millis(100));
+        assert_eq!(p.backoff(2), Duration::from_millis(200));
+        assert_eq!(p.backoff(3), Duration::from_millis(250));
+        for attempts in 1..=3 {
+            let d = p.next_delay(attempts, &e).unwrap();
+            let full = p.backoff(attempts);
+            assert!(d >= full / 2 && d <= full, "{d:?} within half of {full:?}");
+        }
         assert_eq!(p.next_delay(4, &e), None, "attempts used up");
+    }
+
+    #[test]
+    fn backoff_is_jittered() {
+        let p = policy();
+        let e = status(503, None);
+        let delays: std::collections::BTreeSet<Duration> =
+            (0..32).map(|_| p.next_delay(2, &e).unwrap()).collect();
+        assert!(delays.len() > 1, "32 delays, all equal: {delays:?}");
     }
 
     #[test]
@@ -110,8 +178,24 @@ mod tests {
     }
 
     #[test]
-    fn parses_retry_after_seconds_only() {
+    fn parses_retry_after_seconds_and_http_dates() {
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        // 2015-10-21T07:28:00Z is 1445412480 s after the epoch.
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480 - 90);
+        assert_eq!(
+            parse_retry_after_at(date, now),
+            Some(Duration::from_secs(90))
+        );
+        let later = now + Duration::from_secs(1000);
+        assert_eq!(parse_retry_after_at(date, later), Some(Duration::ZERO));
+        let leap = "Thu, 29 Feb 2024 23:59:59 GMT";
+        let at = parse_http_date(leap).unwrap();
+        assert_eq!(
+            at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            1_709_251_199
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Foo 2015 07:28:00 GMT"), None);
     }
 }

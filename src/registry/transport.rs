@@ -13,8 +13,9 @@ use super::tls::{self, TlsError};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the HTTPS probe of an insecure host may take before plain HTTP is tried.
 const HTTPS_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Redirects keep the `Authorization` header only when they stay on the same host.
-const REDIRECT_AUTH: ureq::RedirectAuthHeaders = ureq::RedirectAuthHeaders::SameHost;
+/// Redirects ureq follows never carry `Authorization` (ureq's same-host rule ignores the port);
+/// the registry client follows redirects itself, keeping it only on the same origin.
+const REDIRECT_AUTH: ureq::RedirectAuthHeaders = ureq::RedirectAuthHeaders::Never;
 
 /// The time limits and redirect policy of one kind of client.
 #[derive(Debug, Clone, Copy)]
@@ -121,15 +122,17 @@ fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
     None
 }
 
-/// Runs `attempt` over `https`; for an `insecure` host whose HTTPS attempt failed to connect
-/// (`unreachable`), over plain `http` next. Returns the scheme that answered with the result.
+/// Runs `attempt` over `https`; for an `insecure` host whose HTTPS attempt showed that the
+/// server speaks plain HTTP (`speaks_http`: it answered the TLS hello in HTTP), over plain
+/// `http` next. Any other failure is the answer: a refused connection or a broken handshake
+/// proves nothing about HTTP. Returns the scheme that answered with the result.
 ///
 /// `attempt` gets the scheme and, for the HTTPS probe of an insecure host only, a short time
 /// limit: a plain HTTP server may never answer a TLS hello.
 pub(crate) fn https_then_http<T, E: fmt::Display>(
     host: &str,
     insecure: bool,
-    unreachable: impl Fn(&E) -> bool,
+    speaks_http: impl Fn(&E) -> bool,
     mut attempt: impl FnMut(&'static str, Option<Duration>) -> Result<T, E>,
 ) -> Result<(&'static str, T), E> {
     if !insecure {
@@ -137,7 +140,7 @@ pub(crate) fn https_then_http<T, E: fmt::Display>(
     }
     match attempt("https", Some(HTTPS_PROBE_TIMEOUT)) {
         Ok(v) => Ok(("https", v)),
-        Err(e) if unreachable(&e) => {
+        Err(e) if speaks_http(&e) => {
             log::debug!("{e}; trying plain HTTP for insecure registry {host}");
             attempt("http", None).map(|v| ("http", v))
         }

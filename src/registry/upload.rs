@@ -1,6 +1,7 @@
 //! Blob uploads: the upload strategies (single PUT for small blobs, streamed PATCH + PUT for
 //! large ones, monolithic PUT when a registry mishandles PATCH) and the upload sessions a
-//! declined mount leaves behind.
+//! declined mount leaves behind. A session ferry gives up on is cancelled (`DELETE`): open
+//! sessions hold disk on the registry until its garbage collection.
 
 use url::Url;
 
@@ -78,12 +79,52 @@ impl Inner {
         Ok((url, false))
     }
 
-    /// Remembers the session a declined mount opened, so the next push of that blob uses it.
+    /// Remembers the session a declined mount opened, so the next push of that blob uses it
+    /// (cancelling one remembered before for the same blob).
     pub(crate) fn keep_pending_upload(&self, repo: &str, digest: &Digest, url: Url) {
-        self.pending_uploads
+        let old = self
+            .pending_uploads
             .lock()
             .expect("lock")
             .insert((repo.to_string(), digest.to_string()), url);
+        if let Some(old) = old {
+            self.cancel_upload(old, repo);
+        }
+    }
+
+    /// Cancels an upload session ferry gives up on (`DELETE`), so that the registry can free
+    /// what it holds. Best effort: a failure is only logged (the session expires anyway).
+    pub(crate) fn cancel_upload(&self, url: Url, repo: &str) {
+        let call = Call {
+            method: "DELETE",
+            url,
+            action: "cancel a blob upload to",
+            repository: repo,
+            what: "blob upload session".into(),
+            scopes: Self::push_scopes(repo),
+            headers: Vec::new(),
+            body: Body::None,
+        };
+        match self.send_once(&call) {
+            Ok(resp) => {
+                log::debug!("upload session {} cancelled", call.url);
+                drain(resp);
+            }
+            Err(e) => log::debug!("cancelling upload session {} failed: {e}", call.url),
+        }
+    }
+
+    /// `result`, after cancelling the session at `url` if it is an error.
+    fn or_cancel<T>(
+        &self,
+        url: &Url,
+        repo: &str,
+        result: Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        if result.is_err() {
+            self.cancel_upload(url.clone(), repo);
+        }
+        result
     }
 
     /// One complete upload attempt (session, data, commit).
@@ -96,6 +137,7 @@ impl Inner {
     ) -> Result<(), RegistryError> {
         let (url, reused) = self.start_upload(repo, digest)?;
         match self.upload_at(url, repo, digest, size, source) {
+            // The left-over session was cancelled by `upload_at`.
             Err(e) if reused => {
                 log::debug!("left-over upload session for {digest} unusable ({e}); starting anew");
                 let (url, _) = self.start_upload(repo, digest)?;
@@ -114,20 +156,26 @@ impl Inner {
         source: &dyn BlobSource,
     ) -> Result<(), RegistryError> {
         if size <= SMALL_BLOB {
-            return self.put_monolithic(url, repo, digest, size, source);
+            let r = self.put_monolithic(url.clone(), repo, digest, size, source);
+            return self.or_cancel(&url, repo, r);
         }
-        match self.patch(url, repo, size, source) {
-            Ok(next) => self.put_commit(next, repo, digest, Body::Bytes(&[])),
+        match self.patch(url.clone(), repo, size, source) {
+            Ok(next) => {
+                let r = self.put_commit(next.clone(), repo, digest, Body::Bytes(&[]));
+                self.or_cancel(&next, repo, r)
+            }
             Err(
                 e @ (RegistryError::Status { .. }
                 | RegistryError::NotFound { .. }
                 | RegistryError::Protocol { .. }),
             ) => {
                 log::debug!("streamed upload of {digest} failed ({e}); falling back to one PUT");
+                self.cancel_upload(url, repo);
                 let (url, _) = self.start_upload(repo, digest)?;
-                self.put_monolithic(url, repo, digest, size, source)
+                let r = self.put_monolithic(url.clone(), repo, digest, size, source);
+                self.or_cancel(&url, repo, r)
             }
-            Err(e) => Err(e),
+            Err(e) => self.or_cancel(&url, repo, Err(e)),
         }
     }
 
@@ -192,5 +240,18 @@ impl Inner {
         expect_status(self, &call, &resp, &[201, 204])?;
         drain(resp);
         Ok(())
+    }
+}
+
+impl Drop for Inner {
+    /// Cancels the sessions of declined mounts that no push used.
+    fn drop(&mut self) {
+        let pending: Vec<_> = match self.pending_uploads.get_mut() {
+            Ok(p) => p.drain().collect(),
+            Err(_) => return,
+        };
+        for ((repo, _), url) in pending {
+            self.cancel_upload(url, &repo);
+        }
     }
 }

@@ -120,6 +120,11 @@ pub fn registry_flags(reg: &TestRegistry, dir: &Path) -> Vec<String> {
         v.push("--insecure-registry".into());
         v.push(reg.host());
     }
+    if let Some(issuer) = reg.token_issuer() {
+        // The issuer speaks plain HTTP: credentials go there only when it is listed.
+        v.push("--insecure-registry".into());
+        v.push(issuer.host());
+    }
     if reg.credentials().is_some() {
         v.push("--authfile".into());
         v.push(authfile(dir, reg).display().to_string());

@@ -82,10 +82,10 @@ impl Drop for Served {
     }
 }
 
-/// Accepts connections for the stand-in: a TLS ClientHello (first byte 0x16) is closed at once,
-/// as a Go server would refuse it, so that clients probing HTTPS first (skopeo, ferry with
-/// --insecure-registry) fall back to plain HTTP without waiting for a timeout; anything else
-/// is relayed to the tiny_http server.
+/// Accepts connections for the stand-in: a TLS ClientHello (first byte 0x16) is answered with
+/// `400 Bad Request` in plain HTTP and closed, as a Go server answers it, so that clients
+/// probing HTTPS first (skopeo, ferry with --insecure-registry) see a server speaking plain
+/// HTTP and fall back to it; anything else is relayed to the tiny_http server.
 fn front_door(listener: TcpListener, inner_port: u16, stop: &std::sync::atomic::AtomicBool) {
     for conn in listener.incoming() {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -96,6 +96,7 @@ fn front_door(listener: TcpListener, inner_port: u16, stop: &std::sync::atomic::
             let mut first = [0u8; 1];
             match client.peek(&mut first) {
                 Ok(1) if first[0] != 0x16 => {}
+                Ok(1) => return answer_tls_in_plain_http(client),
                 _ => return,
             }
             let Ok(inner) = TcpStream::connect(("127.0.0.1", inner_port)) else {
@@ -114,6 +115,20 @@ fn front_door(listener: TcpListener, inner_port: u16, stop: &std::sync::atomic::
             let _ = up.join();
         });
     }
+}
+
+/// What Go's HTTP server says to a TLS hello on a plain HTTP port.
+pub fn answer_tls_in_plain_http(mut client: TcpStream) {
+    use std::io::Write as _;
+    let mut hello = [0u8; 4096];
+    let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = client.read(&mut hello);
+    let _ = client.write_all(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+          Connection: close\r\n\r\n400 Bad Request",
+    );
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let _ = client.read(&mut hello);
 }
 
 /// A header value of a request, if present.

@@ -130,6 +130,12 @@ impl TokenIssuer {
         format!("http://127.0.0.1:{}/token", self.port)
     }
 
+    /// `127.0.0.1:PORT` of the issuer: its realm is plain HTTP, so ferry sends it credentials
+    /// only when this is listed with `--insecure-registry`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// The signing certificate (PEM file) the registry trusts (`rootcertbundle`).
     pub fn cert_path(&self) -> &Path {
         &self.cert_path
