@@ -19,6 +19,13 @@ pub struct Cli {
     /// Show each registry request (method, URL, status) on stderr; twice for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How to show progress on stderr: `auto` (bars on a terminal, else plain lines; nothing
+    /// with --json), `tty` (bars), `plain` (a line every FERRY_PROGRESS_INTERVAL_MS, default
+    /// 5000: percent, bytes, rate, ETA), `json` (every stderr line a JSON event: start,
+    /// progress, note, finish, end) or `none`.
+    #[arg(long, value_enum, global = true, default_value_t = ProgressArg::Auto,
+          env = "FERRY_PROGRESS", value_name = "MODE")]
+    pub progress: ProgressArg,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +61,21 @@ pub enum Command {
     /// prints ferry-pack(1).
     #[command(visible_alias = "manpage")]
     Man(ManArgs),
+}
+
+/// `--progress`: how progress and messages are shown on stderr.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ProgressArg {
+    /// Bars on a terminal, plain lines otherwise; nothing with --json.
+    Auto,
+    /// Progress bars.
+    Tty,
+    /// Plain lines: when a phase starts, every interval, and when it ends.
+    Plain,
+    /// JSON lines events on stderr.
+    Json,
+    /// No progress (warnings and errors still show).
+    None,
 }
 
 /// `ferry man`.

@@ -8,9 +8,10 @@ use serde::Serialize;
 use super::args::{self, MirrorsetsArgs};
 use super::common::{
     client_options, jobs, open_bundle, open_verified, print_json, print_notes, read_public_keys,
-    usage, write_stdout, EXIT_OK, EXIT_PROBLEMS,
+    say, usage, write_stdout, EXIT_OK, EXIT_PROBLEMS,
 };
 use super::progress::Renderer;
+use super::{events, human};
 use ferry::bundle::{self, Bundle, Root};
 use ferry::naming::Naming;
 use ferry::registry::Registry;
@@ -62,10 +63,13 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
     let size =
         args::parse_size(&a.volume_size).map_err(|e| usage(format!("--volume-size: {e}")))?;
     if size == ferry::pack::DEFAULT_VOLUME_SIZE + 1 {
-        eprintln!(
-            "warning: --volume-size {} is one byte over the largest file FAT32 holds; \
-             use --volume-size fat32 if the volumes go on FAT32 sticks",
-            a.volume_size
+        say(
+            "warning",
+            &format!(
+                "--volume-size {} is one byte over the largest file FAT32 holds; \
+                 use --volume-size fat32 if the volumes go on FAT32 sticks",
+                a.volume_size
+            ),
         );
     }
     ferry::pack::check_out_dir(&a.out)?;
@@ -94,22 +98,26 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
     let summary = ferry::pack::pack(&requests, &key, &opts, &progress)
         .with_context(|| format!("packing {} into {}", a.images.display(), a.out.display()))?;
     for n in &summary.notes {
-        eprintln!("note: {n}");
+        say("note", n);
     }
     for w in &summary.warnings {
-        eprintln!("warning: {w}");
+        say("warning", w);
     }
     if a.json {
         print_json(&summary)?;
     } else {
+        let took = events::elapsed();
         outln!(
-            "bundle {} : {} images, {} unique blobs ({} bytes) in {} volume(s), {} bytes",
+            "bundle {} : {} images, {} unique blobs ({}) in {} volume(s) of {} in all, packed in {} \
+             ({})",
             summary.bundle_id,
             summary.images.len(),
             summary.blobs,
-            summary.unique_blob_bytes,
+            human::size(summary.unique_blob_bytes),
             summary.volumes.len(),
-            summary.bundle_bytes
+            human::size(summary.bundle_bytes),
+            human::duration(took),
+            human::rate(summary.unique_blob_bytes, took)
         )?;
         for v in &summary.volumes {
             outln!("  {}", v.display())?;
@@ -130,10 +138,13 @@ fn pack_sequence(key: &Path, created: u64) -> Option<u64> {
     match ferry::pack::sequence::next_sequence(&state, created) {
         Ok(n) => Some(n),
         Err(e) => {
-            eprintln!(
-                "warning: cannot keep the bundle sequence in {}: {e}; this bundle's sequence is \
-                 its packing time",
-                state.display()
+            say(
+                "warning",
+                &format!(
+                    "cannot keep the bundle sequence in {}: {e}; this bundle's sequence is \
+                     its packing time",
+                    state.display()
+                ),
             );
             None
         }
@@ -160,9 +171,9 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
         print_json(&report)?;
     } else {
         for d in &report.damage {
-            eprintln!("DAMAGED: {}", d.message);
+            say("DAMAGED", &d.message);
             if !d.images.is_empty() {
-                eprintln!("  images affected: {}", d.images.join(", "));
+                say("", &format!("  images affected: {}", d.images.join(", ")));
             }
         }
         if report.is_ok() {
@@ -172,18 +183,26 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
             } else {
                 format!("{} chunks", report.chunks_checked)
             };
+            let took = events::elapsed();
             outln!(
-                "bundle {} OK: signature trusted, {} volume(s), {} manifests, {what}, {} bytes checked",
+                "bundle {} OK: signature trusted, {} volume(s), {} manifests, {what}, {} checked \
+                 in {} ({})",
                 report.bundle_id,
                 report.volumes.len(),
                 report.manifests_checked,
-                report.bytes_checked
+                human::size(report.bytes_checked),
+                human::duration(took),
+                human::rate(report.bytes_checked, took)
             )?;
         } else {
-            eprintln!(
-                "bundle {}: {} problem(s) found; copy the damaged volume(s) again",
-                report.bundle_id,
-                report.damage.len()
+            say(
+                "",
+                &format!(
+                    "bundle {}: {} problem(s) found in {}; copy the damaged volume(s) again",
+                    report.bundle_id,
+                    report.damage.len(),
+                    human::duration(events::elapsed())
+                ),
             );
         }
     }
@@ -224,10 +243,13 @@ fn target_naming(t: &args::TargetArgs) -> Result<Naming> {
 fn with_root<T>(dir: &Path, keys: &[PathBuf], f: impl FnOnce(&Root) -> T) -> Result<T> {
     Ok(if keys.is_empty() {
         let b = open_bundle(dir)?;
-        eprintln!(
-            "warning: --no-verify: the signature of bundle {} was NOT checked; its image \
-             names and digests are unverified input",
-            b.root().bundle_id
+        say(
+            "warning",
+            &format!(
+                "--no-verify: the signature of bundle {} was NOT checked; its image \
+                 names and digests are unverified input",
+                b.root().bundle_id
+            ),
         );
         f(b.root())
     } else {
@@ -243,14 +265,14 @@ pub(super) fn mirrorsets(a: MirrorsetsArgs) -> Result<i32> {
         ferry::mirrorset::write_for_root(root, &naming, scope, &a.out)
     })??;
     if a.json {
-        print_json(&files.files)?;
+        print_json(&files)?;
     } else {
         for f in &files.files {
             outln!("{}", f.display())?;
         }
     }
     for n in &files.notes {
-        eprintln!("note: {n}");
+        say("note", n);
     }
     Ok(EXIT_OK)
 }
@@ -278,10 +300,11 @@ pub(super) fn check(a: args::CheckArgs) -> Result<i32> {
             }
         }
         outln!(
-            "{} of {} images complete at {}",
+            "{} of {} images complete at {}, checked in {}",
             report.complete(),
             report.images.len(),
-            report.target
+            report.target,
+            human::duration(events::elapsed())
         )?;
     }
     if report.images.iter().any(|i| !i.missing.is_empty()) {

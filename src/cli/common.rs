@@ -1,5 +1,5 @@
-//! What every command shares: exit codes, JSON output, worker count, registry options, opening
-//! bundles, and the target's notes.
+//! What every command shares: exit codes, JSON output, messages on stderr, worker count, registry
+//! options, opening bundles, and the target's notes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::args::RegistryArgs;
+pub use super::events::say;
 use ferry::bundle::{Bundle, SkippedFile, Unverified, Verified};
 use ferry::flavor::Target;
 use ferry::registry::{ClientOptions, Credential};
@@ -43,9 +44,20 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     }
 }
 
-/// Prints `v` as pretty JSON on stdout.
+/// Prints `v` (a struct or map: every command's `--json` is one object) as pretty JSON on
+/// stdout, with `elapsed_seconds`, how long the command took.
 pub fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(v)?;
+    #[derive(Serialize)]
+    struct Timed<'a, T> {
+        #[serde(flatten)]
+        report: &'a T,
+        elapsed_seconds: f64,
+    }
+    let elapsed = (super::events::elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    let text = serde_json::to_string_pretty(&Timed {
+        report: v,
+        elapsed_seconds: elapsed,
+    })?;
     write_stdout(format_args!("{text}\n"))?;
     Ok(())
 }
@@ -63,10 +75,13 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 /// Prints one line per file of a bundle directory that is not a volume (skipped).
 pub fn print_skipped(skipped: &[SkippedFile]) {
     for s in skipped {
-        eprintln!(
-            "skipped {}: not a ferry volume ({})",
-            s.path.display(),
-            s.reason
+        say(
+            "",
+            &format!(
+                "skipped {}: not a ferry volume ({})",
+                s.path.display(),
+                s.reason
+            ),
         );
     }
 }
@@ -170,6 +185,6 @@ pub fn open_verified(dir: &Path, keys: &[PathBuf]) -> Result<Bundle<Verified>> {
 /// Prints what the user should know about how the target was read.
 pub fn print_notes(target: &Target) {
     for n in target.notes() {
-        eprintln!("note: {n}");
+        say("note", &n.to_string());
     }
 }

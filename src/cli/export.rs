@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::args::ExportArgs;
-use super::common::{jobs, open_verified, print_json, usage, EXIT_OK, EXIT_PROBLEMS};
+use super::common::{jobs, open_verified, print_json, say, usage, EXIT_OK, EXIT_PROBLEMS};
 use super::progress::Renderer;
+use super::{events, human};
 
 /// The layout directory named by `--to oci:DIR`.
 fn layout_dir(to: &str) -> Result<PathBuf> {
@@ -18,6 +19,7 @@ fn layout_dir(to: &str) -> Result<PathBuf> {
     }
 }
 
+/// Runs `ferry export`.
 pub(super) fn export(a: ExportArgs) -> Result<i32> {
     let dir = layout_dir(&a.to)?;
     let b = open_verified(&a.dir, &a.trusted_key)?;
@@ -28,22 +30,30 @@ pub(super) fn export(a: ExportArgs) -> Result<i32> {
     if a.json {
         print_json(&report)?;
     } else {
+        let took = events::elapsed();
         outln!(
-            "exported {} of {} images to {}: {} blobs written, {} already there",
+            "exported {} of {} images to {}: {} blobs written, {} already there, {} copied in {} \
+             ({})",
             report.images.len() - failed.len(),
             report.images.len(),
             dir.display(),
             report.blobs_written,
-            report.blobs_present
+            report.blobs_present,
+            human::size(progress.bytes()),
+            human::duration(took),
+            human::rate(progress.bytes(), took)
         )?;
         for i in report.images.iter().filter(|i| i.ok) {
             outln!("  {}", i.mirror)?;
         }
         for f in &failed {
-            eprintln!(
-                "FAILED {}: {}",
-                f.name,
-                f.error.as_deref().unwrap_or("unknown error")
+            say(
+                "",
+                &format!(
+                    "FAILED {}: {}",
+                    f.name,
+                    f.error.as_deref().unwrap_or("unknown error")
+                ),
             );
         }
     }

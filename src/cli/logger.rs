@@ -18,7 +18,7 @@ impl log::Log for Stderr {
                 Level::Debug => "debug",
                 Level::Trace => "trace",
             };
-            eprintln!("{level}: {}", r.args());
+            super::events::say(level, &r.args().to_string());
         }
     }
 

@@ -2,7 +2,7 @@
 //! Errors get their context here (anyhow); the library's errors are typed.
 //!
 //! Modules depend one way: this one dispatches to the commands; the commands use `args`,
-//! `common` and `progress`, never each other.
+//! `common`, `events`, `human` and `progress`, never each other.
 
 /// `println!` that never panics on a closed stdout (see [`common::write_stdout`]); evaluates
 /// to an `io::Result<()>`.
@@ -16,7 +16,9 @@ mod args;
 mod commands;
 mod common;
 mod docs;
+mod events;
 mod export;
+mod human;
 mod logger;
 mod progress;
 mod push;
@@ -38,14 +40,34 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    events::init(cli.progress, command_name(&cli.command));
     logger::init(cli.verbose);
-    match run(cli.command) {
+    let code = match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
             // A closed stdout is not an error (`common::write_stdout`): nothing to catch here.
-            eprintln!("error: {e:#}");
+            events::say("error", &format!("{e:#}"));
             exit_code(&e)
         }
+    };
+    events::end(code);
+    code
+}
+
+/// The command's name, as events name it.
+fn command_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Keygen(_) => "keygen",
+        Command::Pack(_) => "pack",
+        Command::Verify(_) => "verify",
+        Command::Inspect(_) => "inspect",
+        Command::Push(_) => "push",
+        Command::Mirrorsets(_) => "mirrorsets",
+        Command::Check(_) => "check",
+        Command::Export(_) => "export",
+        Command::Setup(_) => "setup",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
     }
 }
 

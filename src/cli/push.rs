@@ -1,12 +1,16 @@
 //! `ferry push`: the library's push workflow, its outcome printed.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 use super::args::PushArgs;
 use super::common::{
-    client_options, jobs, open_verified, print_json, print_notes, EXIT_OK, EXIT_PROBLEMS,
+    client_options, jobs, open_verified, print_json, print_notes, say, EXIT_OK, EXIT_PROBLEMS,
 };
 use super::progress::Renderer;
+use super::{events, human};
+use ferry::mirrorset::{ICSP_FILE, IDMS_FILE, ITMS_FILE};
 use ferry::push::PushOptions;
 
 /// Runs `ferry push`.
@@ -39,15 +43,19 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
             skipped: b.skipped(),
         })?;
     } else {
+        let took = events::elapsed();
         outln!(
-            "pushed {} of {} images to {}: {} blobs uploaded ({} bytes), {} mounted, {} already present",
+            "pushed {} of {} images to {}: {} blobs uploaded ({}), {} mounted, {} already present, \
+             in {} ({})",
             report.images.len() - failed.len(),
             report.images.len(),
             report.target,
             report.blobs_uploaded,
-            report.bytes_uploaded,
+            human::size(report.bytes_uploaded),
             report.blobs_mounted,
-            report.blobs_present
+            report.blobs_present,
+            human::duration(took),
+            human::rate(report.bytes_uploaded, took)
         )?;
         if outcome.mirrorsets.is_empty() {
             outln!("mirror sets: none written (no image was pushed)")?;
@@ -58,28 +66,74 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
             }
         }
         for n in &outcome.mirrorset_notes {
-            println!("  ({n})");
+            outln!("  ({n})")?;
         }
         for f in &failed {
-            eprintln!(
-                "FAILED {}: {}",
-                f.name,
-                f.error.as_deref().unwrap_or("unknown error")
+            say(
+                "",
+                &format!(
+                    "FAILED {}: {}",
+                    f.name,
+                    f.error.as_deref().unwrap_or("unknown error")
+                ),
             );
         }
     }
     for r in &outcome.rolled_back {
-        eprintln!(
-            "warning: --allow-rollback: moved {} back from {} (set by bundle {}, {}) to {}",
-            r.tag, r.current, r.set_by, r.set_by_freshness, r.older
+        say(
+            "warning",
+            &format!(
+                "--allow-rollback: moved {} back from {} (set by bundle {}, {}) to {}",
+                r.tag, r.current, r.set_by, r.set_by_freshness, r.older
+            ),
         );
     }
     for hint in outcome.hints() {
-        eprintln!("hint: {hint}");
+        say("hint", &hint.to_string());
+    }
+    if !a.json {
+        if let Some(next) = next_step(&outcome.mirrorsets) {
+            outln!("{next}")?;
+        }
     }
     Ok(if outcome.is_complete() {
         EXIT_OK
     } else {
         EXIT_PROBLEMS
     })
+}
+
+/// The step after a push: `oc apply -f` of the mirror-set resources just written (IDMS and ITMS;
+/// the ICSP for clusters before OpenShift 4.13); `None` when none were written.
+fn next_step(files: &[PathBuf]) -> Option<String> {
+    let of = |file: &str| -> Vec<&PathBuf> {
+        let stem = file.strip_suffix(".yaml").unwrap_or(file);
+        files
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n == file || n.starts_with(&format!("{stem}-")))
+            })
+            .collect()
+    };
+    let apply = |paths: Vec<&PathBuf>| {
+        paths
+            .iter()
+            .map(|p| format!("-f {}", p.display()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut sets = of(IDMS_FILE);
+    sets.extend(of(ITMS_FILE));
+    if sets.is_empty() {
+        return None;
+    }
+    let icsp = of(ICSP_FILE);
+    let older = if icsp.is_empty() {
+        String::new()
+    } else {
+        format!(" (OpenShift before 4.13: oc apply {})", apply(icsp))
+    };
+    Some(format!("next: oc apply {}{older}", apply(sets)))
 }

@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::args::SetupArgs;
-use super::common::{print_json, print_notes, user_agent, EXIT_OK};
+use super::common::{print_json, print_notes, say, user_agent, EXIT_OK};
 use ferry::flavor::{self, Flavor, Outcome, SetupRequest, Target};
 use ferry::naming::Naming;
 use ferry::registry::{AdminAuth, AdminClient, ClientOptions, Credential, Secret};
@@ -147,7 +147,7 @@ pub(super) fn setup(a: SetupArgs) -> Result<i32> {
         )?;
     }
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        say("warning", w);
     }
     Ok(EXIT_OK)
 }
