@@ -21,7 +21,11 @@ fn pack_with(tmp: &Path, key: &Path, name: &str, lines: &[String]) -> PathBuf {
 }
 
 fn bundle_id(dir: &Path) -> String {
-    Bundle::open(dir).unwrap().root().bundle_id.clone()
+    Bundle::open(dir)
+        .unwrap()
+        .unverified_root()
+        .unwrap()
+        .bundle_id
 }
 
 /// `ferry push` of `dir` into `target`, mirror sets into `sets`, plus `extra`.
@@ -143,8 +147,8 @@ fn mirror_sets_of_successive_bundles_add_up() {
     }
     let mut checked = 0;
     for b in [&b1, &b2] {
-        let bundle = Bundle::open(b).unwrap();
-        for img in &bundle.root().images {
+        let root = Bundle::open(b).unwrap().unverified_root().unwrap();
+        for img in &root.images {
             let name = Reference::parse(&img.name).unwrap();
             let repo = name.name();
             let by_digest = cluster.redirect("ImageDigestMirrorSet", "imageDigestMirrors", &repo);

@@ -158,7 +158,11 @@ fn format_1_0_vector_still_verifies() {
 #[test]
 fn checked_in_vector_is_format_1_1_with_a_sequence() {
     let vectors = Path::new(VECTORS);
-    let b = Bundle::open(&vectors.join("bundle")).unwrap();
+    let key = ferry::sign::read_public_key(&vectors.join("test-key.pub")).unwrap();
+    let b = Bundle::open(&vectors.join("bundle"))
+        .unwrap()
+        .verify(&key)
+        .unwrap();
     assert_eq!(b.root().format, "1.1");
     assert_eq!(b.root().sequence, Some(CREATED));
 }
