@@ -3,6 +3,14 @@
 # cargo fmt --check, cargo clippy -D warnings, and every test against real registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A run that rewrites golden files or test vectors checks nothing: refuse it here (the tests
+# themselves refuse it under CI, and fail after rewriting anything).
+for var in FERRY_UPDATE_GOLDEN FERRY_UPDATE_VECTORS; do
+  if [ -n "${!var:-}" ]; then
+    echo "error: $var is set; unset it to run the tests (it rewrites expected output)" >&2
+    exit 2
+  fi
+done
 # shellcheck source=scripts/lib/deps.sh
 source scripts/lib/deps.sh
 ensure_deps
