@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError, Root, Unverified};
 use crate::model::Digest;
 
 /// One image.
@@ -85,9 +85,20 @@ pub struct BundleInfo {
     pub skipped: Vec<crate::bundle::SkippedFile>,
 }
 
-/// Describes a bundle (verified or not: this only reads).
-pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
-    let root = b.root();
+/// Describes a bundle whose signature was not checked (this only reads): its root is parsed
+/// for display, after its volume set was checked (a bundle whose root does not parse, or whose
+/// volumes do not match it, is an error).
+pub fn describe(b: &Bundle<Unverified>) -> Result<BundleInfo, BundleError> {
+    let root = b.unverified_root()?;
+    Ok(describe_root(&root, b))
+}
+
+/// Sums sizes that come from a bundle without overflowing (a hostile root's sizes saturate).
+fn total(sizes: impl Iterator<Item = u64>) -> u64 {
+    sizes.fold(0, u64::saturating_add)
+}
+
+fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
     let images: Vec<ImageInfo> = root
         .images
         .iter()
@@ -110,7 +121,7 @@ pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
                 .collect(),
             size: root
                 .image_graph(img)
-                .map(|g| g.blobs.iter().map(|b| b.size).sum())
+                .map(|g| total(g.blobs.iter().map(|b| b.size)))
                 .unwrap_or(0),
         })
         .collect();
@@ -123,13 +134,16 @@ pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
             file_size: std::fs::metadata(&v.path).map(|m| m.len()).unwrap_or(0),
         })
         .collect();
-    let referenced: u64 = root
-        .blobs
-        .iter()
-        .flat_map(|b| b.chunks.iter())
-        .map(|&c| root.chunks[c as usize].len())
-        .sum();
-    let unique_chunks: u64 = root.chunks.iter().map(|c| c.len()).sum();
+    // A chunk number beyond the list counts nothing (the root's checks refuse such a blob,
+    // but this only displays, and never indexes with a number from the bundle).
+    let referenced = total(
+        root.blobs
+            .iter()
+            .flat_map(|b| b.chunks.iter())
+            .filter_map(|&c| root.chunks.get(c as usize))
+            .map(|c| c.len()),
+    );
+    let unique_chunks = total(root.chunks.iter().map(|c| c.len()));
     BundleInfo {
         bundle_id: root.bundle_id.clone(),
         format: root.format.clone(),
@@ -137,11 +151,11 @@ pub fn describe<S>(b: &Bundle<S>) -> BundleInfo {
         tool: root.tool.clone(),
         volume_count: root.volumes.len(),
         dedup: DedupInfo {
-            sum_of_image_sizes: images.iter().map(|i| i.size).sum(),
-            unique_blob_bytes: root.blobs.iter().map(|b| b.size).sum(),
+            sum_of_image_sizes: total(images.iter().map(|i| i.size)),
+            unique_blob_bytes: total(root.blobs.iter().map(|b| b.size)),
             chunk_dedup_saved_bytes: referenced.saturating_sub(unique_chunks),
-            stored_bytes: root.chunks.iter().map(|c| c.stored_len()).sum(),
-            bundle_bytes: volumes.iter().map(|v| v.file_size).sum(),
+            stored_bytes: total(root.chunks.iter().map(|c| c.stored_len())),
+            bundle_bytes: total(volumes.iter().map(|v| v.file_size)),
         },
         images,
         volumes,

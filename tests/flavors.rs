@@ -360,7 +360,7 @@ fn flattened_names_for_registries_without_nested_paths() {
     }
 
     // Every bundled reference, resolved through the IDMS entries, is fetched by digest.
-    let idms: serde_yaml::Value = serde_yaml::from_str(
+    let idms: serde_norway::Value = serde_norway::from_str(
         &std::fs::read_to_string(bundle_mirrorset_file(
             &p.tmp.path().join("mirrorsets"),
             "imagedigestmirrorset.yaml",

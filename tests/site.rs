@@ -21,7 +21,11 @@ fn pack_with(tmp: &Path, key: &Path, name: &str, lines: &[String]) -> PathBuf {
 }
 
 fn bundle_id(dir: &Path) -> String {
-    Bundle::open(dir).unwrap().root().bundle_id.clone()
+    Bundle::open(dir)
+        .unwrap()
+        .unverified_root()
+        .unwrap()
+        .bundle_id
 }
 
 /// `ferry push` of `dir` into `target`, mirror sets into `sets`, plus `extra`.
@@ -60,7 +64,7 @@ fn digest_at(target: &TestRegistry, reference: &str) -> Digest {
 /// an earlier one of the same name.
 #[derive(Default)]
 struct Cluster {
-    objects: BTreeMap<(String, String), serde_yaml::Value>,
+    objects: BTreeMap<(String, String), serde_norway::Value>,
 }
 
 impl Cluster {
@@ -75,8 +79,8 @@ impl Cluster {
         files.sort();
         assert!(!files.is_empty(), "no resource in {}", dir.display());
         for f in files {
-            let v: serde_yaml::Value =
-                serde_yaml::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            let v: serde_norway::Value =
+                serde_norway::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
             let kind = v["kind"].as_str().unwrap().to_string();
             let name = v["metadata"]["name"].as_str().unwrap().to_string();
             self.objects.insert((kind, name), v);
@@ -143,8 +147,8 @@ fn mirror_sets_of_successive_bundles_add_up() {
     }
     let mut checked = 0;
     for b in [&b1, &b2] {
-        let bundle = Bundle::open(b).unwrap();
-        for img in &bundle.root().images {
+        let root = Bundle::open(b).unwrap().unverified_root().unwrap();
+        for img in &root.images {
             let name = Reference::parse(&img.name).unwrap();
             let repo = name.name();
             let by_digest = cluster.redirect("ImageDigestMirrorSet", "imageDigestMirrors", &repo);

@@ -1,6 +1,7 @@
 //! The bundle: ferry's on-disk format (bundle-format/SPEC.md). One file per on-disk object:
 //! [`root`] (root.json), [`volume`] (a volume's tar layout and `volume.json`), [`journal`] (an
-//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them, [`verify`] checks their
+//! unfinished pack); [`writer`] writes bundles, [`reader`] opens them (and, once the signature
+//! checked out, holds the volume set against the signed root: `set`), [`verify`] checks their
 //! content. A blob is rebuilt ([`blob`]) from chunks a chunk [`store`] resolves.
 
 pub mod blob;
@@ -8,6 +9,7 @@ pub mod freshness;
 pub mod journal;
 pub mod reader;
 pub mod root;
+mod set;
 pub mod store;
 pub mod verify;
 pub mod volume;
@@ -139,6 +141,26 @@ pub enum BundleError {
         /// A volume it was compared with.
         other: PathBuf,
     },
+    /// A field of a volume's label (`volume.json`, not signed) differs from the signed root.
+    #[error("{path}: volume.json says {field} {found:?}, but the signed root says {expected:?}: the label was damaged or modified; copy the volume again from the original media")]
+    LabelMismatch {
+        /// The volume.
+        path: PathBuf,
+        /// The label field.
+        field: &'static str,
+        /// What the label says.
+        found: String,
+        /// What the signed root says.
+        expected: String,
+    },
+    /// The root is larger than a reader accepts ([`volume::MAX_ROOT_LEN`]).
+    #[error("the bundle's root.json would be {root_bytes} bytes, more than the {limit} bytes a reader accepts: pack fewer images per bundle")]
+    RootTooLarge {
+        /// Length of root.json.
+        root_bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A volume's data is shorter than the root says.
     #[error("{path} is truncated: {reason}; copy the volume again")]
     Truncated {
@@ -234,6 +256,7 @@ impl BundleError {
             | BundleError::Truncated { .. }
             | BundleError::RootDamaged { .. }
             | BundleError::RootMismatch { .. }
+            | BundleError::LabelMismatch { .. }
             | BundleError::ChunkDamaged { .. }
             | BundleError::BlobMismatch { .. } => true,
             _ => false,

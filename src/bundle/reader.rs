@@ -1,39 +1,51 @@
 //! Opens a bundle from its volume files. Only a bundle whose root signature checks out against
 //! a trusted key ([`Bundle<Verified>`]) yields blobs and manifests: pushing from an unverified
 //! bundle does not compile.
+//!
+//! The order is the format's (bundle-format/SPEC.md §7): [`Bundle::open`] reads each volume's
+//! tar structure and label (every member with a bound of its own) and checks that the volumes
+//! carry the same root bytes; [`Bundle::verify`] checks the signature over those raw bytes, and
+//! only then parses the root and holds every unsigned field (the labels, the data sizes in the
+//! tar headers) against it ([`super::set`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::blob::BlobReader;
 use super::root::{ChunkEntry, Root};
+use super::set;
 use super::store::{self, VolumeStore};
-use super::volume::{self, VolumeError, VolumeFile, VolumeTrailer};
+use super::volume::{self, VolumeError, VolumeFile, VolumeLabel, VolumeTrailer};
 use super::BundleError;
 use crate::model::{Digest, MediaType};
-use crate::sign::{PublicKey, Signature};
+use crate::sign::{KeyId, PublicKey, Signature};
 
-/// Type state: the root's signature has not been checked.
+/// Type state: the root's signature has not been checked, and the root is not parsed.
 #[derive(Debug)]
 pub struct Unverified;
-/// Type state: the root is signed by a trusted key and the volume set is consistent.
+
+/// Type state: the root is signed by a trusted key, parsed, and the volume set and every
+/// label agree with it.
 #[derive(Debug)]
-pub struct Verified;
+pub struct Verified {
+    root: Root,
+    signer: KeyId,
+    complete: bool,
+}
 
 /// A bundle opened from disk.
 #[derive(Debug)]
 pub struct Bundle<S> {
-    root: Root,
     root_bytes: Vec<u8>,
     signature: String,
     volumes: BTreeMap<u32, VolumeFile>,
-    complete: bool,
+    labels: BTreeMap<u32, VolumeLabel>,
+    need_all: bool,
     skipped: Vec<SkippedFile>,
-    _state: PhantomData<S>,
+    state: S,
 }
 
 /// A file in a bundle directory that is not a ferry volume (no `ferry-data` tar header: a
@@ -47,7 +59,8 @@ pub struct SkippedFile {
 }
 
 /// Reads the label of every file in `dir` (sorted by name; directories are not looked into).
-/// A file that is not a ferry volume at all is skipped; a damaged volume is an error.
+/// A file that is not a ferry volume at all is skipped; a damaged volume is an error. Only the
+/// first volume's root bytes are kept: the others are known by their digest.
 fn scan(dir: &Path) -> Result<(Vec<VolumeTrailer>, Vec<SkippedFile>), BundleError> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| BundleError::io(dir, e))?
@@ -55,11 +68,16 @@ fn scan(dir: &Path) -> Result<(Vec<VolumeTrailer>, Vec<SkippedFile>), BundleErro
         .filter(|p| p.is_file())
         .collect();
     paths.sort();
-    let mut trailers = Vec::new();
+    let mut trailers: Vec<VolumeTrailer> = Vec::new();
     let mut skipped = Vec::new();
     for p in paths {
         match volume::read_trailer(&p) {
-            Ok(t) => trailers.push(t),
+            Ok(mut t) => {
+                if !trailers.is_empty() {
+                    t.root = Vec::new();
+                }
+                trailers.push(t)
+            }
             Err(VolumeError::NotAVolume { path, reason }) => {
                 skipped.push(SkippedFile { path, reason })
             }
@@ -71,9 +89,10 @@ fn scan(dir: &Path) -> Result<(Vec<VolumeTrailer>, Vec<SkippedFile>), BundleErro
 
 impl Bundle<Unverified> {
     /// Opens every volume in `dir` (recognised by its label, whatever its file name, in any
-    /// order) and checks that they form one complete set: no volume missing, duplicated,
-    /// truncated or from another bundle. Files that are not ferry volumes are skipped and
-    /// listed ([`Bundle::skipped`]).
+    /// order) and checks what can be checked before the signature: that they are of one
+    /// bundle, carry the same root, and no volume number is claimed twice. Files that are not
+    /// ferry volumes are skipped and listed ([`Bundle::skipped`]). Missing and truncated
+    /// volumes are found by [`Bundle::verify`], against the signed root.
     pub fn open(dir: &Path) -> Result<Self, BundleError> {
         let (trailers, skipped) = scan(dir)?;
         if trailers.is_empty() {
@@ -137,11 +156,11 @@ impl Bundle<Unverified> {
         for t in &trailers {
             *by_bundle.entry(t.label.bundle_id.as_str()).or_default() += 1;
         }
-        let (main_id, _) = by_bundle
+        let main_id = by_bundle
             .iter()
             .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
-            .expect("at least one volume");
-        let main_id = main_id.to_string();
+            .map(|(id, _)| id.to_string())
+            .unwrap_or_default();
         if let Some(t) = trailers.iter().find(|t| t.label.bundle_id != main_id) {
             return Err(BundleError::ForeignVolume {
                 path: t.path.clone(),
@@ -149,18 +168,24 @@ impl Bundle<Unverified> {
                 bundle: main_id,
             });
         }
-        let first = &trailers[0];
-        let root_digest = Digest::sha256_of(&first.root);
+        let mut trailers = trailers.into_iter();
+        let Some(first) = trailers.next() else {
+            return Err(BundleError::NoVolumes {
+                dir: PathBuf::new(),
+                hint: "no volume given".into(),
+            });
+        };
         let mut volumes: BTreeMap<u32, VolumeFile> = BTreeMap::new();
-        for t in &trailers {
-            if Digest::sha256_of(&t.root) != t.label.root_digest {
+        let mut labels: BTreeMap<u32, VolumeLabel> = BTreeMap::new();
+        for t in std::iter::once(&first).chain(trailers.as_slice()) {
+            if t.root_digest != t.label.root_digest {
                 return Err(BundleError::RootDamaged {
                     path: t.path.clone(),
                 });
             }
         }
-        for t in &trailers {
-            if t.label.root_digest != root_digest {
+        for t in std::iter::once(&first).chain(trailers.as_slice()) {
+            if t.root_digest != first.root_digest {
                 return Err(BundleError::RootMismatch {
                     path: t.path.clone(),
                     other: first.path.clone(),
@@ -181,97 +206,89 @@ impl Bundle<Unverified> {
                     data_size: t.data_size,
                 },
             );
-        }
-        let root = Root::from_json(&first.root).map_err(|source| BundleError::Root {
-            path: first.path.clone(),
-            source,
-        })?;
-        let count = root.volumes.len() as u32;
-        for v in volumes.values() {
-            match root.volumes.get(v.index as usize - 1) {
-                Some(info) if v.index <= count && info.data_size == v.data_size => {}
-                Some(info) => {
-                    return Err(BundleError::Truncated {
-                        path: v.path.clone(),
-                        reason: format!(
-                            "its data is {} bytes, the root says {}",
-                            v.data_size, info.data_size
-                        ),
-                    })
-                }
-                None => {
-                    return Err(BundleError::Root {
-                        path: v.path.clone(),
-                        source: super::root::RootError::Inconsistent(format!(
-                            "volume {} of {count}",
-                            v.index
-                        )),
-                    })
-                }
-            }
-        }
-        let missing: Vec<u32> = (1..=count).filter(|i| !volumes.contains_key(i)).collect();
-        if need_all && !missing.is_empty() {
-            return Err(BundleError::MissingVolumes {
-                bundle: root.bundle_id.clone(),
-                count,
-                missing: missing
-                    .iter()
-                    .map(|&i| volume::volume_file_name(&root.bundle_id, i, count))
-                    .collect(),
-            });
-        }
-        if let Some(base) = &root.base {
-            return Err(BundleError::BaseMissing {
-                bundle: root.bundle_id.clone(),
-                base: base.bundle_id.clone(),
-            });
+            labels.insert(t.label.volume, t.label.clone());
         }
         Ok(Bundle {
-            root,
-            root_bytes: first.root.clone(),
-            signature: first.signature.clone(),
+            root_bytes: first.root,
+            signature: first.signature,
             volumes,
-            complete: missing.is_empty(),
+            labels,
+            need_all,
             skipped: Vec::new(),
-            _state: PhantomData,
+            state: Unverified,
         })
     }
 
-    /// Checks the root's signature against `key`; only then is the bundle usable.
+    /// The bundle id the volume labels claim (not signed: for messages only).
+    fn claimed_id(&self) -> String {
+        self.labels
+            .values()
+            .next()
+            .map(|l| l.bundle_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The first volume's file, which messages about the root name.
+    fn first_path(&self) -> PathBuf {
+        self.volumes
+            .values()
+            .next()
+            .map(|v| v.path.clone())
+            .unwrap_or_default()
+    }
+
+    /// Parses the root and holds the volume set and the labels against it.
+    fn parse_and_check(&self) -> Result<(Root, bool), BundleError> {
+        let root = Root::from_json(&self.root_bytes).map_err(|source| BundleError::Root {
+            path: self.first_path(),
+            source,
+        })?;
+        let complete = set::check(&root, &self.volumes, &self.labels, self.need_all)?;
+        Ok((root, complete))
+    }
+
+    /// Checks the root's signature against `key` over the root's raw bytes; only then is the
+    /// root parsed, its trusted comment compared with it, and the volume set and every label
+    /// held against it. Only a bundle that passes all of it is usable.
     pub fn verify(self, key: &PublicKey) -> Result<Bundle<Verified>, BundleError> {
+        let bundle = self.claimed_id();
         let sig = Signature::parse(&self.signature).map_err(|source| BundleError::Signature {
-            bundle: self.root.bundle_id.clone(),
+            bundle: bundle.clone(),
             source,
         })?;
         key.verify(&self.root_bytes[..], &sig)
             .map_err(|source| BundleError::Signature {
-                bundle: self.root.bundle_id.clone(),
+                bundle: bundle.clone(),
                 source,
             })?;
-        let expected = self
-            .root
-            .trusted_comment(&Digest::sha256_of(&self.root_bytes));
+        let root = Root::from_json(&self.root_bytes).map_err(|source| BundleError::Root {
+            path: self.first_path(),
+            source,
+        })?;
+        let expected = root.trusted_comment(&Digest::sha256_of(&self.root_bytes));
         if sig.trusted_comment() != expected {
             return Err(BundleError::TrustedComment {
-                bundle: self.root.bundle_id.clone(),
+                bundle: root.bundle_id.clone(),
                 found: sig.trusted_comment().to_string(),
                 expected,
             });
         }
+        let complete = set::check(&root, &self.volumes, &self.labels, self.need_all)?;
         Ok(Bundle {
-            root: self.root,
             root_bytes: self.root_bytes,
             signature: self.signature,
             volumes: self.volumes,
-            complete: self.complete,
+            labels: self.labels,
+            need_all: self.need_all,
             skipped: self.skipped,
-            _state: PhantomData,
+            state: Verified {
+                root,
+                signer: sig.key_id(),
+                complete,
+            },
         })
     }
-}
 
-impl Bundle<Unverified> {
     /// Checks the root's signature against the one of `keys` (several during a key rotation)
     /// whose key id the signature names; see [`Bundle::verify`].
     pub fn verify_any(self, keys: &[PublicKey]) -> Result<Bundle<Verified>, BundleError> {
@@ -281,18 +298,19 @@ impl Bundle<Unverified> {
         match named.or(keys.first()) {
             Some(key) => self.verify(key),
             None => Err(BundleError::NoTrustedKey {
-                bundle: self.root.bundle_id.clone(),
+                bundle: self.claimed_id(),
             }),
         }
+    }
+
+    /// The root parsed WITHOUT its signature checked, with the volume set held against it:
+    /// for display only (`ferry inspect`, `--no-verify`). Nothing read from it may be acted on.
+    pub fn unverified_root(&self) -> Result<Root, BundleError> {
+        self.parse_and_check().map(|(root, _)| root)
     }
 }
 
 impl<S> Bundle<S> {
-    /// The root (not yet trusted on an unverified bundle: for display only).
-    pub fn root(&self) -> &Root {
-        &self.root
-    }
-
     /// Exact bytes of root.json.
     pub fn root_bytes(&self) -> &[u8] {
         &self.root_bytes
@@ -303,11 +321,6 @@ impl<S> Bundle<S> {
         self.volumes.values()
     }
 
-    /// Whether every volume of the set is present.
-    pub fn is_complete(&self) -> bool {
-        self.complete
-    }
-
     /// The files of the bundle directory that are not ferry volumes, skipped.
     pub fn skipped(&self) -> &[SkippedFile] {
         &self.skipped
@@ -315,17 +328,25 @@ impl<S> Bundle<S> {
 }
 
 impl Bundle<Verified> {
+    /// The signed root.
+    pub fn root(&self) -> &Root {
+        &self.state.root
+    }
+
+    /// Whether every volume of the set is present.
+    pub fn is_complete(&self) -> bool {
+        self.state.complete
+    }
+
     /// The id of the key the root is signed with.
-    pub fn signer(&self) -> crate::sign::KeyId {
-        Signature::parse(&self.signature)
-            .expect("a verified bundle's signature parses")
-            .key_id()
+    pub fn signer(&self) -> KeyId {
+        self.state.signer
     }
 
     /// The exact bytes of a manifest, checked against its digest.
     pub fn manifest_bytes(&self, digest: &Digest) -> Result<(MediaType, Vec<u8>), BundleError> {
         let m = self
-            .root
+            .root()
             .manifest(digest)
             .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
         let bytes = m.bytes().map_err(|source| BundleError::Root {
@@ -347,7 +368,7 @@ impl Bundle<Verified> {
 
     /// The chunks stored in this bundle's volumes, for rebuilding blobs.
     pub fn chunk_store(&self) -> VolumeStore<'_> {
-        VolumeStore::new(&self.root, &self.volumes)
+        VolumeStore::new(self.root(), &self.volumes)
     }
 
     /// A stream of a blob's bytes rebuilt from its chunks. The caller hashes it (pushing does);
@@ -358,7 +379,7 @@ impl Bundle<Verified> {
         check_chunks: bool,
     ) -> Result<BlobReader<'_>, BundleError> {
         let blob = self
-            .root
+            .root()
             .blob_index()
             .get(digest)
             .copied()
@@ -366,7 +387,7 @@ impl Bundle<Verified> {
             .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
         Ok(BlobReader::new(
             blob,
-            &self.root.chunks,
+            &self.root().chunks,
             self.chunk_store(),
             check_chunks,
         ))
@@ -379,123 +400,18 @@ impl Bundle<Verified> {
         files: &mut BTreeMap<u32, File>,
         index: u32,
     ) -> Result<Vec<u8>, BundleError> {
-        let c = self
-            .root
+        let root = self.root();
+        let c = root
             .chunks
             .get(index as usize)
             .ok_or(BundleError::ChunkOutOfRange {
                 index,
-                count: self.root.chunks.len(),
+                count: root.chunks.len(),
             })?;
-        store::read_from_volume(&self.root, &self.volumes, files, c, true)
+        store::read_from_volume(root, &self.volumes, files, c, true)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bundle::root::{ChunkingInfo, VolumeInfo, FORMAT_VERSION};
-    use crate::bundle::volume::{VolumeLabel, VolumeWriter};
-
-    fn root_json(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-        let root = Root {
-            format: FORMAT_VERSION.into(),
-            bundle_id: "0123456789abcdef0123456789abcdef".into(),
-            created: "2026-01-01T00:00:00Z".into(),
-            sequence: None,
-            tool: "test".into(),
-            base: None,
-            chunking: ChunkingInfo {
-                algorithm: "fastcdc-2020".into(),
-                min: 1,
-                avg: 2,
-                max: 3,
-            },
-            volumes: vec![VolumeInfo {
-                index: 1,
-                data_size: 0,
-            }],
-            images: vec![],
-            manifests: vec![],
-            blobs: vec![],
-            chunks: vec![],
-        };
-        let mut v = serde_json::to_value(&root).unwrap();
-        edit(&mut v);
-        serde_json::to_vec(&v).unwrap()
-    }
-
-    fn write_volume(dir: &Path, root: &[u8]) {
-        let label = VolumeLabel {
-            format: FORMAT_VERSION.into(),
-            bundle_id: "0123456789abcdef0123456789abcdef".into(),
-            volume: 1,
-            volume_count: 1,
-            root_digest: Digest::sha256_of(root),
-        };
-        let w = VolumeWriter::create(&dir.join("v.tar")).unwrap();
-        w.finish(&label, root, "untrusted comment: x\nAAAA\n", 0)
-            .unwrap();
-    }
-
-    #[test]
-    fn an_absent_base_bundle_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        write_volume(
-            dir.path(),
-            &root_json(
-                |v| v["base"] = serde_json::json!({"bundle_id": "feedfacefeedfacefeedfacefeedface", "root_digest": Digest::sha256_of(b"base").to_string()}),
-            ),
-        );
-        let e = Bundle::open(dir.path()).unwrap_err();
-        assert!(matches!(e, BundleError::BaseMissing { .. }), "{e}");
-        assert!(
-            e.to_string().contains("feedfacefeedfacefeedfacefeedface"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn an_unknown_major_format_is_refused_clearly() {
-        let dir = tempfile::tempdir().unwrap();
-        write_volume(dir.path(), &root_json(|v| v["format"] = "2.0".into()));
-        let e = crate::error_chain(&Bundle::open(dir.path()).unwrap_err());
-        assert!(
-            e.contains("bundle format 2.0 is not supported") && e.contains("upgrade ferry"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_newer_minor_format_with_unknown_fields_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        write_volume(
-            dir.path(),
-            &root_json(|v| {
-                v["format"] = "1.7".into();
-                v["future_field"] = serde_json::json!({"x": 1});
-            }),
-        );
-        Bundle::open(dir.path()).unwrap();
-    }
-
-    #[test]
-    fn an_unknown_blob_encoding_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        write_volume(
-            dir.path(),
-            &root_json(|v| {
-                v["blobs"] = serde_json::json!([{
-                    "digest": Digest::sha256_of(b"x").to_string(), "size": 1,
-                    "media_type": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "encoding": "gzip-tar", "chunks": []
-                }])
-            }),
-        );
-        let e = crate::error_chain(&Bundle::open(dir.path()).unwrap_err());
-        assert!(
-            e.contains("encoding \"gzip-tar\"") && e.contains("does not know"),
-            "{e}"
-        );
-    }
-}
+#[path = "reader_tests.rs"]
+mod tests;

@@ -349,8 +349,17 @@ impl Root {
                 return bad(format!("volume {} listed at position {}", v.index, i + 1));
             }
         }
+        if !super::volume::is_bundle_id(&self.bundle_id) {
+            return bad(format!(
+                "bundle_id {:?} is not 32 lower-case hex digits",
+                self.bundle_id
+            ));
+        }
         for c in &self.chunks {
-            let vol = match self.volumes.get((c.volume() as usize).wrapping_sub(1)) {
+            let vol = match (c.volume() as usize)
+                .checked_sub(1)
+                .and_then(|i| self.volumes.get(i))
+            {
                 Some(v) => v,
                 None => return bad(format!("chunk {} names volume {}", c.digest(), c.volume())),
             };
@@ -362,6 +371,21 @@ impl Root {
                     "chunk {} lies beyond the data of volume {}",
                     c.digest(),
                     c.volume()
+                ));
+            }
+            // A chunk is at most the chunker's maximum, and stored compressed only when that
+            // makes it smaller (SPEC.md §5): no chunk makes a reader allocate more.
+            let stored_ok = match c.compression() {
+                Compression::None => c.stored_len() == c.len(),
+                _ => c.stored_len() <= c.len(),
+            };
+            if c.len() > u64::from(self.chunking.max) || !stored_ok {
+                return bad(format!(
+                    "chunk {} is {} bytes, stored as {}, with a chunk maximum of {}",
+                    c.digest(),
+                    c.len(),
+                    c.stored_len(),
+                    self.chunking.max
                 ));
             }
         }
@@ -377,14 +401,25 @@ impl Root {
         }
         for b in &self.blobs {
             if b.in_base {
+                if self.base.is_none() || !b.chunks.is_empty() {
+                    return bad(format!(
+                        "blob {} is marked in_base, but the root has no base or the blob \
+                         names chunks",
+                        b.digest
+                    ));
+                }
                 continue;
             }
             let mut total = 0u64;
             for &ci in &b.chunks {
-                match self.chunks.get(ci as usize) {
-                    Some(c) => total += c.len(),
+                let len = match self.chunks.get(ci as usize) {
+                    Some(c) => c.len(),
                     None => return bad(format!("blob {} names chunk #{ci}", b.digest)),
-                }
+                };
+                total = match total.checked_add(len) {
+                    Some(t) => t,
+                    None => return bad(format!("blob {}: its chunks add up past 2^64", b.digest)),
+                };
             }
             if total != b.size {
                 return bad(format!(

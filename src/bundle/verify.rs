@@ -1,4 +1,4 @@
-//! `ferry verify`: checking a bundle's content's content: every manifest, blob and chunk against its digest, streaming,
+//! `ferry verify`: checking a bundle's content: every manifest, blob and chunk against its digest, streaming,
 //! naming the volume, offset, chunk, blob and images of any damage.
 
 use std::collections::BTreeMap;
@@ -160,7 +160,10 @@ fn check_blobs(
     let mut blobs: Vec<&BlobEntry> = root.blobs.iter().filter(|b| !b.in_base).collect();
     // Largest first keeps every core busy to the end.
     blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
-    progress.start("verify", Some(blobs.iter().map(|b| b.size).sum()));
+    progress.start(
+        "verify",
+        Some(blobs.iter().fold(0, |t: u64, b| t.saturating_add(b.size))),
+    );
     let damage = Mutex::new(Vec::new());
     let bytes = std::sync::atomic::AtomicU64::new(0);
     crate::parallel::map(&blobs, jobs, |blob| {
@@ -242,7 +245,9 @@ fn check_chunks(
         .collect();
     progress.start(
         "verify",
-        Some(wanted.iter().map(|&i| root.chunks[i as usize].len()).sum()),
+        Some(wanted.iter().fold(0, |t: u64, &i| {
+            t.saturating_add(root.chunks[i as usize].len())
+        })),
     );
     let damage = Mutex::new(Vec::new());
     let bytes = std::sync::atomic::AtomicU64::new(0);

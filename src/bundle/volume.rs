@@ -25,8 +25,15 @@ pub const ROOT_MEMBER: &str = "root.json";
 pub const SIG_MEMBER: &str = "root.json.minisig";
 /// Where the data of the first member starts.
 pub const DATA_OFFSET: u64 = 512;
-/// Largest root.json a reader accepts.
-pub const MAX_ROOT_LEN: u64 = 1 << 30;
+/// Largest root.json a reader accepts (and a writer writes): 256 MiB holds the chunk list of
+/// well over a terabyte of unique content. It is read before its signature is checked, so it
+/// must be bounded.
+pub const MAX_ROOT_LEN: u64 = 256 << 20;
+/// Largest `volume.json` a reader accepts: a label is under 200 bytes.
+pub const MAX_LABEL_LEN: u64 = 4096;
+/// Largest `root.json.minisig` a reader accepts: a signature file is a few hundred bytes, its
+/// trusted comment at most 8 KiB.
+pub const MAX_SIGNATURE_LEN: u64 = crate::sign::MAX_SIGNATURE_FILE_LEN as u64;
 /// File name suffix of a complete volume.
 pub const VOLUME_SUFFIX: &str = ".tar";
 
@@ -102,18 +109,25 @@ pub struct VolumeTrailer {
     pub data_size: u64,
     /// The label.
     pub label: VolumeLabel,
-    /// Exact bytes of root.json.
+    /// Exact bytes of root.json (empty once a reader has dropped them: only one copy of a
+    /// bundle's root is kept, the others are compared by digest).
     pub root: Vec<u8>,
+    /// The digest of the `root.json` member's bytes, computed as they were read.
+    pub root_digest: Digest,
     /// Text of root.json.minisig.
     pub signature: String,
 }
 
-/// The file name of volume `index` of `count` in bundle `bundle_id`.
+/// The file name of volume `index` of `count` in bundle `bundle_id` (its first 12 characters,
+/// whatever they are).
 pub fn volume_file_name(bundle_id: &str, index: u32, count: u32) -> String {
-    format!(
-        "ferry-{}-{index:03}-of-{count:03}{VOLUME_SUFFIX}",
-        &bundle_id[..bundle_id.len().min(12)]
-    )
+    let short: String = bundle_id.chars().take(12).collect();
+    format!("ferry-{short}-{index:03}-of-{count:03}{VOLUME_SUFFIX}")
+}
+
+/// Whether `id` has the form of a bundle id: 32 lower-case hex digits (SPEC.md §2).
+pub fn is_bundle_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn pad512(n: u64) -> u64 {
@@ -373,6 +387,12 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         )));
     }
     let data_size = h.entry_size().map_err(io_err)?;
+    // The size comes from the file: compare before any arithmetic on it.
+    if data_size > len {
+        return Err(truncated(format!(
+            "its data member is {data_size} bytes but the file ends at {len}"
+        )));
+    }
     let trailer_at = DATA_OFFSET + pad512(data_size);
     if len < trailer_at + 3 * 512 {
         return Err(truncated(format!(
@@ -420,9 +440,16 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
                 }
             )));
         }
-        if size > MAX_ROOT_LEN {
+        // Nothing here is signed yet: every member is read with a bound of its own.
+        let limit = match members.len() {
+            0 => MAX_LABEL_LEN,
+            1 => MAX_ROOT_LEN,
+            _ => MAX_SIGNATURE_LEN,
+        };
+        if size > limit {
             return Err(malformed(format!(
-                "member {name} at offset {offset} is {size} bytes, more than a trailer holds"
+                "member {name} at offset {offset} is {size} bytes, more than the {limit} bytes \
+                 it may have"
             )));
         }
         if offset + 512 + size > len {
@@ -477,6 +504,20 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
     );
     let label: VolumeLabel = serde_json::from_slice(&label)
         .map_err(|e| malformed(format!("{LABEL_MEMBER} does not parse: {e}")))?;
+    if !is_bundle_id(&label.bundle_id) {
+        return Err(malformed(format!(
+            "{LABEL_MEMBER} names bundle {:?}, which is not a bundle id (32 lower-case hex \
+             digits)",
+            label.bundle_id
+        )));
+    }
+    if label.volume == 0 || label.volume > label.volume_count {
+        return Err(malformed(format!(
+            "{LABEL_MEMBER} says volume {} of {}",
+            label.volume, label.volume_count
+        )));
+    }
+    let root_digest = Digest::sha256_of(&root);
     let signature =
         String::from_utf8(signature).map_err(|_| malformed(format!("{SIG_MEMBER} is not text")))?;
     Ok(VolumeTrailer {
@@ -484,9 +525,11 @@ pub fn read_trailer(path: &Path) -> Result<VolumeTrailer, VolumeError> {
         data_size,
         label,
         root,
+        root_digest,
         signature,
     })
 }
+
 /// One volume file of a bundle, as found on disk.
 #[derive(Debug, Clone)]
 pub struct VolumeFile {

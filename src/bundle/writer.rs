@@ -322,6 +322,12 @@ impl BundleWriter {
         // The id is derived from the content, so that a reproducible pack gets the same id.
         root.bundle_id = Digest::sha256_of(&root.to_json()).hex()[..32].to_string();
         let root_bytes = root.to_json();
+        if root_bytes.len() as u64 > volume::MAX_ROOT_LEN {
+            return Err(BundleError::RootTooLarge {
+                root_bytes: root_bytes.len() as u64,
+                limit: volume::MAX_ROOT_LEN,
+            });
+        }
         let root_digest = Digest::sha256_of(&root_bytes);
         let comment = root.trusted_comment(&root_digest);
         let signature = key

@@ -221,7 +221,8 @@ pub(super) fn inspect(a: args::InspectArgs) -> Result<i32> {
     } else {
         open_bundle(&a.dir)?
     };
-    let info = ferry::inspect::describe(&b);
+    let info = ferry::inspect::describe(&b)
+        .with_context(|| format!("reading bundle {}", a.dir.display()))?;
     if a.json {
         print_json(&info)?;
     } else {
@@ -242,16 +243,18 @@ fn target_naming(t: &args::TargetArgs) -> Result<Naming> {
 /// a warning.
 fn with_root<T>(dir: &Path, keys: &[PathBuf], f: impl FnOnce(&Root) -> T) -> Result<T> {
     Ok(if keys.is_empty() {
-        let b = open_bundle(dir)?;
+        let root = open_bundle(dir)?
+            .unverified_root()
+            .with_context(|| format!("reading bundle {}", dir.display()))?;
         say(
             "warning",
             &format!(
                 "--no-verify: the signature of bundle {} was NOT checked; its image \
                  names and digests are unverified input",
-                b.root().bundle_id
+                root.bundle_id
             ),
         );
-        f(b.root())
+        f(&root)
     } else {
         f(open_verified(dir, keys)?.root())
     })

@@ -181,7 +181,7 @@ pub enum MirrorSetError {
         /// The resource kind.
         kind: &'static str,
         /// Why.
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
     /// A bundle's file is already there with content ferry did not write.
     #[error("{path} already exists and was not written by ferry (edited?); ferry does not replace it: move it away or write to another directory")]

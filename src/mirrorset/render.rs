@@ -135,7 +135,7 @@ fn yaml<T: Serialize>(
     header: &[&str],
     resource: &Resource<'_, T>,
 ) -> Result<String, MirrorSetError> {
-    let body = serde_yaml::to_string(resource).map_err(|source| MirrorSetError::Yaml {
+    let body = serde_norway::to_string(resource).map_err(|source| MirrorSetError::Yaml {
         kind: resource.kind,
         source,
     })?;

@@ -15,8 +15,8 @@ fn input(s: &str, by_tag: bool) -> MirrorInput {
     }
 }
 
-fn yaml(s: &str) -> serde_yaml::Value {
-    serde_yaml::from_str(s).unwrap()
+fn yaml(s: &str) -> serde_norway::Value {
+    serde_norway::from_str(s).unwrap()
 }
 
 #[test]

@@ -185,12 +185,13 @@ impl Hasher {
 /// A reader that hashes what passes through it and counts the bytes.
 ///
 /// It does not judge the result itself; call [`DigestingReader::finish`] at the end and compare,
-/// or use [`DigestingReader::verifying`] to turn a mismatch into an I/O error at end of stream.
+/// or use [`DigestingReader::verifying`] to turn a mismatch into an I/O error.
 pub struct DigestingReader<R> {
     inner: R,
     hasher: Option<Hasher>,
     count: u64,
     expected: Option<(Digest, Option<u64>)>,
+    checked: bool,
 }
 
 impl<R: Read> DigestingReader<R> {
@@ -201,11 +202,15 @@ impl<R: Read> DigestingReader<R> {
             hasher: Some(Hasher::new(algorithm)),
             count: 0,
             expected: None,
+            checked: false,
         }
     }
 
-    /// Wraps `inner` so that reaching end of stream with content that does not match `expected`
-    /// (or `size`, when given) fails with an [`io::ErrorKind::InvalidData`] error naming the digest.
+    /// Wraps `inner` so that content that does not match `expected` fails with an
+    /// [`io::ErrorKind::InvalidData`] error naming the digest. With a `size`, the check runs on
+    /// the read that brings the count to `size`: that read fails instead of handing out the
+    /// last bytes, so a caller that stops at `size` (an upload of exactly that length) never
+    /// sends all of wrong content; without one, at end of stream.
     pub fn verifying(inner: R, expected: Digest, size: Option<u64>) -> Self {
         let mut r = DigestingReader::new(inner, expected.algorithm());
         r.expected = Some((expected, size));
@@ -222,6 +227,42 @@ impl<R: Read> DigestingReader<R> {
         let h = self.hasher.take().expect("hasher present until finish");
         (h.finish(), self.count)
     }
+
+    /// The verifying check, once the content is complete (`at_eof`: the inner reader ended).
+    fn check(&mut self, at_eof: bool) -> io::Result<()> {
+        let Some((want, size)) = &self.expected else {
+            return Ok(());
+        };
+        if let Some(size) = size {
+            if self.count > *size {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("content of {want} is longer than the expected {size} bytes"),
+                ));
+            }
+            if at_eof && self.count != *size {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("content of {want} is {} bytes, expected {size}", self.count),
+                ));
+            }
+        }
+        let complete = at_eof || size.is_some_and(|s| self.count == s);
+        if complete && !self.checked {
+            let got = match &self.hasher {
+                Some(h) => h.clone().finish(),
+                None => return Ok(()),
+            };
+            if &got != want {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("digest mismatch: expected {want}, content hashes to {got}"),
+                ));
+            }
+            self.checked = true;
+        }
+        Ok(())
+    }
 }
 
 impl<R: Read> Read for DigestingReader<R> {
@@ -230,34 +271,8 @@ impl<R: Read> Read for DigestingReader<R> {
         if let Some(h) = self.hasher.as_mut() {
             h.update(&buf[..n]);
         }
-        self.count += n as u64;
-        if let Some((want, size)) = &self.expected {
-            if let Some(size) = size {
-                if self.count > *size {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("content of {want} is longer than the expected {size} bytes"),
-                    ));
-                }
-            }
-            if n == 0 && !buf.is_empty() {
-                let got = self.hasher.clone().expect("hasher present").finish();
-                if &got != want {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("digest mismatch: expected {want}, content hashes to {got}"),
-                    ));
-                }
-                if let Some(size) = size {
-                    if self.count != *size {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("content of {want} is {} bytes, expected {size}", self.count),
-                        ));
-                    }
-                }
-            }
-        }
+        self.count = self.count.saturating_add(n as u64);
+        self.check(n == 0 && !buf.is_empty())?;
         Ok(n)
     }
 }
@@ -305,5 +320,22 @@ mod tests {
         let err = std::io::copy(&mut bad, &mut std::io::sink()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains(&want.to_string()));
+    }
+
+    /// An upload reads exactly `size` bytes and never asks for the end of the stream: the
+    /// check must run on the read that completes the content, and that read must fail.
+    #[test]
+    fn verifying_reader_fails_on_the_read_that_completes_the_size() {
+        let want = Digest::sha256_of(b"hello");
+        let bad = DigestingReader::verifying(&b"hellO, and more"[..], want.clone(), Some(5));
+        let mut out = Vec::new();
+        let err = bad.take(5).read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("digest mismatch"), "{err}");
+        assert!(out.len() < 5, "the last bytes are withheld: {out:?}");
+        let good = DigestingReader::verifying(&b"hello"[..], want, Some(5));
+        let mut out = Vec::new();
+        good.take(5).read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hello");
     }
 }

@@ -155,7 +155,7 @@ pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListErro
         .any(|l| l.trim_start().starts_with("kind:") || l.trim_start().starts_with("apiVersion:"));
     let mut out = Vec::new();
     if looks_yaml {
-        let isc: ImageSetConfiguration = serde_yaml::from_str(text).map_err(|e| {
+        let isc: ImageSetConfiguration = serde_norway::from_str(text).map_err(|e| {
             let hint = if e.to_string().contains("unknown field") {
                 "; ferry reads apiVersion, kind and mirror.additionalImages[].name only: remove \
                  the key, or carry what it asks for in another list"

@@ -51,16 +51,44 @@ struct SourceBlob<'a> {
 }
 
 impl BlobSource for SourceBlob<'_> {
+    /// The verifying reader checks the digest on the read that completes `size` bytes, and
+    /// fails that read, so an upload of exactly `size` bytes never sends all of wrong content
+    /// and is never committed. An empty blob is never read by an upload: it is checked here.
     fn open(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
         let r = self
             .source
             .blob(self.digest, self.size)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
-        Ok(Box::new(DigestingReader::verifying(
-            r,
-            self.digest.clone(),
-            Some(self.size),
-        )))
+        let mut r = DigestingReader::verifying(r, self.digest.clone(), Some(self.size));
+        if self.size == 0 {
+            std::io::copy(&mut r, &mut std::io::sink())?;
+        }
+        Ok(Box::new(r))
+    }
+}
+
+/// A claim on a blob in the ledger that is settled as failed unless [`Settle::done`] says
+/// otherwise, even when the upload panics: the other workers waiting for the blob are never
+/// left waiting forever.
+struct Settle<'a> {
+    ledger: &'a Ledger,
+    digest: &'a Digest,
+    settled: bool,
+}
+
+impl Settle<'_> {
+    /// The blob is now in `repo`.
+    fn done(mut self, repo: &str) {
+        self.ledger.done(self.digest, repo);
+        self.settled = true;
+    }
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.ledger.failed(self.digest);
+        }
     }
 }
 
@@ -88,6 +116,11 @@ impl Copier<'_> {
         loop {
             match self.ledger.claim(&b.digest) {
                 Claim::Mine => {
+                    let claim = Settle {
+                        ledger: &self.ledger,
+                        digest: &b.digest,
+                        settled: false,
+                    };
                     let src = SourceBlob {
                         source: self.bundle,
                         digest: &b.digest,
@@ -95,13 +128,13 @@ impl Copier<'_> {
                     };
                     match self.target.put_blob(repo, &b.digest, b.size, &src) {
                         Ok(()) => {
-                            self.ledger.done(&b.digest, repo);
+                            claim.done(repo);
                             r.blobs_uploaded += 1;
                             self.progress.advance(b.size);
                             return Ok(());
                         }
                         Err(e) => {
-                            self.ledger.failed(&b.digest);
+                            drop(claim);
                             // A damaged bundle says which volume and chunk.
                             if let Some(damage) = self.bundle.diagnose(&b.digest) {
                                 return Err(damage.into());
@@ -235,14 +268,17 @@ pub fn copy_bundle(
         .iter()
         .map(|img| {
             root.image_graph(img)
-                .map(|g| g.blobs.iter().map(|b| b.size).sum())
+                .map(|g| g.blobs.iter().fold(0, |t, b| b.size.saturating_add(t)))
                 .unwrap_or(0)
         })
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
     // Each image advances by its own blobs (mounted and present ones too), so the total is the
     // sum over images.
-    progress.start(verb, Some(weights.iter().sum()));
+    progress.start(
+        verb,
+        Some(weights.iter().fold(0, |t, w| t.saturating_add(*w))),
+    );
     let done = crate::parallel::map(&order, jobs, |&i| {
         let img = &root.images[i];
         let mirror = Reference::parse(&img.name)

@@ -276,7 +276,10 @@ impl TokenCache {
     }
 
     /// Stores a token valid for `lifetime` (it is dropped 10% or 5 s early, whichever is less).
+    /// A lifetime beyond a day (a token server may say anything) counts as a day, so that no
+    /// answer overflows the clock.
     pub fn put(&self, scopes: Scopes, token: Token, lifetime: Duration) {
+        let lifetime = lifetime.min(Duration::from_secs(24 * 3600));
         let margin = (lifetime / 10).min(Duration::from_secs(5));
         let until = Instant::now() + lifetime.saturating_sub(margin);
         self.tokens
@@ -403,5 +406,15 @@ mod tests {
         assert!(cache.get(&s).is_none());
         cache.put(s.clone(), t, Duration::from_secs(0));
         assert!(cache.get(&s).is_none(), "expired tokens are not served");
+    }
+
+    #[test]
+    fn a_huge_expires_in_is_capped_not_a_panic() {
+        let body = format!(r#"{{"token":"abc","expires_in":{}}}"#, u64::MAX);
+        let (t, life) = parse_token_response(body.as_bytes()).unwrap();
+        let cache = TokenCache::default();
+        let s = Scopes::repo("a", &["pull"]);
+        cache.put(s.clone(), t, life);
+        assert!(cache.get(&s).is_some());
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -54,7 +55,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let certs = rustls_pemfile::certs(&mut &data[..])
+    let certs = CertificateDer::pem_slice_iter(&data)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Pem {
             path: path.to_path_buf(),
@@ -74,9 +75,8 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         path: path.to_path_buf(),
         source,
     })?;
-    rustls_pemfile::private_key(&mut &data[..])
+    PrivateKeyDer::from_pem_slice(&data)
         .ok()
-        .flatten()
         .ok_or_else(|| TlsError::Pem {
             path: path.to_path_buf(),
             message: "no usable PEM private key in the file".into(),

@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use key::{generate, keygen, read_public_key, read_secret_key, PublicKey, SecretKey};
-pub use signature::{read_signature, Signature, MAX_TRUSTED_COMMENT_LEN};
+pub use signature::{read_signature, Signature, MAX_SIGNATURE_FILE_LEN, MAX_TRUSTED_COMMENT_LEN};
 
 /// The 8-byte key id minisign stores in keys and signatures to tell keys apart.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

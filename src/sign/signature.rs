@@ -17,6 +17,8 @@ const SIG_ALG_HASHED: [u8; 2] = *b"ED";
 const TRUSTED_PREFIX: &str = "trusted comment: ";
 /// The longest trusted comment, in bytes, that `minisign -V` still reads in full.
 pub const MAX_TRUSTED_COMMENT_LEN: usize = 8192 - TRUSTED_PREFIX.len() - 1;
+/// The longest signature file ferry parses: four lines, the trusted comment at most 8 KiB.
+pub const MAX_SIGNATURE_FILE_LEN: usize = 64 * 1024;
 
 const WHAT: &str = "signature";
 
@@ -152,6 +154,15 @@ impl Signature {
     /// Parses a signature file's content. Legacy non-prehashed ("Ed") signatures are refused,
     /// since checking them needs the whole content in memory.
     pub fn parse(text: &str) -> Result<Self, SignError> {
+        if text.len() > MAX_SIGNATURE_FILE_LEN {
+            return Err(malformed(
+                WHAT,
+                format!(
+                    "it is {} bytes, more than the {MAX_SIGNATURE_FILE_LEN} a signature file has",
+                    text.len()
+                ),
+            ));
+        }
         let lines = file::lines(text);
         let untrusted_comment = lines[0]
             .strip_prefix(UNTRUSTED_PREFIX)

@@ -22,8 +22,10 @@ impl ContentSource for Bundle<Verified> {
         })
     }
 
+    /// Every chunk is checked against its digest as it is read, so damage stops the stream at
+    /// the chunk (naming it) rather than only at the blob's end.
     fn blob(&self, digest: &Digest, _size: u64) -> Result<Box<dyn Read + Send + '_>, SourceError> {
-        Ok(Box::new(self.blob_reader(digest, false)?))
+        Ok(Box::new(self.blob_reader(digest, true)?))
     }
 
     fn diagnose(&self, digest: &Digest) -> Option<SourceError> {

@@ -20,9 +20,8 @@ pub fn pack_small() -> Packed {
 
 /// (name, digest) of every bundled image.
 pub fn bundled(p: &Packed) -> Vec<(String, String)> {
-    let b = Bundle::open(&p.dir).unwrap();
-    b.root()
-        .images
+    let root = Bundle::open(&p.dir).unwrap().unverified_root().unwrap();
+    root.images
         .iter()
         .map(|i| (i.name.clone(), i.digest.to_string()))
         .collect()
