@@ -166,21 +166,6 @@ fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
     }
 }
 
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 /// Renders the description for a terminal.
 pub fn render(i: &BundleInfo) -> String {
     let mut s = String::new();
@@ -198,7 +183,7 @@ pub fn render(i: &BundleInfo) -> String {
     }
     let _ = writeln!(s, "\nimages ({}):", i.images.len());
     for img in &i.images {
-        let _ = writeln!(s, "  {}  {}", img.name, human(img.size));
+        let _ = writeln!(s, "  {}  {}", img.name, crate::units::size(img.size));
         let _ = writeln!(s, "    {}", img.digest);
         if img.source != img.name {
             let _ = writeln!(s, "    from {}", img.source);
@@ -212,22 +197,40 @@ pub fn render(i: &BundleInfo) -> String {
     }
     let _ = writeln!(s, "\nvolumes ({} of {}):", i.volumes.len(), i.volume_count);
     for v in &i.volumes {
-        let _ = writeln!(s, "  {:>3}  {}  {}", v.index, human(v.file_size), v.path);
+        let _ = writeln!(
+            s,
+            "  {:>3}  {}  {}",
+            v.index,
+            crate::units::size(v.file_size),
+            v.path
+        );
     }
     let d = &i.dedup;
     let _ = writeln!(s, "\n{} blobs, {} chunks", i.blobs, i.chunks);
     let _ = writeln!(
         s,
         "sum of image sizes   {:>12}",
-        human(d.sum_of_image_sizes)
+        crate::units::size(d.sum_of_image_sizes)
     );
-    let _ = writeln!(s, "unique blob bytes    {:>12}", human(d.unique_blob_bytes));
+    let _ = writeln!(
+        s,
+        "unique blob bytes    {:>12}",
+        crate::units::size(d.unique_blob_bytes)
+    );
     let _ = writeln!(
         s,
         "saved by chunk dedup {:>12}",
-        human(d.chunk_dedup_saved_bytes)
+        crate::units::size(d.chunk_dedup_saved_bytes)
     );
-    let _ = writeln!(s, "stored chunk bytes   {:>12}", human(d.stored_bytes));
-    let _ = writeln!(s, "bundle bytes         {:>12}", human(d.bundle_bytes));
+    let _ = writeln!(
+        s,
+        "stored chunk bytes   {:>12}",
+        crate::units::size(d.stored_bytes)
+    );
+    let _ = writeln!(
+        s,
+        "bundle bytes         {:>12}",
+        crate::units::size(d.bundle_bytes)
+    );
     s
 }

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod sign;
 pub mod source;
 pub mod target;
+pub mod units;
 
 /// An error and its causes in one line, `error: cause: cause`, each cause once (an error
 /// either shows its cause in its message or returns it as its source, never both): for

@@ -144,30 +144,8 @@ mod tests {
 
     /// A volume whose root (1.1, no images) is signed with `comment`.
     fn signed_bundle(dir: &std::path::Path, comment: impl Fn(&Root, &Digest) -> String) {
-        use crate::bundle::root::{ChunkingInfo, VolumeInfo, FORMAT_VERSION};
         use crate::bundle::volume::{VolumeLabel, VolumeWriter};
-        let root = Root {
-            format: FORMAT_VERSION.into(),
-            bundle_id: "0123456789abcdef0123456789abcdef".into(),
-            created: "2026-01-01T00:00:00Z".into(),
-            sequence: Some(1_767_225_600),
-            tool: "test".into(),
-            base: None,
-            chunking: ChunkingInfo {
-                algorithm: "fastcdc-2020".into(),
-                min: 1,
-                avg: 2,
-                max: 3,
-            },
-            volumes: vec![VolumeInfo {
-                index: 1,
-                data_size: 0,
-            }],
-            images: vec![],
-            manifests: vec![],
-            blobs: vec![],
-            chunks: vec![],
-        };
+        let root = Root::empty_for_tests("0123456789abcdef0123456789abcdef", Some(1_767_225_600));
         let bytes = root.to_json();
         let digest = Digest::sha256_of(&bytes);
         let key = crate::sign::SecretKey::from_seed([7; 32], crate::sign::KeyId(*b"freshtst"));

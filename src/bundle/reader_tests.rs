@@ -3,35 +3,14 @@
 //! root.
 
 use super::*;
-use crate::bundle::root::{ChunkingInfo, VolumeInfo, FORMAT_VERSION};
+use crate::bundle::root::FORMAT_VERSION;
 use crate::bundle::volume::{VolumeLabel, VolumeWriter, SIG_MEMBER};
 use crate::sign::SecretKey;
 
 const ID: &str = "0123456789abcdef0123456789abcdef";
 
 fn root_value(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
-    let root = Root {
-        format: FORMAT_VERSION.into(),
-        bundle_id: ID.into(),
-        created: "2026-01-01T00:00:00Z".into(),
-        sequence: None,
-        tool: "test".into(),
-        base: None,
-        chunking: ChunkingInfo {
-            algorithm: "fastcdc-2020".into(),
-            min: 1,
-            avg: 2,
-            max: 3,
-        },
-        volumes: vec![VolumeInfo {
-            index: 1,
-            data_size: 0,
-        }],
-        images: vec![],
-        manifests: vec![],
-        blobs: vec![],
-        chunks: vec![],
-    };
+    let root = Root::empty_for_tests(ID, None);
     let mut v = serde_json::to_value(&root).unwrap();
     edit(&mut v);
     v

@@ -303,6 +303,35 @@ pub struct Root {
     pub chunks: Vec<ChunkEntry>,
 }
 
+#[cfg(test)]
+impl Root {
+    /// A root of one empty volume and no content, for the module tests of bundle readers.
+    pub(crate) fn empty_for_tests(bundle_id: &str, sequence: Option<u64>) -> Root {
+        Root {
+            format: FORMAT_VERSION.into(),
+            bundle_id: bundle_id.into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            sequence,
+            tool: "test".into(),
+            base: None,
+            chunking: ChunkingInfo {
+                algorithm: "fastcdc-2020".into(),
+                min: 1,
+                avg: 2,
+                max: 3,
+            },
+            volumes: vec![VolumeInfo {
+                index: 1,
+                data_size: 0,
+            }],
+            images: vec![],
+            manifests: vec![],
+            blobs: vec![],
+            chunks: vec![],
+        }
+    }
+}
+
 impl Root {
     /// Parses and checks a root: format version, encodings and internal consistency.
     pub fn from_json(bytes: &[u8]) -> Result<Root, RootError> {

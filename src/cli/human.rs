@@ -6,18 +6,7 @@ use std::time::Duration;
 
 /// A byte count: `512 B`, `1.5 KiB`, `24.3 MiB`, `4.0 GiB`.
 pub fn size(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    ferry::units::size(n)
 }
 
 /// Bytes per second over `elapsed`: `5.8 MiB/s` (`0 B/s` when no time has passed).
