@@ -293,4 +293,14 @@ fn sections_not_carried_and_unknown_keys_fail_naming_them_and_write_nothing() {
         assert!(t.contains(field), "{t}");
         assert!(!out.exists() || volumes(&out).is_empty(), "{t}");
     }
+    // An ImageSetConfiguration that asks for nothing is not a successful pack of nothing.
+    let isc = tmp.path().join("empty.yaml");
+    std::fs::write(
+        &isc,
+        "kind: ImageSetConfiguration\nmirror:\n  blockedImages:\n  - name: x\n",
+    )
+    .unwrap();
+    let r = ferry(pack_args(&isc, &key, &tmp.path().join("b2"), &[]));
+    assert_eq!(r.status.code(), Some(1), "{}", text(&r));
+    assert!(text(&r).contains("nothing to pack"), "{}", text(&r));
 }

@@ -144,7 +144,7 @@ pub fn expand(
         let contents = contents?;
         if let (Some(v), Some(graph)) = (&contents.version, &r.graph_version) {
             if v != graph {
-                return Err(PackError::Options(format!(
+                return Err(PackError::Input(format!(
                     "release {} ({}): its release-metadata says version {v}, the update graph \
                      {graph}; the graph and the image disagree",
                     r.reference, r.location

@@ -98,6 +98,10 @@ pub enum PackError {
     /// A channel's releases could not be chosen.
     #[error(transparent)]
     Channel(#[from] graph_api::ChannelError),
+    /// The input leaves nothing to pack (it names nothing, or blockedImages took everything),
+    /// or the update graph and a release disagree.
+    #[error("{0}")]
+    Input(String),
 }
 
 /// How to pack.
@@ -335,10 +339,15 @@ pub fn pack_input(
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
     check_options(opts)?;
+    if input.is_empty() {
+        return Err(PackError::Input(
+            "nothing to pack: the input names no image, release or channel".into(),
+        ));
+    }
     let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
     let expanded = expand::expand(input, &registries, opts, progress)?;
     if expanded.requests.is_empty() {
-        return Err(PackError::Options(format!(
+        return Err(PackError::Input(format!(
             "nothing to pack: {} image(s) asked for, all kept out by blockedImages",
             expanded.blocked.len()
         )));
