@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::release::{fixture_graph, load_release, GraphStandin};
+use support::release::{fixture_graphs, load_release, GraphStandin};
 use support::run::*;
 use support::*;
 
@@ -178,7 +178,7 @@ fn release_flag_packs_every_component_and_the_idms_reaches_each_of_them() {
 fn channels_resolve_through_the_graph_and_blocked_images_stay_out() {
     let source = TestRegistry::plain();
     let set = load_release(&source);
-    let graph = GraphStandin::start(fixture_graph(set));
+    let graph = GraphStandin::start(fixture_graphs(set));
     let extra = fixtures_small().image("app-a");
     load_fixture(&source, extra);
     let tmp = tempfile::tempdir().unwrap();
@@ -267,6 +267,63 @@ fn channels_resolve_through_the_graph_and_blocked_images_stay_out() {
         .flat_map(|r| r.components.iter().map(|c| &c.1))
         .collect();
     assert_eq!(images.len(), 2 + distinct.len() - 3 + 1, "{names:?}");
+    verify_ok(&out, &pubkey, &[]);
+}
+
+#[test]
+fn the_multi_arch_payload_is_kept_whole_with_its_digest() {
+    let source = TestRegistry::plain();
+    let set = load_release(&source);
+    let graph = GraphStandin::start(fixture_graphs(set));
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pubkey) = keys(tmp.path());
+    let isc = tmp.path().join("isc.yaml");
+    std::fs::write(
+        &isc,
+        "kind: ImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\nmirror:\n  \
+         platform:\n    architectures: [multi]\n    channels:\n    - name: stable-4.16\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("bundle");
+    let mut args = pack_args(&isc, &key, &out, &[]);
+    args.extend([
+        "--graph-url".into(),
+        graph.url(),
+        "--source-mirror".into(),
+        format!("quay.io={}", source.host()),
+        "--insecure-registry".into(),
+        source.host(),
+    ]);
+    let summary = pack_json(&args, &[]);
+    assert!(
+        graph.queries().iter().any(|q| q.contains("arch=multi")),
+        "{:?}",
+        graph.queries()
+    );
+    let multi = &set.multi;
+    let name = format!(
+        "quay.io/openshift-release-dev/ocp-release:{}@{}",
+        multi.image.tag, multi.image.digest
+    );
+    let entry = summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not packed: {summary}"));
+    assert_eq!(entry["digest"], multi.image.digest.as_str());
+    assert_eq!(entry["platforms"].as_array().unwrap().len(), 2, "{entry}");
+    assert_eq!(summary["releases"][0]["version"], multi.version.as_str());
+    let names: Vec<&str> = summary["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    for (component, pullspec) in &multi.components {
+        assert!(names.contains(&pullspec.as_str()), "{component}: {names:?}");
+    }
+    assert_eq!(names.len(), 1 + multi.components.len());
     verify_ok(&out, &pubkey, &[]);
 }
 

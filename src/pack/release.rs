@@ -330,4 +330,71 @@ mod tests {
         assert!(e.contains("etcd") && e.contains("not by digest"), "{e}");
         assert!(parse_image_references(br#"{"kind":"List","spec":{}}"#).is_err());
     }
+
+    /// A blob reader that fails once more than `limit` bytes were taken from it.
+    struct Capped<R>(R, usize);
+
+    impl<R: Read> Read for Capped<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1 = self
+                .1
+                .checked_sub(n)
+                .ok_or_else(|| std::io::Error::other("read past the release manifests"))?;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_layer_is_read_only_until_the_release_files_were_found() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, path, data).unwrap();
+        };
+        add(
+            "./release-manifests/image-references",
+            b"{\"kind\":\"ImageStream\"}",
+        );
+        add(
+            "release-manifests/release-metadata",
+            b"{\"version\":\"4.16.5\"}",
+        );
+        // 2 MiB that do not compress, after the release files.
+        let mut x = 0x9e3779b97f4a7c15u64;
+        let noise: Vec<u8> = (0..2 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        add("usr/share/noise", &noise);
+        let raw = tar.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &raw).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(gz.len() > 2 << 20);
+        let layer = Referenced {
+            digest: Digest::sha256_of(&gz),
+            size: gz.len() as u64,
+            media_type: crate::model::MediaType::from(
+                "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
+            ),
+            platform: None,
+            foreign: false,
+        };
+        let found = scan_layer(&layer, Box::new(Capped(&gz[..], 256 << 10))).unwrap();
+        assert_eq!(
+            found.image_references.unwrap(),
+            b"{\"kind\":\"ImageStream\"}"
+        );
+        assert_eq!(found.metadata.unwrap(), b"{\"version\":\"4.16.5\"}");
+        // Reading on would have failed: the cap is far below the layer's size.
+        assert!(std::io::copy(&mut Capped(&gz[..], 256 << 10), &mut std::io::sink()).is_err());
+    }
 }

@@ -45,9 +45,10 @@ pub struct GraphStandin {
 }
 
 impl GraphStandin {
-    /// Serves `graph` (the JSON body) for every channel and arch; answers 400 without
-    /// `channel`, as Cincinnati does.
-    pub fn start(graph: serde_json::Value) -> GraphStandin {
+    /// Serves `graphs` (`(arch, JSON body)`) for every channel, by the `arch` asked for (a
+    /// graph without nodes for another arch); answers 400 without `channel`, as Cincinnati
+    /// does.
+    pub fn start(graphs: Vec<(&'static str, serde_json::Value)>) -> GraphStandin {
         let requests: GraphRequests = Arc::default();
         let seen = Arc::clone(&requests);
         let served = Served::start(move |request| {
@@ -65,7 +66,16 @@ impl GraphStandin {
                     &[],
                 );
             }
-            respond_json(request, 200, &graph, &[])
+            let arch = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("arch="))
+                .unwrap_or("amd64");
+            let empty = serde_json::json!({"nodes": [], "edges": []});
+            let graph = graphs
+                .iter()
+                .find(|(a, _)| *a == arch)
+                .map_or(&empty, |(_, g)| g);
+            respond_json(request, 200, graph, &[])
         });
         GraphStandin { served, requests }
     }
@@ -81,10 +91,11 @@ impl GraphStandin {
     }
 }
 
-/// A graph for channel `stable-4.16` holding the fixture's releases, one release before them
-/// (4.16.4, whose payload the registry does not hold) and one after (4.17.0, likewise), with
-/// update edges 4.16.4 → 4.16.5 → 4.16.6 → 4.17.0.
-pub fn fixture_graph(set: &ReleaseFixture) -> serde_json::Value {
+/// The amd64 graph for channel `stable-4.16` holding the fixture's releases, one release
+/// before them (4.16.4, whose payload the registry does not hold) and one after (4.17.0,
+/// likewise), with update edges 4.16.4 → 4.16.5 → 4.16.6 → 4.17.0; and the multi graph with the
+/// multi-arch 4.16.6.
+pub fn fixture_graphs(set: &ReleaseFixture) -> Vec<(&'static str, serde_json::Value)> {
     let fake = |c: char| {
         format!(
             "quay.io/openshift-release-dev/ocp-release@sha256:{}",
@@ -112,10 +123,19 @@ pub fn fixture_graph(set: &ReleaseFixture) -> serde_json::Value {
         ));
     }
     nodes.push(node("4.17.0", fake('7')));
-    serde_json::json!({
+    let amd64 = serde_json::json!({
         "version": 1,
         "nodes": nodes,
         "edges": [[0, 1], [1, 2], [2, 3]],
         "conditionalEdges": [],
-    })
+    });
+    let multi = serde_json::json!({
+        "version": 1,
+        "nodes": [node(
+            &set.multi.version,
+            format!("quay.io/openshift-release-dev/ocp-release@{}", set.multi.image.digest),
+        )],
+        "edges": [],
+    });
+    vec![("amd64", amd64), ("multi", multi)]
 }
