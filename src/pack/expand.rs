@@ -59,7 +59,7 @@ fn channel_releases(
     progress: &dyn Progress,
 ) -> Result<(Vec<ReleaseRequest>, Vec<String>), PackError> {
     let mut out = input.releases.clone();
-    let mut notes = Vec::new();
+    let mut notes = input.notes.clone();
     let ocp = input
         .channels
         .iter()

@@ -131,6 +131,8 @@ pub struct PackInput {
     pub blocked: Vec<BlockedImage>,
     /// `archiveSize` in GiB, when given.
     pub archive_size_gib: Option<u64>,
+    /// What the user should know about how the input was read.
+    pub notes: Vec<String>,
 }
 
 /// Architectures the update graph serves payloads for.
@@ -477,6 +479,14 @@ fn read_platform(p: &mut Problems<'_>, platform: Platform, input: &mut PackInput
     }
     let mut names: Vec<&str> = Vec::new();
     let channels = platform.channels.unwrap_or_default();
+    if channels.is_empty() && !input.architectures.is_empty() {
+        input.notes.push(format!(
+            "{}: architectures choose which payloads channels resolve to; with no channel \
+             they select nothing (a release named by platform.release or --release is packed \
+             as it is, a multi-arch index whole)",
+            p.at("mirror.platform.architectures")
+        ));
+    }
     for (i, c) in channels.iter().enumerate() {
         let field = format!("mirror.platform.channels[{i}]");
         if names.contains(&c.name.as_str()) {

@@ -120,6 +120,19 @@ fn every_refused_field_is_reported_at_once() {
 }
 
 #[test]
+fn architectures_without_channels_are_noted() {
+    let text = "kind: ImageSetConfiguration\nmirror:\n  platform:\n    architectures: [arm64]\n    release: quay.io/openshift-release-dev/ocp-release:4.16.5-x86_64\n";
+    let i = parse(text).unwrap();
+    assert_eq!(i.notes.len(), 1);
+    assert!(
+        i.notes[0].starts_with("isc.yaml:4 mirror.platform.architectures:"),
+        "{:?}",
+        i.notes
+    );
+    assert!(parse(FULL).unwrap().notes.is_empty());
+}
+
+#[test]
 fn plain_lists_still_read() {
     let i = parse("quay.io/a/b:1\n").unwrap();
     assert_eq!(i.images.len(), 1);
