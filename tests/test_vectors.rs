@@ -71,6 +71,8 @@ fn test_vectors_are_reproduced_byte_for_byte() {
         created: CREATED,
         zstd_level: 3,
         sequence: None,
+        source_mirrors: Vec::new(),
+        graph_url: None,
     };
     let summary = pack(&requests, &key, &opts, &Silent).unwrap();
     let volume = only_tar(&out);

@@ -57,29 +57,66 @@ fn pub_path(p: &Path) -> std::path::PathBuf {
 
 /// Runs `ferry pack`.
 pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
-    let requests = ferry::pack::list::read_list(&a.images)?;
+    use ferry::pack::imageset::{read_input, PackInput, ReleaseRequest};
+    let mut input = match &a.images {
+        Some(path) => read_input(path)?,
+        None => PackInput::default(),
+    };
+    for r in &a.releases {
+        let reference = ferry::model::Reference::parse(r.trim_start_matches("docker://"))
+            .map_err(|e| usage(format!("--release {r}: {}", ferry::error_chain(&e))))?;
+        input.releases.push(ReleaseRequest {
+            reference,
+            location: format!("--release {r}"),
+            graph_version: None,
+        });
+    }
+    let source_mirrors = a
+        .source_mirrors
+        .iter()
+        .map(|m| ferry::pack::mirrors::SourceMirror::parse(m).map_err(usage))
+        .collect::<Result<Vec<_>, _>>()?;
     let key = sign::read_secret_key(&a.key)
         .with_context(|| format!("reading secret key {}", a.key.display()))?;
-    let size =
-        args::parse_size(&a.volume_size).map_err(|e| usage(format!("--volume-size: {e}")))?;
+    let (size, size_text) = match (&a.volume_size, input.archive_size_gib) {
+        (Some(v), _) => (
+            args::parse_size(v).map_err(|e| usage(format!("--volume-size: {e}")))?,
+            v.clone(),
+        ),
+        (None, Some(gib)) => {
+            say(
+                "note",
+                &format!("volumes of {gib}GiB, the ImageSetConfiguration's archiveSize"),
+            );
+            (gib.saturating_mul(1 << 30), format!("{gib}GiB"))
+        }
+        (None, None) => (ferry::pack::DEFAULT_VOLUME_SIZE, "fat32".to_string()),
+    };
     if size == ferry::pack::DEFAULT_VOLUME_SIZE + 1 {
         say(
             "warning",
             &format!(
-                "--volume-size {} is one byte over the largest file FAT32 holds; \
-                 use --volume-size fat32 if the volumes go on FAT32 sticks",
-                a.volume_size
+                "--volume-size {size_text} is one byte over the largest file FAT32 holds; \
+                 use --volume-size fat32 if the volumes go on FAT32 sticks"
             ),
         );
     }
     ferry::pack::check_out_dir(&a.out)?;
-    // skopeo's --tls-verify=false addresses the registries the list reads from.
-    let mut hosts: Vec<String> = requests
+    // skopeo's --tls-verify=false addresses the registries the input reads from.
+    let mut hosts: Vec<String> = input
+        .images
         .iter()
         .filter_map(|r| match &r.source {
             ferry::pack::list::SourceSpec::Registry(r) => Some(r.registry().to_string()),
             _ => None,
         })
+        .chain(
+            input
+                .releases
+                .iter()
+                .map(|r| r.reference.registry().to_string()),
+        )
+        .chain(source_mirrors.iter().map(|m| m.mirror_host().to_string()))
         .collect();
     hosts.sort();
     hosts.dedup();
@@ -93,20 +130,43 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
         created,
         zstd_level: a.zstd_level,
         sequence: pack_sequence(&a.key, created),
+        source_mirrors,
+        graph_url: a.graph_url.clone(),
+    };
+    let what = match &a.images {
+        Some(p) => p.display().to_string(),
+        None => a.releases.join(", "),
     };
     let progress = Renderer::new(a.json);
-    let summary = ferry::pack::pack(&requests, &key, &opts, &progress)
-        .with_context(|| format!("packing {} into {}", a.images.display(), a.out.display()))?;
+    let summary = ferry::pack::pack_input(&input, &key, &opts, &progress)
+        .with_context(|| format!("packing {what} into {}", a.out.display()))?;
     for n in &summary.notes {
         say("note", n);
     }
     for w in &summary.warnings {
         say("warning", w);
     }
+    for b in &summary.blocked {
+        say(
+            "blocked",
+            &format!(
+                "{} ({}) is not packed: blockedImages {}",
+                b.image, b.location, b.blocked_by
+            ),
+        );
+    }
     if a.json {
         print_json(&summary)?;
     } else {
         let took = events::elapsed();
+        for r in &summary.releases {
+            outln!(
+                "release {} ({}): {} components",
+                r.release,
+                r.version.as_deref().unwrap_or("version unknown"),
+                r.components
+            )?;
+        }
         outln!(
             "bundle {} : {} images, {} unique blobs ({}) in {} volume(s) of {} in all, packed in {} \
              ({})",

@@ -1,5 +1,5 @@
-//! The image list `ferry pack --images FILE` reads: one reference per line, or an oc-mirror
-//! `ImageSetConfiguration` (`mirror.additionalImages[].name`).
+//! The plain image list `ferry pack --images FILE` reads: one reference per line (an oc-mirror
+//! `ImageSetConfiguration` is read by [`super::imageset`]).
 //!
 //! A line is `SOURCE [NAME]`. SOURCE is a registry reference (by tag or digest),
 //! `oci:PATH[:TAG]` or `docker-archive:PATH`. NAME, the upstream name the image is mirrored
@@ -28,14 +28,6 @@ pub enum ListError {
         /// 1-based line number.
         line: usize,
         /// What is wrong.
-        reason: String,
-    },
-    /// The YAML does not parse as an ImageSetConfiguration.
-    #[error("{path}: not a valid ImageSetConfiguration: {reason}")]
-    Yaml {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said.
         reason: String,
     },
     /// Several lines do not parse (each one named).
@@ -71,8 +63,8 @@ pub struct ImageRequest {
     pub source: SourceSpec,
     /// The upstream name given explicitly (second field of the line).
     pub name: Option<Reference>,
-    /// Where the list names it: `FILE:LINE`, or `FILE mirror.additionalImages[I]` in an
-    /// ImageSetConfiguration; empty for a request not read from a file.
+    /// Where the list names it: `FILE:LINE`, `FILE:LINE mirror.additionalImages[I].name` in an
+    /// ImageSetConfiguration, the release that lists a component; empty when not known.
     pub location: String,
 }
 
@@ -124,106 +116,30 @@ pub fn parse_line(line: &str) -> Result<Option<ImageRequest>, String> {
     }))
 }
 
-// Unknown keys are refused (with the line that holds them), not skipped: an ImageSetConfiguration
-// asking for operators, releases or helm charts must not pack as if it asked for nothing more.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ImageSetConfiguration {
-    #[allow(dead_code)]
-    api_version: Option<String>,
-    kind: Option<String>,
-    mirror: Option<Mirror>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Mirror {
-    #[serde(default)]
-    additional_images: Vec<Named>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Named {
-    name: String,
-}
-
 /// Parses list text read from `path`.
 pub fn parse_list(path: &Path, text: &str) -> Result<Vec<ImageRequest>, ListError> {
-    let looks_yaml = text
-        .lines()
-        .any(|l| l.trim_start().starts_with("kind:") || l.trim_start().starts_with("apiVersion:"));
     let mut out = Vec::new();
-    if looks_yaml {
-        let isc: ImageSetConfiguration = serde_norway::from_str(text).map_err(|e| {
-            let hint = if e.to_string().contains("unknown field") {
-                "; ferry reads apiVersion, kind and mirror.additionalImages[].name only: remove \
-                 the key, or carry what it asks for in another list"
-            } else {
-                ""
-            };
-            match e.location() {
-                Some(l) => ListError::Line {
-                    path: path.to_path_buf(),
-                    line: l.line(),
-                    reason: format!("not a valid ImageSetConfiguration: {e}{hint}"),
-                },
-                None => ListError::Yaml {
-                    path: path.to_path_buf(),
-                    reason: format!("{e}{hint}"),
-                },
+    // Every line is read, so that all bad lines are reported at once.
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match parse_line(line) {
+            Ok(Some(mut r)) => {
+                r.location = format!("{}:{}", path.display(), i + 1);
+                out.push(r)
             }
-        })?;
-        if isc.kind.as_deref() != Some("ImageSetConfiguration") {
-            return Err(ListError::Yaml {
+            Ok(None) => {}
+            Err(reason) => bad.push(ListError::Line {
                 path: path.to_path_buf(),
-                reason: format!("kind is {:?}, expected ImageSetConfiguration", isc.kind),
-            });
+                line: i + 1,
+                reason,
+            }),
         }
-        for (i, img) in isc
-            .mirror
-            .map(|m| m.additional_images)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            match parse_line(&img.name) {
-                Ok(Some(mut r)) => {
-                    r.location = format!("{} mirror.additionalImages[{i}]", path.display());
-                    out.push(r)
-                }
-                Ok(None) => {}
-                Err(reason) => {
-                    return Err(ListError::Yaml {
-                        path: path.to_path_buf(),
-                        reason: format!("mirror.additionalImages[{i}].name: {reason}"),
-                    })
-                }
-            }
-        }
-    } else {
-        // Every line is read, so that all bad lines are reported at once.
-        let mut bad = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            match parse_line(line) {
-                Ok(Some(mut r)) => {
-                    r.location = format!("{}:{}", path.display(), i + 1);
-                    out.push(r)
-                }
-                Ok(None) => {}
-                Err(reason) => bad.push(ListError::Line {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    reason,
-                }),
-            }
-        }
-        if bad.len() > 1 {
-            return Err(ListError::Lines(bad));
-        }
-        if let Some(e) = bad.pop() {
-            return Err(e);
-        }
+    }
+    if bad.len() > 1 {
+        return Err(ListError::Lines(bad));
+    }
+    if let Some(e) = bad.pop() {
+        return Err(e);
     }
     if out.is_empty() {
         return Err(ListError::Empty(path.to_path_buf()));
@@ -269,28 +185,6 @@ mod tests {
             "quay.io/org/local:1"
         );
         assert_eq!(l[3].source, SourceSpec::DockerArchive("/tmp/a.tar".into()));
-    }
-
-    #[test]
-    fn image_set_configuration() {
-        let text = "kind: ImageSetConfiguration\napiVersion: mirror.openshift.io/v2alpha1\nmirror:\n  additionalImages:\n  - name: registry.redhat.io/ubi9/ubi:latest\n  - name: quay.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
-        let l = parse_list(Path::new("isc.yaml"), text).unwrap();
-        assert_eq!(l.len(), 2);
-        assert_eq!(l[0].text, "registry.redhat.io/ubi9/ubi:latest");
-        assert_eq!(l[1].location, "isc.yaml mirror.additionalImages[1]");
-    }
-
-    #[test]
-    fn unknown_image_set_keys_are_refused_with_their_line() {
-        for (text, line, key) in [
-            ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n  operators:\n  - catalog: x\n", 5, "operators"),
-            ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n    platform: linux/arm64\n", 5, "platform"),
-            ("kind: ImageSetConfiguration\nstorageConfig: {}\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n", 2, "storageConfig"),
-        ] {
-            let e = parse_list(Path::new("isc.yaml"), text).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("isc.yaml:{line}:")), "{e}");
-            assert!(e.contains(key), "{e}");
-        }
     }
 
     #[test]

@@ -5,11 +5,18 @@
 //! workers, and written in plan order, so the same input always gives the same bundle bytes.
 
 pub mod checks;
+pub mod expand;
+pub mod graph_api;
+pub mod imageset;
+mod keylines;
 pub mod list;
 pub mod lock;
+pub mod mirrors;
 mod pipeline;
+pub mod release;
 pub mod resolve;
 pub mod sequence;
+pub mod version;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +38,9 @@ use crate::sign::SecretKey;
 use crate::source::{
     DockerArchiveSource, ImageSource, OciLayoutSource, RegistrySource, SourceError,
 };
+use imageset::PackInput;
 use list::{ImageRequest, SourceSpec};
+use mirrors::SourceMirror;
 use resolve::{resolve, ResolveError, Resolved};
 
 /// The default volume size: 4 GiB − 1 byte, the largest file FAT32 holds.
@@ -83,6 +92,16 @@ pub enum PackError {
     /// The options are unusable.
     #[error("{0}")]
     Options(String),
+    /// A release's components could not be listed.
+    #[error(transparent)]
+    Release(#[from] release::ReleaseError),
+    /// A channel's releases could not be chosen.
+    #[error(transparent)]
+    Channel(#[from] graph_api::ChannelError),
+    /// The input leaves nothing to pack (it names nothing, or blockedImages took everything),
+    /// or the update graph and a release disagree.
+    #[error("{0}")]
+    Input(String),
 }
 
 /// How to pack.
@@ -103,6 +122,11 @@ pub struct PackOptions {
     pub zstd_level: i32,
     /// The root's sequence (SPEC.md §4.5); `None` for `created`. See [`sequence::next_sequence`].
     pub sequence: Option<u64>,
+    /// `--source-mirror`: where to read images named under an upstream prefix.
+    pub source_mirrors: Vec<SourceMirror>,
+    /// `--graph-url`: the OCP update graph to resolve channels through (default
+    /// [`graph_api::OCP_GRAPH_URL`]).
+    pub graph_url: Option<String>,
 }
 
 impl PackOptions {
@@ -158,6 +182,10 @@ pub struct PackSummary {
     pub notes: Vec<String>,
     /// Input that was not carried: platforms asked for that an image lacks.
     pub warnings: Vec<String>,
+    /// Release payloads carried, each with its components.
+    pub releases: Vec<expand::PackedRelease>,
+    /// Images `blockedImages` kept out, and which entry matched.
+    pub blocked: Vec<expand::BlockedEntry>,
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC.
@@ -165,19 +193,31 @@ pub fn rfc3339(secs: u64) -> String {
     crate::bundle::freshness::rfc3339(secs)
 }
 
-/// Registry clients, one per host, shared by all images.
+/// Registry clients, one per host, shared by all images, and where each upstream name is read
+/// from (`--source-mirror`).
 pub struct Registries {
     options: ClientOptions,
+    mirrors: Vec<SourceMirror>,
     clients: std::sync::Mutex<HashMap<String, Registry>>,
 }
 
 impl Registries {
-    /// A client cache with `options`.
-    pub fn new(options: ClientOptions) -> Self {
+    /// A client cache with `options`, reading through `mirrors`.
+    pub fn new(options: ClientOptions, mirrors: Vec<SourceMirror>) -> Self {
         Registries {
             options,
+            mirrors,
             clients: Default::default(),
         }
+    }
+
+    /// A source for the upstream image `reference`, read where `--source-mirror` says.
+    pub fn source(
+        &self,
+        reference: &Reference,
+    ) -> Result<RegistrySource, crate::registry::RegistryError> {
+        let from = mirrors::source_of(&self.mirrors, reference);
+        Ok(RegistrySource::new(self.get(from.registry())?, from))
     }
 
     /// The client for `host`.
@@ -205,11 +245,11 @@ fn open_source(
     };
     Ok(match &req.source {
         SourceSpec::Registry(r) => {
-            let reg = registries
-                .get(r.registry())
+            let source = registries
+                .source(r)
                 .map_err(|e| src_err(SourceError::Registry(e)))?;
             let name = req.name.clone().unwrap_or_else(|| r.clone());
-            (Arc::new(RegistrySource::new(reg, r.clone())), name)
+            (Arc::new(source), name)
         }
         SourceSpec::Oci { path, tag } => {
             let s = OciLayoutSource::new(path, tag.as_deref());
@@ -289,6 +329,36 @@ fn root_bound(
         + volumes * 64
 }
 
+/// Packs everything `input` asks for (images, releases with their components, channels
+/// resolved through the update graph; `blockedImages` left out) into a bundle in `opts.out`,
+/// signed with `key`.
+pub fn pack_input(
+    input: &PackInput,
+    key: &SecretKey,
+    opts: &PackOptions,
+    progress: &dyn Progress,
+) -> Result<PackSummary, PackError> {
+    check_options(opts)?;
+    if input.is_empty() {
+        return Err(PackError::Input(
+            "nothing to pack: the input names no image, release or channel".into(),
+        ));
+    }
+    let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
+    let expanded = expand::expand(input, &registries, opts, progress)?;
+    if expanded.requests.is_empty() {
+        return Err(PackError::Input(format!(
+            "nothing to pack: {} image(s) asked for, all kept out by blockedImages",
+            expanded.blocked.len()
+        )));
+    }
+    let mut summary = pack_with(&expanded.requests, key, opts, progress, &registries)?;
+    summary.notes.extend(expanded.notes);
+    summary.releases = expanded.releases;
+    summary.blocked = expanded.blocked;
+    Ok(summary)
+}
+
 /// Packs the images of `requests` into a bundle in `opts.out`, signed with `key`.
 pub fn pack(
     requests: &[ImageRequest],
@@ -296,6 +366,12 @@ pub fn pack(
     opts: &PackOptions,
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
+    check_options(opts)?;
+    let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
+    pack_with(requests, key, opts, progress, &registries)
+}
+
+fn check_options(opts: &PackOptions) -> Result<(), PackError> {
     if let Some(v) = opts.volume_size {
         if v < MIN_VOLUME_SIZE {
             return Err(PackError::Options(format!(
@@ -306,12 +382,21 @@ pub fn pack(
     for p in &opts.platforms {
         resolve::check_platform(p).map_err(PackError::Options)?;
     }
+    Ok(())
+}
+
+fn pack_with(
+    requests: &[ImageRequest],
+    key: &SecretKey,
+    opts: &PackOptions,
+    progress: &dyn Progress,
+    registries: &Registries,
+) -> Result<PackSummary, PackError> {
     // Held until this function returns: one pack at a time writes into `opts.out`.
     let _lock = lock::OutLock::acquire(&opts.out)?;
-    let registries = Registries::new(opts.client.clone());
     // Resolve every image (manifests only); report every failure before writing anything.
     progress.start("resolve", Some(requests.len() as u64));
-    let results = resolve_all(requests, &registries, opts, progress);
+    let results = resolve_all(requests, registries, opts, progress);
     progress.finish();
     let checks::Checked {
         resolved,
@@ -437,6 +522,8 @@ pub fn pack(
         bundle_bytes: written.bundle_bytes,
         notes,
         warnings,
+        releases: Vec::new(),
+        blocked: Vec::new(),
     })
 }
 

@@ -306,6 +306,8 @@ mod tests {
             created: 0,
             zstd_level: 3,
             sequence: None,
+            source_mirrors: Vec::new(),
+            graph_url: None,
         };
         super::super::pack(
             &requests,

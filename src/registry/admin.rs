@@ -58,6 +58,8 @@ pub enum AdminAuth {
     Basic(Credential),
     /// `Authorization: Bearer` (a Quay OAuth access token).
     Bearer(Secret),
+    /// No `Authorization` header (a public API such as the OpenShift update graph).
+    None,
 }
 
 impl AdminAuth {
@@ -74,10 +76,11 @@ impl AdminAuth {
         )
     }
 
-    fn header(&self) -> String {
+    fn header(&self) -> Option<String> {
         match self {
-            AdminAuth::Basic(c) => c.basic_header(),
-            AdminAuth::Bearer(t) => format!("Bearer {}", t.expose()),
+            AdminAuth::Basic(c) => Some(c.basic_header()),
+            AdminAuth::Bearer(t) => Some(format!("Bearer {}", t.expose())),
+            AdminAuth::None => None,
         }
     }
 }
@@ -343,8 +346,10 @@ impl AdminClient {
         let mut req = self
             .agent
             .request(method, &url)
-            .set("Accept", "application/json")
-            .set("Authorization", &self.auth.header());
+            .set("Accept", "application/json");
+        if let Some(h) = self.auth.header() {
+            req = req.set("Authorization", &h);
+        }
         if let Some(t) = timeout {
             req = req.timeout(t);
         }

@@ -10,6 +10,7 @@ pub mod harbor_standin;
 pub mod proxy;
 pub mod quay_standin;
 pub mod registry;
+pub mod release;
 pub mod run;
 pub mod skopeo;
 pub mod standin;
