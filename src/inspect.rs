@@ -234,3 +234,39 @@ pub fn render(i: &BundleInfo) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::root::Root;
+    use crate::bundle::volume::{VolumeLabel, VolumeWriter};
+    use crate::model::Digest;
+
+    /// `ferry inspect` of a root with an `in_base` blob naming a chunk that does not exist (and
+    /// no base) is an error, not an index out of bounds.
+    #[test]
+    fn inspect_of_an_in_base_blob_with_a_bad_chunk_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        let mut v = serde_json::to_value(Root::empty_for_tests(id, None)).unwrap();
+        v["blobs"] = serde_json::json!([{
+            "digest": Digest::sha256_of(b"x").to_string(), "size": 1,
+            "media_type": "application/octet-stream",
+            "encoding": "plain", "chunks": [7], "in_base": true
+        }]);
+        let root = serde_json::to_vec(&v).unwrap();
+        let label = VolumeLabel {
+            format: v["format"].as_str().unwrap().into(),
+            bundle_id: id.into(),
+            volume: 1,
+            volume_count: 1,
+            root_digest: Digest::sha256_of(&root),
+        };
+        let w = VolumeWriter::create(&dir.path().join("v.tar")).unwrap();
+        w.finish(&label, &root, "untrusted comment: x\nAAAA\n", 0)
+            .unwrap();
+        let b = Bundle::open(dir.path()).unwrap();
+        let e = describe(&b).unwrap_err();
+        assert!(crate::error_chain(&e).contains("in_base"), "{e:?}");
+    }
+}

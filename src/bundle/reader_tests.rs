@@ -225,23 +225,3 @@ fn volume_zero_is_malformed() {
         "{e:?}"
     );
 }
-
-/// `ferry inspect` of a root with an `in_base` blob naming a chunk that does not exist (and no
-/// base) is an error, not an index out of bounds.
-#[test]
-fn inspect_of_an_in_base_blob_with_a_bad_chunk_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    write_volume(
-        dir.path(),
-        &root_json(|v| {
-            v["blobs"] = serde_json::json!([{
-                "digest": Digest::sha256_of(b"x").to_string(), "size": 1,
-                "media_type": "application/octet-stream",
-                "encoding": "plain", "chunks": [7], "in_base": true
-            }])
-        }),
-    );
-    let b = Bundle::open(dir.path()).unwrap();
-    let e = crate::inspect::describe(&b).unwrap_err();
-    assert!(crate::error_chain(&e).contains("in_base"), "{e:?}");
-}

@@ -1,5 +1,5 @@
 //! The plain image list `ferry pack --images FILE` reads: one reference per line (an oc-mirror
-//! `ImageSetConfiguration` is read by [`super::imageset`]).
+//! `ImageSetConfiguration` is read by `imageset.rs`).
 //!
 //! A line is `SOURCE [NAME]`. SOURCE is a registry reference (by tag or digest),
 //! `oci:PATH[:TAG]` or `docker-archive:PATH`. NAME, the upstream name the image is mirrored
