@@ -121,9 +121,12 @@ echo "== ferry push"
 "$FERRY" push "$WORK/bundle" --trusted-key "$WORK/keys/ferry.key.pub" --to "$DST" \
   --ca-file "$WORK/target/certs/ca.crt" --authfile "$AUTH" --mirrorsets-out "$WORK/mirrorsets"
 echo "== ferry check"
-"$FERRY" check "$WORK/bundle" --to "$DST" --ca-file "$WORK/target/certs/ca.crt" --authfile "$AUTH"
+"$FERRY" check "$WORK/bundle" --trusted-key "$WORK/keys/ferry.key.pub" --to "$DST" \
+  --ca-file "$WORK/target/certs/ca.crt" --authfile "$AUTH"
+echo "== ferry export (the same images as an OCI layout, for a site without a registry)"
+"$FERRY" export "$WORK/bundle" --trusted-key "$WORK/keys/ferry.key.pub" --to "oci:$WORK/layout"
 echo "== skopeo confirms one mirrored image independently"
-FIRST=$(grep -v '^#' "$WORK/mirrorsets/mapping.txt" | head -n1 | cut -d= -f2)
+FIRST=$(cat "$WORK"/mirrorsets/mapping*.txt | grep -v '^#' | head -n1 | cut -d= -f2)
 mkdir -p "$WORK/skopeo-certs" && cp "$WORK/target/certs/ca.crt" "$WORK/skopeo-certs/ca.crt"
 skopeo inspect --raw --cert-dir "$WORK/skopeo-certs" --authfile "$AUTH" "docker://$FIRST" | sha256sum | sed "s|^|   sha256 of $FIRST: |"
 echo "== mirror sets"
@@ -134,6 +137,7 @@ Where things went:
   bundle volumes   $WORK/bundle/
   signing key      $WORK/keys/ferry.key (public: ferry.key.pub)
   mirror sets      $WORK/mirrorsets/
+  OCI layout       $WORK/layout/  (skopeo reads it as oci:$WORK/layout:<upstream name>)
   target registry  https://$DST/v2/  (storage $WORK/target/storage)
 (set FERRY_DEMO_KEEP=1 to keep $WORK after the demo)
 EOT
