@@ -8,7 +8,7 @@
 //! only then parses the root and holds every unsigned field (the labels, the data sizes in the
 //! tar headers) against it ([`super::set`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +34,8 @@ pub struct Verified {
     root: Root,
     signer: KeyId,
     complete: bool,
+    /// Position of each blob in `root.blobs`, built once: a blob is looked up for every read.
+    blob_positions: HashMap<Digest, usize>,
 }
 
 /// A bundle opened from disk.
@@ -282,6 +284,12 @@ impl Bundle<Unverified> {
             need_all: self.need_all,
             skipped: self.skipped,
             state: Verified {
+                blob_positions: root
+                    .blobs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| (b.digest.clone(), i))
+                    .collect(),
                 root,
                 signer: sig.key_id(),
                 complete,
@@ -379,11 +387,10 @@ impl Bundle<Verified> {
         check_chunks: bool,
     ) -> Result<BlobReader<'_>, BundleError> {
         let blob = self
-            .root()
-            .blob_index()
+            .state
+            .blob_positions
             .get(digest)
-            .copied()
-            .cloned()
+            .map(|&i| self.root().blobs[i].clone())
             .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
         Ok(BlobReader::new(
             blob,
