@@ -1,0 +1,547 @@
+//! `ferry serve`: verified bundles answered as a read-only OCI registry, through the real
+//! binary, pulled by skopeo (issue 15).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use ferry::bundle::{Bundle, Root};
+use ferry::model::Digest;
+use support::run::*;
+use support::*;
+
+/// A running `ferry serve`, stopped with SIGTERM (or killed on drop).
+struct Served {
+    child: Option<Child>,
+    addr: String,
+    start: serde_json::Value,
+    log: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Served {
+    /// Starts `ferry serve BUNDLES --listen 127.0.0.1:0 --json` plus `extra`, and reads the
+    /// start-up line.
+    fn start(bundles: &[&Path], keys: &[&Path], extra: &[String]) -> Served {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("stderr.log");
+        let mut cmd = Command::new(ferry_bin());
+        cmd.arg("serve").args(bundles);
+        for k in keys {
+            cmd.arg("--trusted-key").arg(k);
+        }
+        cmd.args(["--listen", "127.0.0.1:0", "--json"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut child = cmd.spawn().expect("starting ferry serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let start: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{e}: {line:?}; stderr: {}",
+                std::fs::read_to_string(&log).unwrap()
+            )
+        });
+        Served {
+            addr: start["address"].as_str().unwrap().to_string(),
+            child: Some(child),
+            start,
+            log,
+            _tmp: tmp,
+        }
+    }
+
+    /// The access log and messages so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
+    /// Sends SIGTERM; the server must exit 0. Returns its stderr.
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        let log = self.log();
+        assert!(exit.success(), "ferry serve exited {exit}: {log}");
+        log
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A raw HTTP/1.1 exchange (`Connection: close`): status, head, body as far as it came.
+fn raw(addr: &str, method: &str, path: &str, headers: &[&str]) -> (u16, String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    if method == "PUT" || method == "POST" || method == "PATCH" {
+        req.push_str("Content-Length: 2\r\n\r\n{}");
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    // A connection cut off may end in a reset: what came before it counts.
+    let _ = s.read_to_end(&mut all);
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head: {:?}", String::from_utf8_lossy(&all)));
+    let head = String::from_utf8_lossy(&all[..end]).to_string();
+    let status = head[9..12].parse().unwrap();
+    (status, head, all[end + 4..].to_vec())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn root_of(p: &Packed) -> Root {
+    let key = ferry::sign::read_public_key(&p.pubkey).unwrap();
+    Bundle::open(&p.dir)
+        .unwrap()
+        .verify(&key)
+        .unwrap()
+        .root()
+        .clone()
+}
+
+/// The repository paths an image answers under: upstream and mirror (prefix `mirror`).
+fn repositories(name: &str) -> [String; 2] {
+    let r = ferry::model::Reference::parse(name).unwrap();
+    let mirror = ferry::naming::Naming::new("localhost", "mirror")
+        .unwrap()
+        .repository(&r)
+        .unwrap();
+    [r.name(), mirror]
+}
+
+fn pack_fixtures() -> Packed {
+    let set = fixtures_small();
+    let mut lines = local_lines(set);
+    lines.push(oci_line(&set.nested_index));
+    pack(&lines, &[])
+}
+
+fn is_nested(root: &Root, img: &ferry::bundle::ImageEntry) -> bool {
+    root.image_graph(img)
+        .unwrap()
+        .nodes
+        .iter()
+        .any(|n| n.depth > 0 && n.is_index())
+}
+
+#[test]
+fn skopeo_copies_every_image_by_either_name_by_tag_and_by_digest() {
+    let p = pack_fixtures();
+    let root = root_of(&p);
+    let s = Served::start(&[&p.dir], &[&p.pubkey], &[]);
+    assert_eq!(s.start["event"], "listening");
+    assert_eq!(s.start["images"], root.images.len());
+    let layout = p.tmp.path().join("pulled");
+    let mut copies = 0;
+    for img in &root.images {
+        let tag = img.tags.first().expect("fixture images have tags");
+        for repo in repositories(&img.name) {
+            for reference in [format!("{repo}:{tag}"), format!("{repo}@{}", img.digest)] {
+                let src = format!("docker://{}/{reference}", s.addr);
+                let raw_manifest = skopeo(["inspect", "--raw", "--tls-verify=false", &src]);
+                assert_eq!(Digest::sha256_of(&raw_manifest), img.digest, "{src}");
+                if is_nested(&root, img) {
+                    // skopeo copies no index of indexes: its top manifest is checked above.
+                    continue;
+                }
+                let dest = format!("oci:{}:image{copies}", layout.display());
+                let out =
+                    skopeo_output(["copy", "--all", "-q", "--src-tls-verify=false", &src, &dest]);
+                assert!(
+                    out.status.success(),
+                    "skopeo copy {src}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                copies += 1;
+            }
+        }
+    }
+    assert!(copies >= 4 * (root.images.len() - 1), "{copies}");
+    let log = s.stop();
+    assert!(
+        log.contains("\"method\":\"GET\""),
+        "an access log line per request:\n{log}"
+    );
+    assert!(
+        !log.contains("ABORTED") && !log.contains("\"error\":\""),
+        "{log}"
+    );
+}
+
+#[test]
+fn skopeo_copies_every_image_into_a_registry_keeping_its_digests() {
+    let p = pack_fixtures();
+    let root = root_of(&p);
+    let s = Served::start(&[&p.dir], &[&p.pubkey], &[]);
+    let target = TestRegistry::plain();
+    let dest = skopeo_tls_args(&target);
+    for (i, img) in root.images.iter().enumerate() {
+        if is_nested(&root, img) {
+            continue;
+        }
+        let [_, mirror] = repositories(&img.name);
+        let src = format!("docker://{}/{mirror}:{}", s.addr, img.tags[0]);
+        let to = format!("docker://{}/served/image{i}:x", target.host());
+        let mut args = vec![
+            "copy".to_string(),
+            "--all".into(),
+            "--preserve-digests".into(),
+            "-q".into(),
+            "--src-tls-verify=false".into(),
+        ];
+        args.extend(dest.dest.clone());
+        args.extend([src.clone(), to]);
+        let out = skopeo_output(&args);
+        assert!(
+            out.status.success(),
+            "skopeo copy {src}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut inspect = vec!["inspect".to_string(), "--raw".into()];
+        inspect.extend(dest.inspect.clone());
+        inspect.push(format!(
+            "docker://{}/served/image{i}@{}",
+            target.host(),
+            img.digest
+        ));
+        assert_eq!(
+            Digest::sha256_of(&skopeo(&inspect)),
+            img.digest,
+            "{}",
+            img.name
+        );
+    }
+    s.stop();
+}
+
+#[test]
+fn the_api_answers_reads_and_refuses_writes_with_405() {
+    let p = pack(&[oci_line(fixtures_small().image("app-a"))], &[]);
+    let root = root_of(&p);
+    let s = Served::start(&[&p.dir], &[&p.pubkey], &[]);
+    let img = &root.images[0];
+    let [upstream, mirror] = repositories(&img.name);
+
+    let (status, head, body) = raw(&s.addr, "GET", "/v2/", &[]);
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(
+        header(&head, "Docker-Distribution-API-Version"),
+        Some("registry/2.0")
+    );
+    assert_eq!(body, b"{}");
+
+    let (status, _, body) = raw(&s.addr, "GET", "/v2/_catalog", &[]);
+    assert_eq!(status, 200);
+    let catalog: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        catalog["repositories"],
+        serde_json::json!([mirror, upstream])
+    );
+
+    let (status, _, body) = raw(&s.addr, "GET", &format!("/v2/{mirror}/tags/list"), &[]);
+    assert_eq!(status, 200);
+    let tags: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(img.tags));
+
+    for method in ["GET", "HEAD"] {
+        let path = format!("/v2/{upstream}/manifests/{}", img.tags[0]);
+        let (status, head, body) = raw(&s.addr, method, &path, &[]);
+        assert_eq!(status, 200, "{head}");
+        assert_eq!(header(&head, "Content-Type"), Some(img.media_type.as_str()));
+        assert_eq!(
+            header(&head, "Docker-Content-Digest"),
+            Some(img.digest.to_string().as_str())
+        );
+        let len: usize = header(&head, "Content-Length").unwrap().parse().unwrap();
+        if method == "GET" {
+            assert_eq!(Digest::sha256_of(&body), img.digest);
+            assert_eq!(len, body.len());
+        } else {
+            assert!(body.is_empty());
+        }
+    }
+
+    // A blob in full, then a range of it (206, the same bytes).
+    let graph = root.image_graph(img).unwrap();
+    let blob = graph.blobs.iter().max_by_key(|b| b.size).unwrap();
+    let path = format!("/v2/{mirror}/blobs/{}", blob.digest);
+    let (status, head, full) = raw(&s.addr, "GET", &path, &[]);
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(Digest::sha256_of(&full), blob.digest);
+    let (status, head, part) = raw(&s.addr, "GET", &path, &["Range: bytes=10-99"]);
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(part, &full[10..100]);
+    assert_eq!(
+        header(&head, "Content-Range"),
+        Some(format!("bytes 10-99/{}", full.len()).as_str())
+    );
+    let (status, head, body) = raw(&s.addr, "HEAD", &path, &[]);
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(
+        header(&head, "Content-Length"),
+        Some(full.len().to_string().as_str())
+    );
+
+    let (status, _, body) = raw(&s.addr, "GET", &format!("/v2/{mirror}/manifests/nope"), &[]);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("MANIFEST_UNKNOWN"));
+    let (status, _, _) = raw(&s.addr, "GET", "/v2/not/served/tags/list", &[]);
+    assert_eq!(status, 404);
+
+    for (method, path) in [
+        ("PUT", format!("/v2/{mirror}/manifests/new")),
+        ("POST", format!("/v2/{mirror}/blobs/uploads/")),
+        ("PATCH", format!("/v2/{mirror}/blobs/uploads/x")),
+        ("DELETE", format!("/v2/{upstream}/manifests/{}", img.digest)),
+        ("DELETE", path.clone()),
+    ] {
+        let (status, head, body) = raw(&s.addr, method, &path, &[]);
+        assert_eq!(status, 405, "{method} {path}: {head}");
+        let e: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(e["errors"][0]["code"], "UNSUPPORTED", "{e}");
+        assert_eq!(header(&head, "Content-Type"), Some("application/json"));
+    }
+    let log = s.stop();
+    assert_eq!(log.matches("\"method\":\"PUT\"").count(), 1, "{log}");
+}
+
+#[test]
+fn a_damaged_chunk_cuts_off_its_blob_names_the_chunk_and_other_blobs_still_serve() {
+    let p = pack(&[oci_line(fixtures_small().image("app-a"))], &[]);
+    let root = root_of(&p);
+    let img = &root.images[0];
+    let [_, mirror] = repositories(&img.name);
+    // The largest blob's last chunk: the damage lies past the first bytes sent, when the blob
+    // has more than one chunk.
+    let blob = root.blobs.iter().max_by_key(|b| b.size).unwrap();
+    let index = *blob.chunks.last().unwrap();
+    let chunk = &root.chunks[index as usize];
+    let key = ferry::sign::read_public_key(&p.pubkey).unwrap();
+    let volume = {
+        let b = Bundle::open(&p.dir).unwrap().verify(&key).unwrap();
+        b.volume_of(chunk).unwrap().path.clone()
+    };
+    flip_byte(&volume, 512 + chunk.offset() + chunk.stored_len() / 2);
+    let other = root
+        .blobs
+        .iter()
+        .find(|b| !b.chunks.contains(&index))
+        .expect("a blob without the damaged chunk");
+
+    let s = Served::start(&[&p.dir], &[&p.pubkey], &[]);
+    let (status, head, body) = raw(
+        &s.addr,
+        "GET",
+        &format!("/v2/{mirror}/blobs/{}", blob.digest),
+        &[],
+    );
+    if status == 200 {
+        let declared: usize = header(&head, "Content-Length").unwrap().parse().unwrap();
+        assert!(body.len() < declared, "{} of {declared} bytes", body.len());
+    } else {
+        assert_eq!(status, 500, "{head}");
+    }
+    let (status, _, body) = raw(
+        &s.addr,
+        "GET",
+        &format!("/v2/{mirror}/blobs/{}", other.digest),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(Digest::sha256_of(&body), other.digest);
+    let log = s.stop();
+    assert!(
+        log.contains(&chunk.digest().to_string()),
+        "the log names the chunk:\n{log}"
+    );
+}
+
+/// An htpasswd file with `user:password` as bcrypt (`htpasswd -B`), or MD5 with `-m`.
+fn htpasswd_file(dir: &Path, kind: &str) -> PathBuf {
+    let path = dir.join(format!("htpasswd{kind}"));
+    let tool = require_tool("htpasswd");
+    let out = Command::new(tool)
+        .args([
+            "-c",
+            "-b",
+            kind,
+            path.to_str().unwrap(),
+            "puller",
+            "s3cret-pw",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+#[test]
+fn with_htpasswd_a_wrong_password_gets_a_basic_challenge_and_the_right_one_pulls() {
+    let p = pack(&[oci_line(fixtures_small().image("app-a"))], &[]);
+    let root = root_of(&p);
+    let img = &root.images[0];
+    let file = htpasswd_file(p.tmp.path(), "-B");
+    let s = Served::start(
+        &[&p.dir],
+        &[&p.pubkey],
+        &["--htpasswd".into(), file.display().to_string()],
+    );
+    assert_eq!(s.start["auth"], true);
+    use base64::Engine as _;
+    let wrong = base64::engine::general_purpose::STANDARD.encode("puller:wrong");
+    for auth in [vec![], vec![format!("Authorization: Basic {wrong}")]] {
+        let auth: Vec<&str> = auth.iter().map(|s| s.as_str()).collect();
+        let (status, head, _) = raw(&s.addr, "GET", "/v2/", &auth);
+        assert_eq!(status, 401, "{head}");
+        let challenge = header(&head, "WWW-Authenticate").unwrap();
+        assert!(challenge.starts_with("Basic "), "{challenge}");
+    }
+    let src = format!(
+        "docker://{}/{}:{}",
+        s.addr,
+        repositories(&img.name)[1],
+        img.tags[0]
+    );
+    let denied = skopeo_output([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "puller:wrong",
+        &src,
+    ]);
+    assert!(!denied.status.success());
+    let layout = p.tmp.path().join("pulled");
+    skopeo([
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--src-creds",
+        "puller:s3cret-pw",
+        &src,
+        &format!("oci:{}:x", layout.display()),
+    ]);
+    let log = s.stop();
+    assert!(log.contains("\"user\":\"puller\""), "{log}");
+    assert!(
+        !log.contains("s3cret-pw") && !log.contains(&wrong),
+        "no secret in the log"
+    );
+}
+
+#[test]
+fn an_htpasswd_file_with_another_hash_kind_is_refused_at_start() {
+    let p = pack(&[oci_line(fixtures_small().image("app-a"))], &[]);
+    let file = htpasswd_file(p.tmp.path(), "-m");
+    let out = ferry([
+        "serve".to_string(),
+        p.dir.display().to_string(),
+        "--trusted-key".into(),
+        p.pubkey.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--htpasswd".into(),
+        file.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("not bcrypt") && t.contains("htpasswd -B"), "{t}");
+}
+
+#[test]
+fn with_tls_skopeo_pulls_trusting_the_ca() {
+    let p = pack(&[oci_line(fixtures_small().image("app-a"))], &[]);
+    let root = root_of(&p);
+    let img = &root.images[0];
+    let tls = support::certs::server_tls(p.tmp.path());
+    let s = Served::start(
+        &[&p.dir],
+        &[&p.pubkey],
+        &[
+            "--tls-cert".into(),
+            tls.server_cert.display().to_string(),
+            "--tls-key".into(),
+            tls.server_key.display().to_string(),
+        ],
+    );
+    assert!(s.start["url"].as_str().unwrap().starts_with("https://"));
+    let cert_dir = tls.skopeo_cert_dir.display().to_string();
+    let src = format!(
+        "docker://{}/{}@{}",
+        s.addr,
+        repositories(&img.name)[0],
+        img.digest
+    );
+    let raw_manifest = skopeo(["inspect", "--raw", "--cert-dir", &cert_dir, &src]);
+    assert_eq!(Digest::sha256_of(&raw_manifest), img.digest);
+    let layout = p.tmp.path().join("pulled");
+    skopeo([
+        "copy",
+        "-q",
+        "--src-cert-dir",
+        &cert_dir,
+        &src,
+        &format!("oci:{}:x", layout.display()),
+    ]);
+    // Without the CA the client refuses the server.
+    let refused = skopeo_output(["inspect", "--raw", &src]);
+    assert!(!refused.status.success());
+    s.stop();
+}
+
+#[test]
+fn several_bundles_add_up() {
+    let set = fixtures_small();
+    let a = pack(&[oci_line(set.image("app-a"))], &[]);
+    let b = pack(&[oci_line(set.image("app-b"))], &[]);
+    let s = Served::start(&[&a.dir, &b.dir], &[&a.pubkey, &b.pubkey], &[]);
+    assert_eq!(s.start["bundles"].as_array().unwrap().len(), 2);
+    for p in [&a, &b] {
+        let img = &root_of(p).images[0];
+        let src = format!(
+            "docker://{}/{}:{}",
+            s.addr,
+            repositories(&img.name)[1],
+            img.tags[0]
+        );
+        let raw_manifest = skopeo(["inspect", "--raw", "--tls-verify=false", &src]);
+        assert_eq!(Digest::sha256_of(&raw_manifest), img.digest);
+    }
+    s.stop();
+}
