@@ -545,3 +545,35 @@ fn several_bundles_add_up() {
     }
     s.stop();
 }
+
+#[test]
+fn sigterm_stops_promptly_with_an_idle_connection_open_and_exits_zero() {
+    let p = pack(&[oci_line(fixtures_small().image("app-a"))], &[]);
+    let root = root_of(&p);
+    let [_, mirror] = repositories(&root.images[0].name);
+    let blob = root.blobs.iter().max_by_key(|b| b.size).unwrap();
+    let s = Served::start(&[&p.dir], &[&p.pubkey], &[]);
+    // An idle keep-alive connection, and a request whose reply is not read yet.
+    let idle = std::net::TcpStream::connect(&s.addr).unwrap();
+    let mut busy = std::net::TcpStream::connect(&s.addr).unwrap();
+    write!(
+        busy,
+        "GET /v2/{mirror}/blobs/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        blob.digest
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let log = s.stop();
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    let mut all = Vec::new();
+    busy.read_to_end(&mut all).unwrap();
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert!(all.starts_with(b"HTTP/1.1 200"), "{log}");
+    assert_eq!(Digest::sha256_of(&all[end + 4..]), blob.digest);
+    drop(idle);
+}
