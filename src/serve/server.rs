@@ -424,3 +424,92 @@ fn pem_error(path: &Path, message: &str) -> ServeError {
         message: message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(out: &[u8]) -> (&str, &[u8]) {
+        let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        (std::str::from_utf8(&out[..end]).unwrap(), &out[end + 4..])
+    }
+
+    #[test]
+    fn a_blob_that_does_not_hash_to_its_digest_is_cut_short_of_its_length() {
+        let data = vec![7u8; 600 * 1024];
+        let wrong = Digest::sha256_of(b"something else");
+        let mut out = Vec::new();
+        let r = stream_blob(
+            &mut out,
+            200,
+            &[],
+            true,
+            &mut &data[..],
+            &wrong,
+            data.len() as u64,
+            None,
+        );
+        let (sent, why) = r.unwrap_err();
+        assert!(why.contains("hash to"), "{why}");
+        let (head, body) = body_of(&out);
+        assert!(
+            head.contains(&format!("Content-Length: {}", data.len())),
+            "{head}"
+        );
+        assert_eq!(body.len() as u64, sent);
+        assert!(body.len() < data.len());
+
+        let right = Digest::sha256_of(&data);
+        let mut out = Vec::new();
+        let r = stream_blob(
+            &mut out,
+            200,
+            &[],
+            true,
+            &mut &data[..],
+            &right,
+            data.len() as u64,
+            None,
+        );
+        assert_eq!(r, Ok(data.len() as u64));
+        assert_eq!(body_of(&out).1, &data[..]);
+    }
+
+    #[test]
+    fn a_range_is_the_slice_and_a_failure_before_any_byte_is_a_500() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(700 * 1024).collect();
+        let d = Digest::sha256_of(&data);
+        let mut out = Vec::new();
+        let range = Some((300_000, 300_009));
+        let r = stream_blob(
+            &mut out,
+            206,
+            &[],
+            true,
+            &mut &data[..],
+            &d,
+            data.len() as u64,
+            range,
+        );
+        assert_eq!(r, Ok(10));
+        assert_eq!(body_of(&out).1, &data[300_000..300_010]);
+
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "chunk sha256:abc damaged",
+                ))
+            }
+        }
+        let mut out = Vec::new();
+        let r = stream_blob(&mut out, 200, &[], true, &mut Broken, &d, 10, None);
+        assert!(r.unwrap_err().1.contains("chunk sha256:abc"));
+        assert!(
+            out.starts_with(b"HTTP/1.1 500"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+}
