@@ -123,7 +123,7 @@ impl<S: Read + Write> Conn<S> {
     }
 
     /// Reads the next request head; gives up when idle for `idle` with nothing read, or
-    /// when `stopping` says so between requests.
+    /// when `stopping` says so between requests (the server stops, or clients wait).
     pub(super) fn next(&mut self, idle: Duration, stopping: &dyn Fn() -> bool) -> Next {
         let since = Instant::now();
         let mut tmp = [0u8; 4096];

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,6 +87,13 @@ impl fmt::Display for AccessEntry {
     }
 }
 
+/// What every worker shares while the server runs.
+struct Ctx<'a> {
+    stop: &'a AtomicBool,
+    queued: &'a AtomicUsize,
+    log: &'a (dyn Fn(&AccessEntry) + Sync),
+}
+
 /// A bound server, not yet answering.
 pub struct Server {
     listener: TcpListener,
@@ -134,28 +141,47 @@ impl Server {
         self.listener.set_nonblocking(true)?;
         let (tx, rx) = mpsc::sync_channel::<TcpStream>(self.workers);
         let rx = Mutex::new(rx);
+        // Connections accepted and not yet taken by a worker: while there are any, workers
+        // close their idle keep-alive connections, so that a new client is not kept waiting.
+        let queued = AtomicUsize::new(0);
+        let ctx = Ctx {
+            stop,
+            queued: &queued,
+            log,
+        };
         std::thread::scope(|s| {
             for _ in 0..self.workers {
                 s.spawn(|| loop {
                     let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     match next {
-                        Ok(tcp) => self.connection(tcp, stop, log),
+                        Ok(tcp) => {
+                            queued.fetch_sub(1, Ordering::SeqCst);
+                            self.connection(tcp, &ctx)
+                        }
                         Err(_) => break,
                     }
                 });
             }
             while !stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
-                    Ok((mut tcp, _)) => loop {
-                        match tx.try_send(tcp) {
-                            Ok(()) => break,
-                            Err(mpsc::TrySendError::Full(back)) if !stop.load(Ordering::SeqCst) => {
-                                tcp = back;
-                                std::thread::sleep(Duration::from_millis(5));
+                    Ok((mut tcp, _)) => {
+                        queued.fetch_add(1, Ordering::SeqCst);
+                        loop {
+                            match tx.try_send(tcp) {
+                                Ok(()) => break,
+                                Err(mpsc::TrySendError::Full(back))
+                                    if !stop.load(Ordering::SeqCst) =>
+                                {
+                                    tcp = back;
+                                    std::thread::sleep(Duration::from_millis(5));
+                                }
+                                Err(_) => {
+                                    queued.fetch_sub(1, Ordering::SeqCst);
+                                    break;
+                                }
                             }
-                            Err(_) => break,
                         }
-                    },
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(TICK / 4),
                     Err(e) => {
                         log::warn!("accepting a connection: {e}");
@@ -168,7 +194,7 @@ impl Server {
         Ok(())
     }
 
-    fn connection(&self, tcp: TcpStream, stop: &AtomicBool, log: &(dyn Fn(&AccessEntry) + Sync)) {
+    fn connection(&self, tcp: TcpStream, ctx: &Ctx<'_>) {
         let peer = tcp
             .peer_addr()
             .map(|a| a.to_string())
@@ -184,27 +210,18 @@ impl Server {
         let _ = tcp.set_nodelay(true);
         match &self.tls {
             Some(cfg) => match rustls::ServerConnection::new(cfg.clone()) {
-                Ok(c) => self.serve(
-                    Conn::new(rustls::StreamOwned::new(c, tcp)),
-                    &peer,
-                    stop,
-                    log,
-                ),
+                Ok(c) => self.serve(Conn::new(rustls::StreamOwned::new(c, tcp)), &peer, ctx),
                 Err(e) => log::warn!("TLS session for {peer}: {e}"),
             },
-            None => self.serve(Conn::new(tcp), &peer, stop, log),
+            None => self.serve(Conn::new(tcp), &peer, ctx),
         }
     }
 
-    fn serve<S: Read + Write>(
-        &self,
-        mut conn: Conn<S>,
-        peer: &str,
-        stop: &AtomicBool,
-        log: &(dyn Fn(&AccessEntry) + Sync),
-    ) {
+    fn serve<S: Read + Write>(&self, mut conn: Conn<S>, peer: &str, ctx: &Ctx<'_>) {
+        let (stop, log) = (ctx.stop, ctx.log);
+        let yield_idle = || stop.load(Ordering::SeqCst) || ctx.queued.load(Ordering::SeqCst) > 0;
         loop {
-            let req = match conn.next(IDLE, &|| stop.load(Ordering::SeqCst)) {
+            let req = match conn.next(IDLE, &yield_idle) {
                 Next::Request(r) => r,
                 Next::Done => return,
                 Next::Bad => {

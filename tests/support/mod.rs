@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod quay_standin;
 pub mod registry;
 pub mod run;
+pub mod served;
 pub mod skopeo;
 pub mod standin;
 pub mod token;
