@@ -18,6 +18,7 @@ pub mod parallel;
 pub mod progress;
 pub mod push;
 pub mod registry;
+pub mod serve;
 pub mod sign;
 pub mod source;
 pub mod target;

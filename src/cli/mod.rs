@@ -22,6 +22,7 @@ mod human;
 mod logger;
 mod progress;
 mod push;
+mod serve;
 mod setup;
 
 use anyhow::Result;
@@ -65,6 +66,7 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::Mirrorsets(_) => "mirrorsets",
         Command::Check(_) => "check",
         Command::Export(_) => "export",
+        Command::Serve(_) => "serve",
         Command::Setup(_) => "setup",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -105,6 +107,7 @@ fn run(cmd: Command) -> Result<i32> {
         Command::Mirrorsets(a) => commands::mirrorsets(a),
         Command::Check(a) => commands::check(a),
         Command::Export(a) => export::export(a),
+        Command::Serve(a) => serve::serve(a),
         Command::Setup(a) => setup::setup(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

@@ -12,6 +12,7 @@ pub mod quay_standin;
 pub mod registry;
 pub mod release;
 pub mod run;
+pub mod served;
 pub mod skopeo;
 pub mod standin;
 pub mod token;
