@@ -31,22 +31,6 @@ fn verify_args(p: &Packed, extra: &[&str]) -> Vec<String> {
     v
 }
 
-/// The error line's segments (split at ": "), each of which must occur once.
-fn assert_no_repeated_segment(out: &std::process::Output) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
-    let segments: Vec<&str> = line.trim_start_matches("error: ").split(": ").collect();
-    for (i, seg) in segments.iter().enumerate() {
-        assert!(
-            !segments[i + 1..].contains(seg),
-            "segment {seg:?} repeats in {line:?}"
-        );
-    }
-}
-
 // ---- item 6: unverified input ----
 
 #[test]

@@ -15,22 +15,6 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Every segment of the error line (split at ": ") occurs once.
-fn assert_no_repeated_segment(out: &Output) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
-    let segments: Vec<&str> = line.trim_start_matches("error: ").split(": ").collect();
-    for (i, seg) in segments.iter().enumerate() {
-        assert!(
-            !segments[i + 1..].contains(seg),
-            "segment {seg:?} repeats in {line:?}"
-        );
-    }
-}
-
 /// `push` arguments without registry flags: bundle, key, target, mirror sets, JSON.
 fn push_args(p: &Packed, target: &TestRegistry) -> Vec<String> {
     let mut args = vec![

@@ -310,3 +310,20 @@ pub fn bundle_mirrorset_file(dir: &Path, file: &str) -> PathBuf {
     );
     found[0].clone()
 }
+
+/// Panics unless every segment of the command's error line (split at ": ") occurs once: an
+/// error names each cause once.
+pub fn assert_no_repeated_segment(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    let segments: Vec<&str> = line.trim_start_matches("error: ").split(": ").collect();
+    for (i, seg) in segments.iter().enumerate() {
+        assert!(
+            !segments[i + 1..].contains(seg),
+            "segment {seg:?} repeats in {line:?}"
+        );
+    }
+}
