@@ -474,3 +474,59 @@ fn an_idle_keep_alive_connection_yields_its_worker_to_a_waiting_client() {
     drop(first);
     s.stop();
 }
+
+/// A container engine's own storage pulls from the server. podman is not installed here, so
+/// the client is skopeo writing into `containers-storage:` (containers/storage, the library
+/// podman and CRI-O store images with; vfs driver in a scratch root), and the image is then
+/// listed from that storage's own image index.
+#[test]
+fn a_container_storage_pulls_an_image_by_its_mirror_name_and_lists_it() {
+    let set = fixtures_small();
+    let img = set.image("multiarch");
+    let p = pack(&[oci_line(img)], &[]);
+    let s = Served::start(&[&p.dir], &[&p.pubkey], &[]);
+    let storage = p.tmp.path().join("storage");
+    let conf = p.tmp.path().join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+            storage.display()
+        ),
+    )
+    .unwrap();
+    let name = format!("quay.io/{}:{}", img.repository, img.tag);
+    let out = Command::new(require_tool("skopeo"))
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .args(["copy", "-q", "--src-tls-verify=false"])
+        .arg(format!("docker://{}/mirror/{name}", s.addr))
+        .arg(format!("containers-storage:{name}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // containers/storage lists its images in vfs-images/images.json: the pulled image is there
+    // under its name, recorded with the digest of the index it was pulled through.
+    let listed: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(storage.join("graph/vfs-images/images.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["names"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n == &name))
+        })
+        .unwrap_or_else(|| panic!("{name} not listed: {listed}"));
+    assert_eq!(
+        entry["digest"].as_str(),
+        Some(img.digest.as_str()),
+        "{entry}"
+    );
+}
