@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs (when missing) and runs all of it:
 # cargo fmt --check, cargo clippy -D warnings, cargo deny, and every test against real
-# registries.
+# registries. The fuzz targets (src/fuzz/, proptest) run bounded with the tests; run them longer
+# with FERRY_FUZZ_CASES=100000 cargo test --release --lib fuzz (docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A run that rewrites golden files or test vectors checks nothing: refuse it here (the tests

@@ -9,6 +9,8 @@ pub mod check;
 pub mod chunk;
 pub mod export;
 pub mod flavor;
+#[cfg(test)]
+mod fuzz;
 pub mod inspect;
 pub mod mirrorset;
 pub mod model;

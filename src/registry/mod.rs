@@ -28,6 +28,8 @@
 
 mod admin;
 mod auth;
+#[cfg(test)]
+mod auth_fuzz;
 mod client;
 mod credentials;
 mod error;
