@@ -1,5 +1,6 @@
 //! The vocabulary shared by every part of ferry: digests, image references, media types.
 
+pub mod civil;
 mod digest;
 pub mod graph;
 pub mod manifest;

@@ -188,11 +188,6 @@ pub struct PackSummary {
     pub blocked: Vec<expand::BlockedEntry>,
 }
 
-/// Formats seconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(secs: u64) -> String {
-    crate::bundle::freshness::rfc3339(secs)
-}
-
 /// Registry clients, one per host, shared by all images, and where each upstream name is read
 /// from (`--source-mirror`).
 pub struct Registries {
@@ -483,7 +478,7 @@ fn pack_with(
     progress.finish();
     let images: Vec<_> = resolved.iter().map(|r| r.entry.clone()).collect();
     let content = RootContent {
-        created: rfc3339(opts.created),
+        created: crate::bundle::freshness::rfc3339(opts.created),
         mtime: opts.created,
         sequence: opts.sequence.unwrap_or(opts.created),
         images,
