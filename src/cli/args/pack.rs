@@ -1,0 +1,62 @@
+//! `ferry pack`'s arguments.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{parse_platform, RegistryArgs};
+
+/// `ferry pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The image list: one reference per line (`#` comments), or an oc-mirror
+    /// ImageSetConfiguration (additionalImages, platform releases and channels, blockedImages,
+    /// archiveSize; sections ferry does not carry yet are refused, naming field and line). A
+    /// line is `SOURCE [NAME]`; SOURCE is a registry reference by tag or digest,
+    /// `oci:PATH[:TAG]` or `docker-archive:PATH`.
+    #[arg(long, value_name = "FILE", required_unless_present = "releases")]
+    pub images: Option<PathBuf>,
+    /// An OpenShift release image to carry with every component its
+    /// release-manifests/image-references lists, all by digest (repeatable).
+    #[arg(long = "release", value_name = "REF")]
+    pub releases: Vec<String>,
+    /// The OpenShift update graph that resolves the ImageSetConfiguration's channels
+    /// (oc-mirror's UPDATE_URL_OVERRIDE; default
+    /// https://api.openshift.com/api/upgrades_info/v1/graph).
+    #[arg(long, value_name = "URL", env = "UPDATE_URL_OVERRIDE")]
+    pub graph_url: Option<String>,
+    /// Read images named under PREFIX (HOST[/PATH]) from MIRROR (HOST[:PORT][/PATH]) instead,
+    /// as registries.conf mirrors do; the bundle keeps the upstream names (repeatable; the
+    /// longest prefix wins). E.g. quay.io=cache.example.com:5000.
+    #[arg(long = "source-mirror", value_name = "PREFIX=MIRROR")]
+    pub source_mirrors: Vec<String>,
+    /// The secret key to sign with (from `ferry keygen`).
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+    /// Output directory (new or empty, or an interrupted pack of the same list to resume).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Largest volume file: `fat32` (4GiB − 1 byte, the largest file FAT32 holds), bytes, or a
+    /// number with a unit: SI kB, MB, GB, TB (powers of 1000; 4.7GB) or binary KiB, MiB, GiB,
+    /// TiB and K, M, G, T (powers of 1024). 0 means a single volume. Default: the
+    /// ImageSetConfiguration's archiveSize (GiB) when it has one, else fat32.
+    #[arg(long, value_name = "SIZE")]
+    pub volume_size: Option<String>,
+    /// Parallel workers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Carry only these platforms of multi-arch images (repeatable), e.g. linux/amd64. The
+    /// index keeps its original bytes and digest.
+    /// A single-platform image of another platform is refused.
+    #[arg(long = "platform", value_name = "OS/ARCH", value_parser = parse_platform)]
+    pub platforms: Vec<String>,
+    /// zstd compression level for chunks that compress.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub zstd_level: i32,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
