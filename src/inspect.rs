@@ -25,6 +25,33 @@ pub struct ImageInfo {
     pub platforms_absent: Vec<String>,
     /// Sum of the sizes of the blobs it uses.
     pub size: u64,
+    /// Signatures, attestations, SBOMs and referrers attached to it or its index children.
+    pub attached: Vec<AttachedInfo>,
+}
+
+/// One artifact attached to an image.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachedInfo {
+    /// `sig`, `att`, `sbom` or `referrer`.
+    pub kind: crate::bundle::root::AttachmentKind,
+    /// The digest it is attached to (the image's, or an index child's).
+    pub subject: Digest,
+    /// Its name in the bundle (the image's repository, with its tag or digest).
+    pub name: String,
+    /// Its manifest digest.
+    pub digest: Digest,
+    /// For a referrer, its artifact type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+/// The release signatures a bundle carries for one release.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseSignatures {
+    /// The release image's digest.
+    pub release: Digest,
+    /// How many signatures.
+    pub count: usize,
 }
 
 /// One volume.
@@ -68,8 +95,10 @@ pub struct BundleInfo {
     pub tool: String,
     /// Volume count of the set.
     pub volume_count: usize,
-    /// Images.
+    /// Images (attached artifacts are listed under their image).
     pub images: Vec<ImageInfo>,
+    /// Release signatures carried, by release digest.
+    pub release_signatures: Vec<ReleaseSignatures>,
     /// Volumes present.
     pub volumes: Vec<VolumeInfo>,
     /// Blobs.
@@ -99,10 +128,49 @@ fn total(sizes: impl Iterator<Item = u64>) -> u64 {
 }
 
 fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
+    let attached_to = |img: &crate::bundle::root::ImageEntry| -> Vec<AttachedInfo> {
+        let repo = |name: &str| {
+            crate::model::Reference::parse(name)
+                .map(|r| r.name())
+                .unwrap_or_default()
+        };
+        let own = repo(&img.name);
+        root.images
+            .iter()
+            .filter_map(|a| Some((a, a.attached.as_ref()?)))
+            .filter(|(a, at)| {
+                repo(&a.name) == own
+                    && (at.subject == img.digest
+                        || img.platforms.iter().any(|p| p.digest == at.subject))
+            })
+            .map(|(a, at)| AttachedInfo {
+                kind: at.kind,
+                subject: at.subject.clone(),
+                name: a.name.clone(),
+                digest: a.digest.clone(),
+                artifact_type: at.artifact_type.clone(),
+            })
+            .collect()
+    };
+    let mut release_signatures: Vec<ReleaseSignatures> = Vec::new();
+    for sig in &root.release_signatures {
+        match release_signatures
+            .iter_mut()
+            .find(|r| r.release == sig.release)
+        {
+            Some(r) => r.count += 1,
+            None => release_signatures.push(ReleaseSignatures {
+                release: sig.release.clone(),
+                count: 1,
+            }),
+        }
+    }
     let images: Vec<ImageInfo> = root
         .images
         .iter()
+        .filter(|img| img.attached.is_none())
         .map(|img| ImageInfo {
+            attached: attached_to(img),
             source: img.source.clone(),
             name: img.name.clone(),
             digest: img.digest.clone(),
@@ -158,6 +226,7 @@ fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
             bundle_bytes: total(volumes.iter().map(|v| v.file_size)),
         },
         images,
+        release_signatures,
         volumes,
         blobs: root.blobs.len(),
         chunks: root.chunks.len(),
@@ -194,6 +263,18 @@ pub fn render(i: &BundleInfo) -> String {
         if !img.platforms_absent.is_empty() {
             let _ = writeln!(s, "    left out:  {}", img.platforms_absent.join(", "));
         }
+        for a in &img.attached {
+            let of = if a.subject == img.digest {
+                String::new()
+            } else {
+                format!(" of {}", a.subject)
+            };
+            let what = a.artifact_type.as_deref().unwrap_or("");
+            let _ = writeln!(s, "    {}{of}: {} {what}", a.kind.word(), a.digest);
+        }
+    }
+    for r in &i.release_signatures {
+        let _ = writeln!(s, "release signatures of {}: {}", r.release, r.count);
     }
     let _ = writeln!(s, "\nvolumes ({} of {}):", i.volumes.len(), i.volume_count);
     for v in &i.volumes {

@@ -15,6 +15,9 @@ use crate::model::{Digest, MediaType};
 
 /// The format version this ferry writes (1.1: the root has a `sequence`, SPEC.md §4.5).
 pub const FORMAT_VERSION: &str = "1.1";
+/// The format version of a root that uses the fields of 1.2 (artifacts attached to images,
+/// release signatures: SPEC.md §4.6, §4.7); a root without them stays [`FORMAT_VERSION`].
+pub const FORMAT_VERSION_ATTACHED: &str = "1.2";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
 
@@ -155,6 +158,91 @@ pub struct ImageEntry {
     /// Non-distributable ("foreign") layers referenced but not carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign: Vec<Digest>,
+    /// Format 1.2: this image is an artifact attached to another image of the same repository
+    /// (a cosign signature, attestation or SBOM, or an OCI 1.1 referrer); absent for an image
+    /// asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<Attachment>,
+}
+
+/// How an artifact is attached to its subject (SPEC.md §4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachmentKind {
+    /// A cosign signature, the tag `sha256-<hex>.sig`.
+    Sig,
+    /// A cosign attestation, the tag `sha256-<hex>.att`.
+    Att,
+    /// A cosign SBOM, the tag `sha256-<hex>.sbom`.
+    Sbom,
+    /// An OCI 1.1 referrer: a manifest whose `subject` is the image, listed by the referrers
+    /// API or the fallback tag `sha256-<hex>`.
+    Referrer,
+}
+
+impl AttachmentKind {
+    /// The cosign tag kinds, with their tag suffixes.
+    pub const COSIGN: [(AttachmentKind, &'static str); 3] = [
+        (AttachmentKind::Sig, "sig"),
+        (AttachmentKind::Att, "att"),
+        (AttachmentKind::Sbom, "sbom"),
+    ];
+
+    /// The word for it in messages: `signature`, `attestation`, `sbom`, `referrer`.
+    pub fn word(self) -> &'static str {
+        match self {
+            AttachmentKind::Sig => "signature",
+            AttachmentKind::Att => "attestation",
+            AttachmentKind::Sbom => "sbom",
+            AttachmentKind::Referrer => "referrer",
+        }
+    }
+}
+
+/// What an attached artifact belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The digest it is attached to: an image's top manifest or one of its index children.
+    pub subject: Digest,
+    /// How it is attached.
+    pub kind: AttachmentKind,
+    /// For a referrer: its `artifactType` (or config media type), as the referrers list shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+/// Format 1.2: one OpenShift release signature from a signature store (SPEC.md §4.7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSignature {
+    /// The release image's digest.
+    pub release: Digest,
+    /// The store's number for it: `signature-<index>`, from 1.
+    pub index: u32,
+    /// The signature file's bytes, base64 (standard alphabet, padded).
+    pub data: String,
+}
+
+impl ReleaseSignature {
+    /// An entry for the signature `bytes` of `release`.
+    pub fn new(release: Digest, index: u32, bytes: &[u8]) -> Self {
+        ReleaseSignature {
+            release,
+            index,
+            data: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The signature bytes.
+    pub fn bytes(&self) -> Result<Vec<u8>, RootError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.data)
+            .map_err(|e| {
+                RootError::Inconsistent(format!(
+                    "signature {} of release {}: {e}",
+                    self.index, self.release
+                ))
+            })
+    }
 }
 
 impl ImageEntry {
@@ -301,6 +389,9 @@ pub struct Root {
     pub blobs: Vec<BlobEntry>,
     /// Every stored chunk.
     pub chunks: Vec<ChunkEntry>,
+    /// Format 1.2: OpenShift release signatures, by release digest and index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_signatures: Vec<ReleaseSignature>,
 }
 
 #[cfg(test)]
@@ -328,6 +419,7 @@ impl Root {
             manifests: vec![],
             blobs: vec![],
             chunks: vec![],
+            release_signatures: vec![],
         }
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::journal::{Journal, JournalHeader, JournalRecord};
 use super::root::{
     BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
-    FORMAT_VERSION,
+    FORMAT_VERSION, FORMAT_VERSION_ATTACHED,
 };
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
@@ -52,6 +52,8 @@ pub struct RootContent {
     pub manifests: Vec<ManifestEntry>,
     /// Chunking parameters used.
     pub chunking: ChunkingInfo,
+    /// OpenShift release signatures to carry (format 1.2).
+    pub release_signatures: Vec<crate::bundle::root::ReleaseSignature>,
 }
 
 /// A finished bundle's figures.
@@ -298,8 +300,17 @@ impl BundleWriter {
         let current = self.current.take().expect("a volume is open");
         let mut sizes = self.done_volumes.clone();
         sizes.push(current.data_len());
+        // A root is 1.2 only when it uses 1.2's fields, so that a bundle of plain images is
+        // still read by a ferry that reads 1.1 without a warning.
+        let uses_1_2 = !content.release_signatures.is_empty()
+            || content.images.iter().any(|i| i.attached.is_some());
+        let format = if uses_1_2 {
+            FORMAT_VERSION_ATTACHED
+        } else {
+            FORMAT_VERSION
+        };
         let mut root = Root {
-            format: FORMAT_VERSION.to_string(),
+            format: format.to_string(),
             bundle_id: String::new(),
             created: content.created,
             sequence: Some(content.sequence.max(content.mtime)),
@@ -318,6 +329,7 @@ impl BundleWriter {
             manifests: content.manifests,
             blobs: std::mem::take(&mut self.blobs),
             chunks: std::mem::take(&mut self.chunks),
+            release_signatures: content.release_signatures,
         };
         // The id is derived from the content, so that a reproducible pack gets the same id.
         root.bundle_id = Digest::sha256_of(&root.to_json()).hex()[..32].to_string();

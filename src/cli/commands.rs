@@ -132,6 +132,15 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
         sequence: pack_sequence(&a.key, created),
         source_mirrors,
         graph_url: a.graph_url.clone(),
+        signatures: match a.signatures {
+            args::SignaturesArg::All => ferry::pack::attached::Signatures::All,
+            args::SignaturesArg::None => ferry::pack::attached::Signatures::None,
+        },
+        signature_store: match a.signature_store.as_deref().map(str::trim) {
+            Some("none") => None,
+            Some(url) if !url.is_empty() => Some(url.to_string()),
+            _ => Some(ferry::pack::release_sigs::DEFAULT_STORE.to_string()),
+        },
     };
     let what = match &a.images {
         Some(p) => p.display().to_string(),
@@ -166,6 +175,19 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
                 r.version.as_deref().unwrap_or("version unknown"),
                 r.components
             )?;
+        }
+        let att = &summary.attached;
+        if att.total() > 0 {
+            outln!(
+                "attached: {} signature(s), {} attestation(s), {} SBOM(s), {} referrer(s)",
+                att.signatures,
+                att.attestations,
+                att.sboms,
+                att.referrers
+            )?;
+        }
+        if summary.release_signatures > 0 {
+            outln!("release signatures: {}", summary.release_signatures)?;
         }
         outln!(
             "bundle {} : {} images, {} unique blobs ({}) in {} volume(s) of {} in all, packed in {} \

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    build, default_name, write_bundle, MirrorInput, MirrorSetError, Options, Scope, WrittenFiles,
+    build, default_name, signatures, write_bundle, write_bundle_file, MirrorInput, MirrorSetError,
+    Options, Scope, WrittenFiles,
 };
 use crate::bundle::Root;
 use crate::model::{Reference, ReferenceError};
@@ -55,7 +56,9 @@ pub fn bundle_tag(root: &Root) -> &str {
 /// Writes the mirror sets for every image of `root` mirrored under `naming` into `out`, with
 /// entries as wide as `scope`, beside those of earlier bundles ([`write_bundle`]): resources
 /// named `ferry-<target>-<bundle id, 12 digits>`, so that applying them adds to the objects of
-/// earlier bundles instead of replacing them. Returns the files and what was merged.
+/// earlier bundles instead of replacing them; with the bundle's release signatures, their
+/// ConfigMap beside them (`release-signatures-ID.yaml`). Returns the files and what was
+/// merged.
 pub fn write_for_root(
     root: &Root,
     naming: &Naming,
@@ -63,7 +66,9 @@ pub fn write_for_root(
     out: &Path,
 ) -> Result<WrittenFiles, BundleMirrorSetError> {
     let mut inputs = Vec::new();
-    for img in &root.images {
+    // An attached artifact lives in its subject's repository, which the subject's entry
+    // already redirects.
+    for img in root.images.iter().filter(|i| i.attached.is_none()) {
         let name = Reference::parse(&img.name).map_err(|source| BundleMirrorSetError::BadName {
             name: img.name.clone(),
             source,
@@ -79,8 +84,20 @@ pub fn write_for_root(
         ..Default::default()
     };
     let sets = build(&inputs, naming, &opts).map_err(BundleMirrorSetError::Build)?;
-    write_bundle(out, &sets, bundle_tag(root)).map_err(|source| BundleMirrorSetError::Write {
+    let werr = |source| BundleMirrorSetError::Write {
         out: out.to_path_buf(),
         source,
-    })
+    };
+    let mut written = write_bundle(out, &sets, bundle_tag(root)).map_err(werr)?;
+    if !root.release_signatures.is_empty() {
+        let name = format!("ferry-release-signatures-{}", bundle_tag(root));
+        let text = signatures::render(&name, &root.release_signatures)
+            .map_err(BundleMirrorSetError::Build)?;
+        let (path, note) =
+            write_bundle_file(out, signatures::SIGNATURES_FILE, &text, bundle_tag(root))
+                .map_err(werr)?;
+        written.notes.extend(note);
+        written.files.push(path);
+    }
+    Ok(written)
 }

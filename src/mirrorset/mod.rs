@@ -23,6 +23,7 @@ mod bundle;
 mod merge;
 mod plan;
 mod render;
+pub mod signatures;
 mod validate;
 mod write;
 
@@ -34,7 +35,7 @@ use crate::naming::{Naming, NamingError};
 pub use bundle::{bundle_tag, scope_for, write_for_root, BundleMirrorSetError};
 pub use plan::{plan, MirrorEntry, MirrorPlan};
 pub use validate::{default_name, is_dns1123_subdomain, is_valid_mirror, is_valid_source};
-pub use write::{bundle_file_name, write_all, write_bundle, WrittenFiles};
+pub use write::{bundle_file_name, write_all, write_bundle, write_bundle_file, WrittenFiles};
 
 /// File name of the `ImageDigestMirrorSet`.
 pub const IDMS_FILE: &str = "imagedigestmirrorset.yaml";

@@ -50,28 +50,8 @@ pub fn write_bundle(
         if name == REGISTRIES_CONF_FILE {
             continue;
         }
-        let path = dir.join(bundle_file_name(name, id));
-        match fs::read_to_string(&path) {
-            Ok(existing) if existing == content => {
-                out.notes
-                    .push(format!("{} is already there, unchanged", path.display()));
-            }
-            // This bundle's files for another target, prefix or scope (a push retried with
-            // other flags): replaced, and said so.
-            Ok(existing) if existing.starts_with(GENERATED) => {
-                write_atomically(dir, &path, content).map_err(werr(&path))?;
-                out.notes.push(format!(
-                    "replaced {}: it held this bundle's mirror sets for another target, prefix \
-                     or scope",
-                    path.display()
-                ));
-            }
-            Ok(_) => return Err(MirrorSetError::Exists { path }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                write_atomically(dir, &path, content).map_err(werr(&path))?
-            }
-            Err(e) => return Err(werr(&path)(e)),
-        }
+        let (path, note) = write_bundle_file(dir, name, content, id)?;
+        out.notes.extend(note);
         out.files.push(path);
     }
     let path = dir.join(REGISTRIES_CONF_FILE);
@@ -95,6 +75,44 @@ pub fn write_bundle(
     }
     out.files.push(path);
     Ok(out)
+}
+
+/// Writes one file of a bundle, `name` with `id` in it (`imagedigestmirrorset-ID.yaml`), into
+/// `dir` (which must exist), by [`write_bundle`]'s rules: left when the same, replaced with a
+/// note when ferry wrote it, refused otherwise. Returns its path and the note.
+pub fn write_bundle_file(
+    dir: &Path,
+    name: &str,
+    content: &str,
+    id: &str,
+) -> Result<(PathBuf, Option<String>), MirrorSetError> {
+    let werr = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| MirrorSetError::Write { path, source }
+    };
+    let path = dir.join(bundle_file_name(name, id));
+    let note = match fs::read_to_string(&path) {
+        Ok(existing) if existing == content => {
+            Some(format!("{} is already there, unchanged", path.display()))
+        }
+        // This bundle's files for another target, prefix or scope (a push retried with other
+        // flags): replaced, and said so.
+        Ok(existing) if existing.starts_with(GENERATED) => {
+            write_atomically(dir, &path, content).map_err(werr(&path))?;
+            Some(format!(
+                "replaced {}: it held this bundle's mirror sets for another target, prefix or \
+                 scope",
+                path.display()
+            ))
+        }
+        Ok(_) => return Err(MirrorSetError::Exists { path }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            write_atomically(dir, &path, content).map_err(werr(&path))?;
+            None
+        }
+        Err(e) => return Err(werr(&path)(e)),
+    };
+    Ok((path, note))
 }
 
 /// Writes every file of `sets` into `dir` (created if missing), each through a temporary file

@@ -6,6 +6,7 @@ pub mod graph;
 pub mod manifest;
 pub mod media_type;
 mod reference;
+pub mod referrers;
 
 pub use digest::{Digest, DigestAlgorithm, DigestError, DigestingReader, Hasher};
 pub use media_type::MediaType;

@@ -4,6 +4,7 @@
 //! deterministic order. Blobs are then fetched, hashed, chunked and compressed by parallel
 //! workers, and written in plan order, so the same input always gives the same bundle bytes.
 
+pub mod attached;
 pub mod checks;
 pub mod expand;
 pub mod graph_api;
@@ -13,7 +14,9 @@ pub mod list;
 pub mod lock;
 pub mod mirrors;
 mod pipeline;
+pub mod registries;
 pub mod release;
+pub mod release_sigs;
 pub mod resolve;
 pub mod sequence;
 pub mod version;
@@ -25,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::bundle::root::{ChunkingInfo, ManifestEntry};
+use crate::bundle::root::{ChunkingInfo, ManifestEntry, ReleaseSignature};
 use crate::bundle::volume;
 use crate::bundle::writer::{BundleWriter, RootContent};
 use crate::bundle::BundleError;
@@ -33,14 +36,13 @@ use crate::chunk::ChunkParams;
 use crate::model::manifest::Referenced;
 use crate::model::{Digest, Reference};
 use crate::progress::Progress;
-use crate::registry::{ClientOptions, Registry};
+use crate::registry::ClientOptions;
 use crate::sign::SecretKey;
-use crate::source::{
-    DockerArchiveSource, ImageSource, OciLayoutSource, RegistrySource, SourceError,
-};
+use crate::source::{DockerArchiveSource, ImageSource, OciLayoutSource, SourceError};
 use imageset::PackInput;
 use list::{ImageRequest, SourceSpec};
 use mirrors::SourceMirror;
+pub use registries::Registries;
 use resolve::{resolve, ResolveError, Resolved};
 
 /// The default volume size: 4 GiB − 1 byte, the largest file FAT32 holds.
@@ -98,6 +100,12 @@ pub enum PackError {
     /// A channel's releases could not be chosen.
     #[error(transparent)]
     Channel(#[from] graph_api::ChannelError),
+    /// The artifacts attached to an image could not be looked for or read.
+    #[error(transparent)]
+    Attached(#[from] attached::AttachedError),
+    /// A release's signatures could not be read from the signature store.
+    #[error(transparent)]
+    ReleaseSignatures(#[from] release_sigs::StoreError),
     /// The input leaves nothing to pack (it names nothing, or blockedImages took everything),
     /// or the update graph and a release disagree.
     #[error("{0}")]
@@ -127,6 +135,11 @@ pub struct PackOptions {
     /// `--graph-url`: the OCP update graph to resolve channels through (default
     /// [`graph_api::OCP_GRAPH_URL`]).
     pub graph_url: Option<String>,
+    /// `--signatures`: whether signatures, attestations, SBOMs and referrers travel with
+    /// the images.
+    pub signatures: attached::Signatures,
+    /// `--signature-store`: where release signatures are read from; `None` to carry none.
+    pub signature_store: Option<String>,
 }
 
 impl PackOptions {
@@ -186,45 +199,11 @@ pub struct PackSummary {
     pub releases: Vec<expand::PackedRelease>,
     /// Images `blockedImages` kept out, and which entry matched.
     pub blocked: Vec<expand::BlockedEntry>,
-}
-
-/// Registry clients, one per host, shared by all images, and where each upstream name is read
-/// from (`--source-mirror`).
-pub struct Registries {
-    options: ClientOptions,
-    mirrors: Vec<SourceMirror>,
-    clients: std::sync::Mutex<HashMap<String, Registry>>,
-}
-
-impl Registries {
-    /// A client cache with `options`, reading through `mirrors`.
-    pub fn new(options: ClientOptions, mirrors: Vec<SourceMirror>) -> Self {
-        Registries {
-            options,
-            mirrors,
-            clients: Default::default(),
-        }
-    }
-
-    /// A source for the upstream image `reference`, read where `--source-mirror` says.
-    pub fn source(
-        &self,
-        reference: &Reference,
-    ) -> Result<RegistrySource, crate::registry::RegistryError> {
-        let from = mirrors::source_of(&self.mirrors, reference);
-        Ok(RegistrySource::new(self.get(from.registry())?, from))
-    }
-
-    /// The client for `host`.
-    pub fn get(&self, host: &str) -> Result<Registry, crate::registry::RegistryError> {
-        let mut c = self.clients.lock().expect("lock");
-        if let Some(r) = c.get(host) {
-            return Ok(r.clone());
-        }
-        let r = Registry::new(host, &self.options)?;
-        c.insert(host.to_string(), r.clone());
-        Ok(r)
-    }
+    /// Signatures, attestations, SBOMs and referrers carried with the images (not counted in
+    /// `images`).
+    pub attached: attached::AttachedCounts,
+    /// Release signatures carried from the signature store.
+    pub release_signatures: usize,
 }
 
 fn open_source(
@@ -347,7 +326,18 @@ pub fn pack_input(
             expanded.blocked.len()
         )));
     }
-    let mut summary = pack_with(&expanded.requests, key, opts, progress, &registries)?;
+    let (signatures, sig_notes, sig_warnings) =
+        release_sigs::for_releases(&expanded.releases, opts)?;
+    let mut summary = pack_with(
+        &expanded.requests,
+        key,
+        opts,
+        progress,
+        &registries,
+        signatures,
+    )?;
+    summary.notes.extend(sig_notes);
+    summary.warnings.extend(sig_warnings);
     summary.notes.extend(expanded.notes);
     summary.releases = expanded.releases;
     summary.blocked = expanded.blocked;
@@ -363,7 +353,7 @@ pub fn pack(
 ) -> Result<PackSummary, PackError> {
     check_options(opts)?;
     let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
-    pack_with(requests, key, opts, progress, &registries)
+    pack_with(requests, key, opts, progress, &registries, Vec::new())
 }
 
 fn check_options(opts: &PackOptions) -> Result<(), PackError> {
@@ -386,6 +376,7 @@ fn pack_with(
     opts: &PackOptions,
     progress: &dyn Progress,
     registries: &Registries,
+    release_signatures: Vec<ReleaseSignature>,
 ) -> Result<PackSummary, PackError> {
     // Held until this function returns: one pack at a time writes into `opts.out`.
     let _lock = lock::OutLock::acquire(&opts.out)?;
@@ -394,9 +385,21 @@ fn pack_with(
     let results = resolve_all(requests, registries, opts, progress);
     progress.finish();
     let checks::Checked {
-        resolved,
+        mut resolved,
         mut notes,
     } = checks::check(requests, results)?;
+    match opts.signatures {
+        attached::Signatures::All => {
+            let (found, found_notes) =
+                attached::discover(&resolved, registries, opts.jobs, progress)?;
+            resolved.extend(found);
+            notes.extend(found_notes);
+        }
+        attached::Signatures::None => notes.push(
+            "--signatures none: no signatures, attestations, SBOMs or referrers carried".into(),
+        ),
+    }
+    let attached = attached::AttachedCounts::of(&resolved);
     let mut warnings = Vec::new();
     for r in &resolved {
         notes.extend(r.notes.iter().cloned());
@@ -489,6 +492,7 @@ fn pack_with(
             avg: params.avg,
             max: params.max,
         },
+        release_signatures: release_signatures.clone(),
     };
     let written = writer.finish(content, key, opts.volume_size)?;
     Ok(PackSummary {
@@ -496,6 +500,7 @@ fn pack_with(
         root_digest: written.root_digest,
         images: resolved
             .iter()
+            .filter(|r| r.entry.attached.is_none())
             .map(|r| PackedImage {
                 source: r.entry.source.clone(),
                 name: r.entry.name.clone(),
@@ -519,6 +524,8 @@ fn pack_with(
         warnings,
         releases: Vec::new(),
         blocked: Vec::new(),
+        attached,
+        release_signatures: release_signatures.len(),
     })
 }
 

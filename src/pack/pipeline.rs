@@ -308,6 +308,8 @@ mod tests {
             sequence: None,
             source_mirrors: Vec::new(),
             graph_url: None,
+            signatures: Default::default(),
+            signature_store: None,
         };
         super::super::pack(
             &requests,

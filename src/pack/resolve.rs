@@ -256,6 +256,7 @@ pub fn resolve(
             })
             .collect(),
         foreign: graph.foreign.iter().map(|f| f.digest.clone()).collect(),
+        attached: None,
     };
     let manifests = graph
         .nodes

@@ -5,6 +5,7 @@
 pub mod copy;
 pub mod history;
 mod ledger;
+mod referrers;
 mod workflow;
 
 use serde::Serialize;
@@ -141,7 +142,8 @@ pub(crate) fn push_hinted(
     hint: HintFn<'_>,
 ) -> PushReport {
     let before = target.stats();
-    let images = copy::copy_bundle(bundle, target, naming, jobs, progress, "push", hint);
+    let mut images = copy::copy_bundle(bundle, target, naming, jobs, progress, "push", hint);
+    referrers::list_at_target(bundle, target, naming, &mut images);
     let after = target.stats();
     PushReport {
         bundle_id: bundle.root().bundle_id.clone(),

@@ -341,6 +341,66 @@ impl AdminClient {
         body: Option<&serde_json::Value>,
         timeout: Option<Duration>,
     ) -> Result<AdminResponse, AdminError> {
+        let (url, status, raw) =
+            self.exchange(scheme, method, path, headers, body, timeout, MAX_BODY)?;
+        let body = if raw.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&raw).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&raw).into_owned())
+            })
+        };
+        Ok(AdminResponse {
+            method,
+            url,
+            status,
+            body,
+            host: self.host.clone(),
+        })
+    }
+
+    /// `GET path`: the status and the body's exact bytes, at most `max` of them (a longer body
+    /// is an error); for files that are not JSON (a release signature).
+    pub fn get_bytes(&self, path: &str, max: u64) -> Result<(u16, Vec<u8>), AdminError> {
+        let fetch = |scheme: &str, limit| {
+            let (url, status, raw) =
+                self.exchange(scheme, "GET", path, &[], None, limit, max + 1)?;
+            if raw.len() as u64 > max {
+                return Err(AdminError::Protocol {
+                    host: self.host.clone(),
+                    method: "GET",
+                    url,
+                    message: format!("the answer is larger than {max} bytes"),
+                });
+            }
+            Ok((status, raw))
+        };
+        let known = *self.scheme.lock().expect("scheme lock");
+        if let Some(scheme) = known {
+            return fetch(scheme, None);
+        }
+        let (scheme, r) = transport::https_then_http(
+            &self.host,
+            self.insecure,
+            |e| matches!(e, AdminError::PlainHttp { .. }),
+            fetch,
+        )?;
+        *self.scheme.lock().expect("scheme lock") = Some(scheme);
+        Ok(r)
+    }
+
+    /// One exchange: the URL, status and (at most `max` bytes of) the body.
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        &self,
+        scheme: &str,
+        method: &'static str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+        timeout: Option<Duration>,
+        max: u64,
+    ) -> Result<(String, u16, Vec<u8>), AdminError> {
         let url = format!("{scheme}://{}{path}", self.host);
         log::debug!("{method} {url}");
         let mut req = self
@@ -378,27 +438,14 @@ impl AdminClient {
         log::debug!("{method} {url} -> {status}");
         let mut raw = Vec::new();
         resp.into_reader()
-            .take(MAX_BODY)
+            .take(max)
             .read_to_end(&mut raw)
             .map_err(|e| AdminError::Transport {
                 host: self.host.clone(),
                 url: url.clone(),
                 message: format!("reading the answer: {e}"),
             })?;
-        let body = if raw.iter().all(u8::is_ascii_whitespace) {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&raw).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&raw).into_owned())
-            })
-        };
-        Ok(AdminResponse {
-            method,
-            url,
-            status,
-            body,
-            host: self.host.clone(),
-        })
+        Ok((url, status, raw))
     }
 }
 

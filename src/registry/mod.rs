@@ -6,6 +6,7 @@
 //! digest it is given, and streams blobs both ways.
 
 // Layering: each module uses only those listed after it (no import loops).
+//   referrers  -> client, http, auth, error  (the OCI 1.1 referrers API on `Registry`)
 //   client     -> resume, upload, http, wire, transport, auth, credentials, error, options,
 //                 source, stats
 //   resume     -> http, error, retry  (blob downloads resumed after a cut)
@@ -36,6 +37,7 @@ mod error;
 mod helper;
 mod http;
 mod options;
+mod referrers;
 mod resume;
 mod retry;
 mod source;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{parse_platform, RegistryArgs};
 
@@ -30,6 +30,17 @@ pub struct PackArgs {
     /// longest prefix wins). E.g. quay.io=cache.example.com:5000.
     #[arg(long = "source-mirror", value_name = "PREFIX=MIRROR")]
     pub source_mirrors: Vec<String>,
+    /// Which artifacts attached to the images travel with them: `all` that exist (cosign
+    /// signatures, attestations and SBOMs, the tags sha256-<hex>.sig/.att/.sbom, and OCI 1.1
+    /// referrers, for every image and every index child, from the same repository) or `none`.
+    #[arg(long, value_enum, value_name = "WHICH", default_value_t = SignaturesArg::All)]
+    pub signatures: SignaturesArg,
+    /// Where OpenShift release signatures are read from (the files
+    /// URL/sha256=<hex>/signature-<n>), or `none` to carry none (oc-mirror's
+    /// OCP_SIGNATURE_URL; default
+    /// https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release).
+    #[arg(long, value_name = "URL", env = "OCP_SIGNATURE_URL")]
+    pub signature_store: Option<String>,
     /// The secret key to sign with (from `ferry keygen`).
     #[arg(long, value_name = "PATH")]
     pub key: PathBuf,
@@ -59,4 +70,13 @@ pub struct PackArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--signatures`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SignaturesArg {
+    /// Every signature, attestation, SBOM and referrer that exists.
+    All,
+    /// None of them.
+    None,
 }
