@@ -79,3 +79,46 @@ impl ReleaseSignature {
         base64::engine::general_purpose::STANDARD.decode(&self.data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::root::{Root, RootError};
+
+    #[test]
+    fn release_signatures_round_trip_and_bad_base64_is_refused() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let mut root = Root::empty_for_tests(id, Some(1));
+        let release = Digest::sha256_of(b"release");
+        root.release_signatures = vec![ReleaseSignature::new(release.clone(), 1, b"\x00\xffsig")];
+        let back = Root::from_json(&root.to_json()).unwrap();
+        assert_eq!(back.release_signatures[0].bytes().unwrap(), b"\x00\xffsig");
+        root.release_signatures[0].data = "not base64!".into();
+        let e = Root::from_json(&root.to_json()).unwrap_err();
+        assert!(matches!(e, RootError::Inconsistent(_)), "{e:?}");
+        assert!(e.to_string().contains(&release.to_string()), "{e}");
+    }
+
+    #[test]
+    fn kinds_are_named_as_the_spec_says() {
+        let a = Attachment {
+            subject: Digest::sha256_of(b"s"),
+            kind: AttachmentKind::Referrer,
+            artifact_type: Some("application/spdx+json".into()),
+        };
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["kind"], "referrer");
+        assert_eq!(v["artifact_type"], "application/spdx+json");
+        let kinds: Vec<String> = AttachmentKind::COSIGN
+            .iter()
+            .map(|(k, _)| {
+                serde_json::to_value(k)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(kinds, ["sig", "att", "sbom"]);
+    }
+}

@@ -126,6 +126,8 @@ fn next_step(files: &[PathBuf]) -> Option<String> {
     };
     let mut sets = of(IDMS_FILE);
     sets.extend(of(ITMS_FILE));
+    // The release signatures the cluster-version operator verifies updates with.
+    sets.extend(of(ferry::mirrorset::signatures::SIGNATURES_FILE));
     if sets.is_empty() {
         return None;
     }
@@ -136,4 +138,31 @@ fn next_step(files: &[PathBuf]) -> Option<String> {
         format!(" (OpenShift before 4.13: oc apply {})", apply(icsp))
     };
     Some(format!("next: oc apply {}{older}", apply(sets)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_step_applies_the_signature_configmap_too() {
+        let files: Vec<PathBuf> = [
+            "imagedigestmirrorset-0123456789ab.yaml",
+            "imagecontentsourcepolicy-0123456789ab.yaml",
+            "release-signatures-0123456789ab.yaml",
+            "registries.conf",
+        ]
+        .iter()
+        .map(|f| PathBuf::from("/out").join(f))
+        .collect();
+        let next = next_step(&files).unwrap();
+        assert!(
+            next.starts_with(
+                "next: oc apply -f /out/imagedigestmirrorset-0123456789ab.yaml \
+                 -f /out/release-signatures-0123456789ab.yaml"
+            ),
+            "{next}"
+        );
+        assert!(next_step(&files[3..]).is_none(), "nothing to apply, no step");
+    }
 }

@@ -216,10 +216,15 @@ fn referrers(
 ) -> Result<Vec<crate::model::referrers::ReferrerEntry>, RegistryError> {
     let list = match client.referrers(repo, subject)? {
         Some(bytes) => bytes,
-        None => match client.get_manifest(repo, &fallback_tag(subject)) {
-            Ok(m) => m.bytes,
-            Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+        // HEAD first: registries that count pulls (Docker Hub) count GETs, and most subjects
+        // have no fallback tag.
+        None => match client.manifest_digest(repo, &fallback_tag(subject))? {
+            None => return Ok(Vec::new()),
+            Some(d) => match client.get_manifest(repo, &d.to_string()) {
+                Ok(m) => m.bytes,
+                Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            },
         },
     };
     Ok(parse_list(&list).unwrap_or_default())
