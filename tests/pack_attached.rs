@@ -311,3 +311,55 @@ fn referrers_api_of_a_standin_is_read_and_the_target_lists_them() {
     assert_eq!(listed(&list), vec![sbom.digest.clone()]);
     drop(tmp);
 }
+
+#[test]
+fn a_target_whose_referrers_api_lists_the_referrer_gets_no_fallback_tag() {
+    let source = TestRegistry::plain();
+    let target = TestRegistry::plain();
+    let l = load(&source);
+    let lines = vec![format!("{}/ferry/signed:1.0", source.host())];
+    let (p, _) = pack_json(&lines, &registry_flags(&source, &std::env::temp_dir()));
+    // The target's stand-in answers the referrers API as a registry that indexed the pushed
+    // manifest's `subject` itself would.
+    let repo = mirror_repo(&source.host(), "ferry/signed");
+    let path = format!("/v2/{repo}/referrers/{}", l.single.digest);
+    let answer = fallback_index(&[&l.sbom]).manifest;
+    let front = FaultProxy::start(&target.host(), move |method, url| {
+        if method == "GET" && url.split('?').next() == Some(path.as_str()) {
+            Action::Reply(200, answer.clone())
+        } else {
+            Action::Forward
+        }
+    });
+    let args = vec![
+        "push".to_string(),
+        p.dir.display().to_string(),
+        "--trusted-key".into(),
+        p.pubkey.display().to_string(),
+        "--to".into(),
+        front.host(),
+        "--insecure-registry".into(),
+        front.host(),
+        "--mirrorsets-out".into(),
+        p.tmp.path().join("mirrorsets").display().to_string(),
+        "--json".into(),
+    ];
+    let report: serde_json::Value = serde_json::from_str(&ferry_ok(&args)).unwrap();
+    assert!(all_ok(&report), "{report:#}");
+    assert!(
+        front
+            .seen()
+            .iter()
+            .any(|s| s.url.contains("/referrers/") && s.answered == Some(200)),
+        "the target's referrers API was asked"
+    );
+    assert_eq!(
+        mirrored_digest(&target, &repo, &l.sbom.digest),
+        l.sbom.digest
+    );
+    assert_eq!(
+        get_manifest(&target, &repo, &tag(&l.single.digest, "")),
+        None,
+        "no fallback tag where the API lists the referrer"
+    );
+}

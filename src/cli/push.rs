@@ -163,6 +163,9 @@ mod tests {
             ),
             "{next}"
         );
-        assert!(next_step(&files[3..]).is_none(), "nothing to apply, no step");
+        assert!(
+            next_step(&files[3..]).is_none(),
+            "nothing to apply, no step"
+        );
     }
 }
