@@ -130,7 +130,8 @@ fn signatures_attestations_and_fallback_referrers_travel_with_their_images() {
     let l = load(&source);
     let lines = vec![
         format!("{}/ferry/signed:1.0", source.host()),
-        format!("{}/ferry/multi:2.0", source.host()),
+        // The docker:// form oc-mirror's lists use reads the same.
+        format!("docker://{}/ferry/multi:2.0", source.host()),
     ];
     let (p, summary) = pack_json(&lines, &registry_flags(&source, &std::env::temp_dir()));
     assert_eq!(

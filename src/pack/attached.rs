@@ -105,6 +105,7 @@ fn origin_of(r: &Resolved, registries: &Registries) -> Option<Reference> {
     if text.starts_with("oci:") || text.starts_with("docker-archive:") {
         return None;
     }
+    let text = text.strip_prefix("docker://").unwrap_or(text);
     Reference::parse(text).ok().map(|t| registries.origin(&t))
 }
 
