@@ -4,7 +4,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use ferry::bundle::Bundle;
 use ferry::model::Digest;
@@ -146,7 +145,7 @@ fn killed_push_resumes_and_third_run_uploads_nothing() {
         let b = Bundle::open(&p.dir).unwrap().verify(&key).unwrap();
         b.root().blobs.iter().map(|b| b.size).sum()
     };
-    let mut child = Command::new(ferry_bin())
+    let mut child = ferry_command()
         .args(registry_push_args(&p, &target, &["--jobs", "1"]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -198,7 +198,7 @@ fn push_with_a_closed_stdout_finishes_quietly() {
     // The human output: `println!` panicked on a closed stdout.
     let mut args = push_args(&p, &reg);
     args.extend(["--insecure-registry".into(), reg.host()]);
-    let mut child = Command::new(ferry_bin())
+    let mut child = ferry_command()
         .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

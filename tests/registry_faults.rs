@@ -70,6 +70,7 @@ impl FaultStandIn {
             attempts: 4,
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
         }
     }
 
@@ -177,7 +178,10 @@ fn too_many_requests_is_retried_after_the_delay_the_registry_asks_for() {
     assert_eq!(err.status(), Some(429), "{err:?}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
     let policy = srv.client_policy();
-    assert_eq!(policy.next_delay(1, &err), Some(Duration::from_secs(7)));
+    assert_eq!(
+        policy.next_delay(1, Duration::ZERO, &err),
+        Some(Duration::from_secs(7))
+    );
     assert!(policy.backoff(1) < Duration::from_secs(7));
     // With retries, the request is repeated after the (here zero) delay and succeeds.
     let srv = FaultStandIn::start(move |_, n| {

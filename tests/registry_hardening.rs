@@ -31,6 +31,7 @@ fn fast_retries() -> RetryPolicy {
         attempts: 4,
         base_delay: std::time::Duration::from_millis(10),
         max_delay: std::time::Duration::from_millis(50),
+        ..RetryPolicy::default()
     }
 }
 

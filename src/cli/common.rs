@@ -121,9 +121,26 @@ pub fn client_options(a: &RegistryArgs, hosts: &[String]) -> Result<ClientOption
     if a.tls_verify == Some(false) {
         o.insecure.extend(hosts.iter().cloned());
     }
-    o.retry.attempts = a.retry_times.saturating_add(1);
+    o.retry.budget = a.retry_for;
+    if let Some(n) = a.retry_times {
+        o.retry.attempts = n.saturating_add(1);
+    }
     o.user_agent = user_agent();
+    o.upload_journal = upload_journal_dir();
     Ok(o)
+}
+
+/// Where open upload sessions are recorded between runs: `$XDG_STATE_HOME/ferry/uploads`, or
+/// `~/.local/state/ferry/uploads`; `FERRY_UPLOAD_JOURNAL` overrides it (empty: none).
+fn upload_journal_dir() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("FERRY_UPLOAD_JOURNAL") {
+        return (!dir.is_empty()).then(|| dir.into());
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
+    Some(state.join("ferry/uploads"))
 }
 
 /// The CA certificates (`*.crt`) of a skopeo-style `--cert-dir`. Client certificates there

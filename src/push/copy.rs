@@ -7,6 +7,7 @@
 //! now is left for last, so the image copies its own blobs meanwhile and then mounts it. Images
 //! run in parallel; one failing does not stop the others.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
 use super::ledger::{Claim, Ledger};
@@ -94,6 +95,10 @@ impl Drop for Settle<'_> {
 
 struct Copier<'a> {
     bundle: &'a Bundle<Verified>,
+    /// For each blob the bundle uses in more than one repository: those repositories. A blob
+    /// missing from one may be held by another already (pushed by an earlier, interrupted
+    /// run), and is then mounted from there rather than sent again.
+    shared: HashMap<Digest, Vec<String>>,
     target: &'a dyn ImageTarget,
     names: &'a dyn TargetNames,
     ledger: Ledger,
@@ -121,6 +126,12 @@ impl Copier<'_> {
                         digest: &b.digest,
                         settled: false,
                     };
+                    if self.mount_from_holder(repo, &b.digest)? {
+                        claim.done(repo);
+                        r.blobs_mounted += 1;
+                        self.progress.advance(b.size);
+                        return Ok(());
+                    }
                     let src = SourceBlob {
                         source: self.bundle,
                         digest: &b.digest,
@@ -155,6 +166,20 @@ impl Copier<'_> {
                 Claim::Failed => return Err(PushError::BlobFailed(b.digest.clone())),
             }
         }
+    }
+
+    /// Mounts `digest` into `repo` from another repository of this bundle that the target
+    /// already holds it in; whether it did.
+    fn mount_from_holder(&self, repo: &str, digest: &Digest) -> Result<bool, PushError> {
+        for other in self.shared.get(digest).into_iter().flatten() {
+            if other != repo
+                && self.target.has_blob(other, digest)?
+                && self.target.mount(repo, digest, other)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Stores `node` in `repo` under its digest, or points `tag` at it; nothing when the
@@ -255,6 +280,7 @@ pub fn copy_bundle(
     let root = bundle.root();
     let copier = Copier {
         bundle,
+        shared: shared_blobs(bundle, names),
         target,
         names,
         ledger: Ledger::default(),
@@ -317,6 +343,34 @@ pub fn copy_bundle(
         results[i] = Some(r);
     }
     results.into_iter().flatten().collect()
+}
+
+/// The blobs `bundle` uses in more than one repository at the target, with those repositories.
+fn shared_blobs(
+    bundle: &Bundle<Verified>,
+    names: &dyn TargetNames,
+) -> HashMap<Digest, Vec<String>> {
+    let mut repos: HashMap<Digest, BTreeSet<String>> = HashMap::new();
+    for img in &bundle.root().images {
+        let Ok(name) = Reference::parse(&img.name) else {
+            continue;
+        };
+        let (Ok(repo), Ok(graph)) = (names.repository(&name), bundle.root().image_graph(img))
+        else {
+            continue;
+        };
+        for b in &graph.blobs {
+            repos
+                .entry(b.digest.clone())
+                .or_default()
+                .insert(repo.clone());
+        }
+    }
+    repos
+        .into_iter()
+        .filter(|(_, r)| r.len() > 1)
+        .map(|(d, r)| (d, r.into_iter().collect()))
+        .collect()
 }
 
 impl From<TargetError> for PushError {

@@ -101,8 +101,13 @@ pub struct PushReport {
     pub target: String,
     /// Per image.
     pub images: Vec<ImageResult>,
-    /// Blob bytes sent to the registry (as counted by the client).
+    /// Bytes of the blobs whose upload completed (as counted by the client).
     pub bytes_uploaded: u64,
+    /// Bytes put in upload requests, every attempt counted: above `bytes_uploaded` by what
+    /// was sent again after failures (a resumed upload sends only the rest).
+    pub bytes_sent: u64,
+    /// Uploads continued where an earlier attempt or run had left them.
+    pub uploads_resumed: u64,
     /// Blobs uploaded.
     pub blobs_uploaded: usize,
     /// Blobs mounted.
@@ -149,6 +154,8 @@ pub(crate) fn push_hinted(
         bundle_id: bundle.root().bundle_id.clone(),
         target: naming.target().to_string(),
         bytes_uploaded: after.blob_bytes_uploaded - before.blob_bytes_uploaded,
+        bytes_sent: after.upload_bytes_sent - before.upload_bytes_sent,
+        uploads_resumed: after.uploads_resumed - before.uploads_resumed,
         blobs_uploaded: images.iter().map(|i| i.blobs_uploaded).sum(),
         blobs_mounted: images.iter().map(|i| i.blobs_mounted).sum(),
         blobs_present: images.iter().map(|i| i.blobs_present).sum(),

@@ -12,6 +12,7 @@ use super::auth::{Scopes, TokenCache};
 use super::credentials;
 use super::error::RegistryError;
 use super::http::{drain, Body, Call, Inner};
+use super::journal::UploadJournal;
 use super::options::ClientOptions;
 use super::resume::ResumingReader;
 use super::source::BlobSource;
@@ -111,6 +112,8 @@ impl Registry {
                 tokens: TokenCache::default(),
                 stats: Stats::default(),
                 pending_uploads: Mutex::new(HashMap::new()),
+                journal: UploadJournal::new(host, opts.upload_journal.as_deref()),
+                segment: opts.upload_segment.max(1),
             }),
         })
     }
@@ -502,8 +505,15 @@ impl Registry {
         size: u64,
         source: &dyn BlobSource,
     ) -> Result<(), RegistryError> {
-        self.inner
-            .retrying(|| self.inner.upload_once(repo, digest, size, source))?;
+        let mut first = true;
+        self.inner.retrying(|| {
+            if !std::mem::take(&mut first) && self.blob_exists(repo, digest)? == Some(size) {
+                // The last attempt's commit went through but its answer was lost.
+                self.inner.journal.forget(repo, digest);
+                return Ok(());
+            }
+            self.inner.upload_once(repo, digest, size, source)
+        })?;
         Stats::add(&self.inner.stats.blob_bytes_uploaded, size);
         Ok(())
     }

@@ -11,8 +11,9 @@ use url::Url;
 use super::auth::{self, BearerChallenge, Challenge, Scopes, TokenCache};
 use super::credentials::Credential;
 use super::error::{parse_error_body, ApiErrors, RegistryError};
+use super::journal::UploadJournal;
 use super::options::{authority, host_name};
-use super::retry::{parse_retry_after, RetryPolicy};
+use super::retry::{parse_retry_after, Attempts, RetryPolicy};
 use super::stats::Stats;
 use super::transport;
 pub(crate) use super::wire::{drain, Body};
@@ -66,6 +67,10 @@ pub(crate) struct Inner {
     pub tokens: TokenCache,
     pub stats: Stats,
     pub pending_uploads: Mutex<std::collections::HashMap<(String, String), Url>>,
+    /// Upload sessions in progress (the URL after the last acknowledged segment).
+    pub journal: UploadJournal,
+    /// Size of the `PATCH` segments of a large upload.
+    pub segment: u64,
 }
 
 /// Whether `tag` is a valid tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
@@ -264,12 +269,12 @@ impl Inner {
         &self,
         mut f: impl FnMut() -> Result<T, RegistryError>,
     ) -> Result<T, RegistryError> {
-        let mut attempts = 0;
+        let mut attempts = Attempts::start();
         loop {
-            attempts += 1;
+            attempts.count();
             match f() {
                 Ok(v) => return Ok(v),
-                Err(e) => match self.retry.next_delay(attempts, &e) {
+                Err(e) => match self.retry.next_delay_for(&attempts, &e) {
                     Some(delay) => {
                         Stats::add(&self.stats.retries, 1);
                         log::debug!("retrying in {delay:?} after: {e}");

@@ -10,8 +10,9 @@
 //   client     -> resume, upload, http, wire, transport, auth, credentials, error, options,
 //                 source, stats
 //   resume     -> http, error, retry  (blob downloads resumed after a cut)
-//   upload     -> http, auth, error, source, stats
-//   http       -> wire, transport, auth, credentials, error, options, retry, stats
+//   upload     -> http, journal, auth, error, source, stats  (segments, resumed sessions)
+//   journal    -> (leaf) open upload sessions, on disk across runs
+//   http       -> journal, wire, transport, auth, credentials, error, options, retry, stats
 //   wire       -> transport, error, options, source, stats  (agent per host, redirects,
 //                 where Authorization may go)
 //   admin      -> transport, credentials, options
@@ -36,6 +37,7 @@ mod credentials;
 mod error;
 mod helper;
 mod http;
+mod journal;
 mod options;
 mod referrers;
 mod resume;
@@ -53,8 +55,8 @@ pub use client::{FetchedManifest, Registry};
 pub use credentials::{find_in_authfile, write_authfile_entry, Credential, CredentialError};
 pub use error::{ApiError, ApiErrors, RegistryError};
 pub use helper::HelperError;
-pub use options::{ClientOptions, DEFAULT_CERTS_DIR};
-pub use retry::RetryPolicy;
+pub use options::{ClientOptions, DEFAULT_CERTS_DIR, DEFAULT_UPLOAD_SEGMENT};
+pub use retry::{Attempts, RetryPolicy, DEFAULT_BUDGET};
 pub use source::BlobSource;
 pub use stats::StatsSnapshot;
 pub use upload::SMALL_BLOB;

@@ -29,7 +29,16 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// Retry policy for transient failures.
     pub retry: RetryPolicy,
+    /// Blobs larger than [`crate::registry::SMALL_BLOB`] go up in `PATCH` segments of this
+    /// size; an upload cut off resumes after the last segment the registry acknowledged.
+    pub upload_segment: u64,
+    /// Where open upload sessions are recorded, so that a rerun after a kill continues them
+    /// (`None`: only within the run).
+    pub upload_journal: Option<PathBuf>,
 }
+
+/// The default size of an upload segment.
+pub const DEFAULT_UPLOAD_SEGMENT: u64 = 32 * 1024 * 1024;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -42,6 +51,8 @@ impl Default for ClientOptions {
             realm_hosts: Vec::new(),
             user_agent: format!("ferry/{}", env!("CARGO_PKG_VERSION")),
             retry: RetryPolicy::default(),
+            upload_segment: DEFAULT_UPLOAD_SEGMENT,
+            upload_journal: None,
         }
     }
 }

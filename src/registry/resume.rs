@@ -11,6 +11,7 @@ use url::Url;
 use super::auth::Scopes;
 use super::error::RegistryError;
 use super::http::{Body, Call, Inner};
+use super::retry::Attempts;
 use super::stats::Stats;
 
 /// A blob body that reopens itself after a cut.
@@ -22,8 +23,8 @@ pub(crate) struct ResumingReader {
     body: Box<dyn Read + Send>,
     /// Bytes delivered so far.
     offset: u64,
-    /// Failed attempts since the last byte arrived.
-    failures: u32,
+    /// Failed attempts since the last byte arrived (and since when).
+    failures: Attempts,
 }
 
 /// Whether a read error is a connection cut worth resuming after.
@@ -60,7 +61,7 @@ impl ResumingReader {
             what,
             body,
             offset: 0,
-            failures: 0,
+            failures: Attempts::start(),
         }
     }
 
@@ -128,20 +129,20 @@ impl Read for ResumingReader {
             match self.body.read(buf) {
                 Ok(n) => {
                     if n > 0 {
-                        self.failures = 0;
+                        self.failures = Attempts::start();
                     }
                     self.offset += n as u64;
                     return Ok(n);
                 }
                 Err(e) if is_cut(&e) => {
-                    self.failures += 1;
+                    self.failures.count();
                     let kind = e.kind();
                     let err = RegistryError::Io {
                         action: "pull blob from",
                         url: self.url.to_string(),
                         source: e,
                     };
-                    let Some(delay) = self.inner.retry.next_delay(self.failures, &err) else {
+                    let Some(delay) = self.inner.retry.next_delay_for(&self.failures, &err) else {
                         return Err(io::Error::new(kind, err));
                     };
                     Stats::add(&self.inner.stats.retries, 1);

@@ -1,17 +1,24 @@
 //! When and how long to wait before trying a failed registry request again.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::error::RegistryError;
 
 /// Longest `Retry-After` ferry honours; registries asking for more are treated as asking for this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
-/// Exponential backoff: how many attempts, and the delay bounds between them.
+/// Exponential backoff within a time budget: a failing step is tried again until it succeeds,
+/// fails for good, or has been failing for longer than `budget` (or `attempts` ran out, when a
+/// count is given). A time budget rather than a small count: a registry that is overloaded or
+/// rate limiting for a minute must not make a run give up that a rerun would finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Total attempts including the first (1 means no retry).
+    /// Total attempts including the first (1 means no retry); `u32::MAX` means no count limit,
+    /// only the budget.
     pub attempts: u32,
+    /// How long one step (one request, one blob upload) may keep failing before ferry gives up
+    /// on it: no retry starts after this much time since the step's first attempt.
+    pub budget: Duration,
     /// Delay before the first retry; doubled for each further retry. The delay waited is
     /// drawn between half of it and all of it, so that many clients do not retry in step.
     pub base_delay: Duration,
@@ -19,27 +26,72 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
+/// The default budget of one step: long enough to ride out a registry restart or a storm of
+/// 429s, short enough that a registry that is really gone is reported within minutes.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 5,
+            attempts: u32::MAX,
+            budget: DEFAULT_BUDGET,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
         }
     }
 }
 
+/// The retry state of one step: when it started and how many attempts it made.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempts {
+    started: Instant,
+    made: u32,
+}
+
+impl Attempts {
+    /// A step starting now, before its first attempt.
+    pub fn start() -> Attempts {
+        Attempts {
+            started: Instant::now(),
+            made: 0,
+        }
+    }
+
+    /// Counts one attempt; returns how many were made.
+    pub fn count(&mut self) -> u32 {
+        self.made = self.made.saturating_add(1);
+        self.made
+    }
+
+    /// Time since the step started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
 impl RetryPolicy {
-    /// After `attempts_made` attempts, the last failing with `err`: the delay before the next
-    /// attempt, or `None` when the error is final or the attempts are used up.
-    pub fn next_delay(&self, attempts_made: u32, err: &RegistryError) -> Option<Duration> {
-        if attempts_made >= self.attempts || !err.is_retryable() {
+    /// After `attempts_made` attempts over `elapsed`, the last failing with `err`: the delay
+    /// before the next attempt, or `None` when the error is final or the budget (or the count)
+    /// is used up. The delay never reaches past the budget.
+    pub fn next_delay(
+        &self,
+        attempts_made: u32,
+        elapsed: Duration,
+        err: &RegistryError,
+    ) -> Option<Duration> {
+        if attempts_made >= self.attempts || !err.is_retryable() || elapsed >= self.budget {
             return None;
         }
+        let left = self.budget - elapsed;
         if let Some(wait) = err.retry_after() {
-            return Some(wait.min(MAX_RETRY_AFTER));
+            return Some(wait.min(MAX_RETRY_AFTER).min(left));
         }
-        Some(jitter(self.backoff(attempts_made)))
+        Some(jitter(self.backoff(attempts_made)).min(left))
+    }
+
+    /// [`RetryPolicy::next_delay`] for the step `attempts` (counted by its caller).
+    pub fn next_delay_for(&self, attempts: &Attempts, err: &RegistryError) -> Option<Duration> {
+        self.next_delay(attempts.made, attempts.elapsed(), err)
     }
 
     /// The computed delay after `attempts_made` attempts: base * 2^(attempts_made-1), capped.
@@ -121,9 +173,12 @@ mod tests {
         }
     }
 
+    const NOW: Duration = Duration::ZERO;
+
     fn policy() -> RetryPolicy {
         RetryPolicy {
             attempts: 4,
+            budget: Duration::from_secs(60),
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(250),
         }
@@ -137,11 +192,11 @@ mod tests {
         assert_eq!(p.backoff(2), Duration::from_millis(200));
         assert_eq!(p.backoff(3), Duration::from_millis(250));
         for attempts in 1..=3 {
-            let d = p.next_delay(attempts, &e).unwrap();
+            let d = p.next_delay(attempts, NOW, &e).unwrap();
             let full = p.backoff(attempts);
             assert!(d >= full / 2 && d <= full, "{d:?} within half of {full:?}");
         }
-        assert_eq!(p.next_delay(4, &e), None, "attempts used up");
+        assert_eq!(p.next_delay(4, NOW, &e), None, "attempts used up");
     }
 
     #[test]
@@ -149,7 +204,7 @@ mod tests {
         let p = policy();
         let e = status(503, None);
         let delays: std::collections::BTreeSet<Duration> =
-            (0..32).map(|_| p.next_delay(2, &e).unwrap()).collect();
+            (0..32).map(|_| p.next_delay(2, NOW, &e).unwrap()).collect();
         assert!(delays.len() > 1, "32 delays, all equal: {delays:?}");
     }
 
@@ -157,17 +212,42 @@ mod tests {
     fn honours_retry_after_on_429() {
         let p = policy();
         let e = status(429, Some(Duration::from_secs(2)));
-        assert_eq!(p.next_delay(1, &e), Some(Duration::from_secs(2)));
+        assert_eq!(p.next_delay(1, NOW, &e), Some(Duration::from_secs(2)));
         let huge = status(429, Some(Duration::from_secs(100_000)));
-        assert_eq!(p.next_delay(1, &huge), Some(MAX_RETRY_AFTER));
+        assert_eq!(p.next_delay(1, NOW, &huge), Some(MAX_RETRY_AFTER));
     }
 
     #[test]
     fn never_retries_other_client_errors() {
         let p = policy();
         for s in [400, 401, 403, 404, 405, 416] {
-            assert_eq!(p.next_delay(1, &status(s, None)), None, "status {s}");
+            assert_eq!(p.next_delay(1, NOW, &status(s, None)), None, "status {s}");
         }
+    }
+
+    #[test]
+    fn gives_up_when_the_time_budget_is_spent_not_after_a_count() {
+        let p = RetryPolicy {
+            budget: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        let e = status(503, None);
+        assert!(
+            p.next_delay(1000, Duration::from_secs(9), &e).is_some(),
+            "no count limit by default"
+        );
+        let d = p.next_delay(40, Duration::from_millis(9_900), &e).unwrap();
+        assert!(
+            d <= Duration::from_millis(100),
+            "never past the budget: {d:?}"
+        );
+        assert_eq!(p.next_delay(2, Duration::from_secs(10), &e), None);
+        let slow = status(429, Some(Duration::from_secs(60)));
+        assert_eq!(
+            p.next_delay(1, Duration::from_secs(4), &slow),
+            Some(Duration::from_secs(6)),
+            "a Retry-After is cut to what is left of the budget"
+        );
     }
 
     #[test]

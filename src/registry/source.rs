@@ -32,6 +32,37 @@ impl BlobSource for Vec<u8> {
     }
 }
 
+/// A reader shared by the requests of one upload (each sends the next segment of it).
+pub(crate) struct SharedReader<'r>(std::sync::Mutex<Box<dyn Read + Send + 'r>>);
+
+impl<'r> SharedReader<'r> {
+    /// Shares `reader`.
+    pub fn new(reader: Box<dyn Read + Send + 'r>) -> Self {
+        SharedReader(std::sync::Mutex::new(reader))
+    }
+}
+
+/// Reading through a shared reference (what a request body borrows).
+pub(crate) trait SegmentReader: Sync {
+    /// Reads the next bytes.
+    fn read_part(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl SegmentReader for SharedReader<'_> {
+    fn read_part(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.lock().expect("upload reader lock").read(buf)
+    }
+}
+
+/// A [`SegmentReader`] as a [`Read`].
+pub(crate) struct ReadVia<'x>(pub &'x dyn SegmentReader);
+
+impl Read for ReadVia<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_part(buf)
+    }
+}
+
 /// Passes exactly `len` bytes through, failing if the source ends early (so a request body
 /// never falls short of its `Content-Length`).
 pub(crate) struct ExactReader<R> {

@@ -12,7 +12,7 @@ use url::{Origin, Url};
 
 use super::error::RegistryError;
 use super::options::{authority, ClientOptions};
-use super::source::{BlobSource, ExactReader};
+use super::source::{BlobSource, ExactReader, ReadVia, SegmentReader};
 use super::stats::Stats;
 use super::transport::{self, Failure, Limits};
 
@@ -29,6 +29,9 @@ pub(crate) enum Body<'a> {
     Bytes(&'a [u8]),
     /// A blob streamed from its source (re-opened for every attempt), `len` bytes long.
     Source(&'a dyn BlobSource, u64),
+    /// The next `len` bytes of a reader already open (one segment of an upload that goes up
+    /// in several requests). After a failed send its position is unknown: the caller drops it.
+    Stream(&'a dyn SegmentReader, u64),
 }
 
 /// What to send: the request line, headers and body, and the `Authorization` value meant for
@@ -59,6 +62,21 @@ pub(crate) struct Wire {
     opts: ClientOptions,
     limits: Limits,
     agents: Mutex<HashMap<String, ureq::Agent>>,
+}
+
+/// A request body that remembers how its own reading failed (ureq reports it as a transport
+/// error, which would look retryable).
+struct Watched<'f, R> {
+    inner: R,
+    failed: &'f Mutex<Option<std::io::Error>>,
+}
+
+impl<R: Read> Read for Watched<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            *self.failed.lock().expect("lock") = Some(std::io::Error::new(e.kind(), e.to_string()));
+        })
+    }
 }
 
 /// Reads a response body (up to a limit) so the connection can be reused.
@@ -205,6 +223,7 @@ impl Wire {
                 r = r.set("Authorization", a);
             }
             log::debug!("{} {url}", req.method);
+            let source_failed: Mutex<Option<std::io::Error>> = Mutex::new(None);
             let result = match req.body {
                 Body::None => r.call(),
                 Body::Bytes(b) => r.send_bytes(b),
@@ -216,10 +235,29 @@ impl Wire {
                             source,
                         })
                     })?;
-                    r.set("Content-Length", &len.to_string())
-                        .send(ExactReader::new(reader, *len))
+                    r.set("Content-Length", &len.to_string()).send(Watched {
+                        inner: ExactReader::new(reader, *len),
+                        failed: &source_failed,
+                    })
+                }
+                Body::Stream(reader, len) => {
+                    r.set("Content-Length", &len.to_string()).send(Watched {
+                        inner: ExactReader::new(ReadVia(*reader), *len),
+                        failed: &source_failed,
+                    })
                 }
             };
+            // A body that could not be read (a damaged bundle, a digest that does not match)
+            // is not a network failure: it must not be retried as one.
+            if let Some(source) = source_failed.lock().expect("lock").take() {
+                if result.is_err() {
+                    return Err(WireFailure::Failed(RegistryError::Io {
+                        action: "read the blob to send to",
+                        url: url.to_string(),
+                        source,
+                    }));
+                }
+            }
             match result {
                 Ok(resp) => {
                     let status = resp.status();

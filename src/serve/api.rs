@@ -1,6 +1,7 @@
 //! The read side of the OCI distribution API over a [`Catalog`]: `/v2/`, manifests and blobs
 //! (`GET`, `HEAD`; blobs with `Range`), `tags/list`, `_catalog`. Every other method answers 405.
 
+use super::accept::{accepted, negotiate, Negotiated};
 use super::catalog::{Catalog, Repo};
 use super::http::{parse_range, Request};
 use crate::bundle::BlobReader;
@@ -89,7 +90,8 @@ pub(super) fn route<'a>(catalog: &'a Catalog, req: &Request) -> Reply<'a> {
         let Some(repo) = catalog.repo(name) else {
             return name_unknown(name);
         };
-        return manifest(catalog, repo, reference);
+        let accept = accepted(req.header_values("accept"));
+        return manifest(catalog, repo, reference, &accept);
     }
     if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
         let Some(repo) = catalog.repo(name) else {
@@ -123,8 +125,14 @@ fn paginate<'s>(items: &[&'s str], req: &Request) -> Vec<&'s str> {
         .collect()
 }
 
-fn manifest<'a>(catalog: &'a Catalog, repo: &Repo, reference: &str) -> Reply<'a> {
-    let digest = match Digest::parse(reference) {
+fn manifest<'a>(
+    catalog: &'a Catalog,
+    repo: &Repo,
+    reference: &str,
+    accept: &[String],
+) -> Reply<'a> {
+    let by_tag = Digest::parse(reference).is_err();
+    let mut digest = match Digest::parse(reference) {
         Ok(d) => d,
         Err(_) if !reference.contains(':') => match repo.tags.get(reference) {
             Some(d) => d.clone(),
@@ -132,24 +140,35 @@ fn manifest<'a>(catalog: &'a Catalog, repo: &Repo, reference: &str) -> Reply<'a>
         },
         Err(e) => return error(400, "DIGEST_INVALID", &e.to_string()),
     };
-    let Some(&bundle) = repo.manifests.get(&digest) else {
-        return error(
-            404,
-            "MANIFEST_UNKNOWN",
-            &format!("no manifest {digest} here"),
-        );
-    };
-    match catalog.bundle(bundle).manifest_bytes(&digest) {
-        Ok((media_type, bytes)) => Reply {
-            status: 200,
-            headers: vec![
-                ("Content-Type", media_type.as_str().to_string()),
-                ("Docker-Content-Digest", digest.to_string()),
-            ],
-            body: Body::Bytes(bytes),
-        },
-        Err(e) => error(500, "UNKNOWN", &e.to_string()),
+    // At most one step: from a Docker list to its linux/amd64 manifest.
+    for _ in 0..2 {
+        let Some(&bundle) = repo.manifests.get(&digest) else {
+            return error(
+                404,
+                "MANIFEST_UNKNOWN",
+                &format!("no manifest {digest} here"),
+            );
+        };
+        let (media_type, bytes) = match catalog.bundle(bundle).manifest_bytes(&digest) {
+            Ok(m) => m,
+            Err(e) => return error(500, "UNKNOWN", &e.to_string()),
+        };
+        match negotiate(media_type.as_str(), &bytes, by_tag, accept) {
+            Negotiated::Serve => {
+                return Reply {
+                    status: 200,
+                    headers: vec![
+                        ("Content-Type", media_type.as_str().to_string()),
+                        ("Docker-Content-Digest", digest.to_string()),
+                    ],
+                    body: Body::Bytes(bytes),
+                }
+            }
+            Negotiated::Refuse(message) => return error(404, "MANIFEST_UNKNOWN", message),
+            Negotiated::Platform(child) => digest = child,
+        }
     }
+    error(404, "MANIFEST_UNKNOWN", "no manifest this client accepts")
 }
 
 fn blob<'a>(catalog: &'a Catalog, repo: &Repo, digest: &str, req: &Request) -> Reply<'a> {

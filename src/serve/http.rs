@@ -29,6 +29,14 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of header `name` (case-insensitive), in order.
+    pub(super) fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Whether the connection may serve another request after this one.
     pub(super) fn keep_alive(&self) -> bool {
         let conn = self.header("connection").map(|c| c.to_ascii_lowercase());

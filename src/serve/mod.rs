@@ -8,9 +8,10 @@
 //! [`crate::naming`]). Anything that writes answers 405.
 //!
 //! Files depend one way: `server` (listener, TLS, workers, stop) → `api` (the distribution
-//! routes) → `catalog` (repositories → bundles), `http` (request heads, replies), `auth`
-//! (htpasswd).
+//! routes) → `accept` (manifest content negotiation, as distribution does it), `catalog`
+//! (repositories → bundles), `http` (request heads, replies), `auth` (htpasswd).
 
+mod accept;
 mod api;
 mod auth;
 mod catalog;

@@ -11,17 +11,24 @@ pub fn ferry_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ferry"))
 }
 
+/// The ferry binary as a command, its upload journal in this test process's own directory
+/// (never the user's state directory).
+pub fn ferry_command() -> Command {
+    let journal = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ferry-upload-journal-{}", std::process::id()));
+    let mut c = Command::new(ferry_bin());
+    c.env_remove("SOURCE_DATE_EPOCH")
+        .env("FERRY_UPLOAD_JOURNAL", journal);
+    c
+}
+
 /// Runs ferry with `args` and returns its output, whatever the exit code.
 pub fn ferry<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(ferry_bin())
-        .args(args)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .expect("running ferry")
+    ferry_command().args(args).output().expect("running ferry")
 }
 
 /// Runs ferry and panics (with its stderr) unless it exits 0; returns stdout.

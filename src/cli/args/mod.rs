@@ -168,10 +168,33 @@ pub struct RegistryArgs {
     /// /etc/containers/certs.d/HOST[:PORT]/ only.
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
-    /// How many times to retry a request that failed with a connection error, 429 or 5xx
-    /// (with exponential backoff from 0.5 s).
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub retry_times: u32,
+    /// How long one step (a request, a blob upload or download) may keep failing with a
+    /// connection error, 429 or 5xx before ferry gives up on it: `300`, `90s`, `10m`, `1h`.
+    /// Retries back off exponentially from 0.5 s (at most 30 s apart, jittered) and honour the
+    /// registry's `Retry-After`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub retry_for: std::time::Duration,
+    /// Also stop after this many retries of one step (skopeo's flag); without it, only
+    /// --retry-for limits retries.
+    #[arg(long, value_name = "N")]
+    pub retry_times: Option<u32>,
+}
+
+/// Parses a duration: plain seconds, or a number with `s`, `m` or `h`.
+pub(super) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 300, 90s, 10m, 1h"))?;
+    let secs = match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+    .ok_or_else(|| format!("invalid duration {s:?}: expected e.g. 300, 90s, 10m, 1h"))?;
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// A `--platform` value: `OS/ARCH[/VARIANT]`.
