@@ -4,6 +4,7 @@
 //! Every helper panics with a clear message instead of returning errors: these are tests.
 #![allow(dead_code, unused_imports)]
 
+pub mod catalog;
 pub mod certs;
 pub mod flavor_cli;
 pub mod harbor_standin;

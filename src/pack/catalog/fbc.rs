@@ -89,6 +89,9 @@ pub struct Catalog {
     pub packages: BTreeMap<String, Package>,
     /// Blobs that belong to no package (kept as they are).
     pub others: Vec<Value>,
+    /// The name of every package the catalog declares, those not held included (for "nearest
+    /// names" in errors).
+    pub all_packages: std::collections::BTreeSet<String>,
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -110,6 +113,9 @@ impl Catalog {
             }
             self.others.push(blob);
             return Ok(());
+        }
+        if schema == SCHEMA_PACKAGE {
+            self.all_packages.insert(package.clone());
         }
         if !keep(&package) {
             return Ok(());

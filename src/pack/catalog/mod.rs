@@ -23,6 +23,10 @@ use crate::progress::Progress;
 use crate::source::SourceError;
 use select::{CatalogFilter, SelectError};
 
+/// What ends the source text of a catalog ferry filtered and rebuilt (`inspect` and the pack
+/// summary show it: the one image whose digest is not upstream's).
+pub const FILTERED_SUFFIX: &str = " (filtered by ferry)";
+
 /// Why a catalog could not be carried. Each names the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -212,7 +216,7 @@ pub fn expand_catalogs(
             (
                 Some(built.digest.clone()),
                 ImageRequest {
-                    text: format!("{name} (filtered by ferry)"),
+                    text: format!("{name}{FILTERED_SUFFIX}"),
                     source: SourceSpec::Built {
                         layout,
                         tag: tag.to_string(),

@@ -251,8 +251,14 @@ fn scan_layer(
         let size = entry.size();
         let mut blobs = Vec::new();
         let is_catalog = fbc::parse_file(&path, size, entry, &mut |v| {
-            if package_of(&v).is_none_or(keep) {
-                blobs.push(v);
+            match package_of(&v) {
+                Some(p) if !keep(p) => {
+                    // Only its name is kept, for "nearest names" in errors.
+                    if v.get("schema").and_then(Value::as_str) == Some(SCHEMA_PACKAGE) {
+                        blobs.push(serde_json::json!({"schema": SCHEMA_PACKAGE, "name": p}));
+                    }
+                }
+                _ => blobs.push(v),
             }
             Ok(())
         })?;

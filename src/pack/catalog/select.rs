@@ -178,7 +178,12 @@ pub fn select(
         }
         return Ok(out);
     }
-    let names: Vec<&str> = catalog.packages.keys().map(String::as_str).collect();
+    let names: Vec<&str> = catalog
+        .packages
+        .keys()
+        .chain(&catalog.all_packages)
+        .map(String::as_str)
+        .collect();
     for want in &filter.packages {
         let pkg = catalog
             .packages
