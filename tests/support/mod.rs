@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod certs;
 pub mod flavor_cli;
 pub mod harbor_standin;
+pub mod olm_schema;
 pub mod proxy;
 pub mod quay_standin;
 pub mod registry;

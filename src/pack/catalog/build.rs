@@ -355,3 +355,150 @@ fn rebuild_part(
     }
     put_blob(layout, &serde_json::to_vec(&m)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::manifest::Referenced;
+    use crate::model::MediaType;
+    use crate::pack::catalog::select::{select, CatalogFilter};
+    use crate::source::RawManifest;
+
+    fn raw(media_type: &str, v: &Value) -> RawManifest {
+        let bytes = serde_json::to_vec(v).unwrap();
+        RawManifest {
+            media_type: MediaType::from(media_type.to_string()),
+            digest: Digest::sha256_of(&bytes),
+            bytes,
+        }
+    }
+
+    fn part(arch: &str, platform: Option<&str>) -> CatalogPart {
+        let config = json!({"architecture": arch, "config": {"Cmd": ["serve", "/a/b", "--cache-dir=/tmp/cache"],
+            "Labels": {CONFIGS_LABEL: "/a/b"}}, "rootfs": {"type": "layers", "diff_ids": ["sha256:00"]}});
+        let manifest = raw(
+            "application/vnd.docker.distribution.manifest.v2+json",
+            &json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": "sha256:11", "size": 1},
+                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": format!("sha256:{arch}"), "size": 1}]}),
+        );
+        CatalogPart {
+            manifest,
+            platform: platform.map(str::to_string),
+            config,
+            config_ref: Referenced {
+                digest: Digest::sha256_of(b"c"),
+                size: 1,
+                media_type: MediaType::from(
+                    "application/vnd.docker.container.image.v1+json".to_string(),
+                ),
+                platform: None,
+                foreign: false,
+            },
+            layers: Vec::new(),
+        }
+    }
+
+    fn catalog() -> Catalog {
+        let mut c = Catalog::default();
+        let all = |_: &str| true;
+        c.add(
+            json!({"schema":"olm.package","name":"p","defaultChannel":"s"}),
+            &all,
+        )
+        .unwrap();
+        c.add(json!({"schema":"olm.channel","package":"p","name":"s","entries":[{"name":"p.v1"},{"name":"p.v2","replaces":"p.v1"}]}), &all).unwrap();
+        for (n, v) in [("p.v1", "1.0.0"), ("p.v2", "2.0.0")] {
+            c.add(
+                json!({"schema":"olm.bundle","package":"p","name":n,"image":format!("q.io/b:{v}"),
+                "properties":[{"type":"olm.package","value":{"packageName":"p","version":v}}]}),
+                &all,
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn a_multi_arch_catalog_is_rebuilt_the_same_on_every_platform_and_deterministically() {
+        let parts = vec![
+            part("amd64", Some("linux/amd64")),
+            part("arm64", Some("linux/arm64")),
+            part("att", Some("unknown/unknown")),
+        ];
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+            "manifests": parts.iter().map(|p| json!({"mediaType": p.manifest.media_type.as_str(),
+                "digest": p.manifest.digest.to_string(), "size": p.manifest.bytes.len(),
+                "platform": {"os": "linux", "architecture": p.config["architecture"]}})).collect::<Vec<_>>()});
+        let image = CatalogImage {
+            reference: crate::model::Reference::parse("q.io/cat:v1").unwrap(),
+            top: raw(
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                &index,
+            ),
+            parts,
+            configs_dir: "/a/b".into(),
+        };
+        let c = catalog();
+        let sel = select(&c, "q.io/cat:v1", &CatalogFilter::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let one = build(&image, &c, &sel, &dir.path().join("1"), "t").unwrap();
+        let two = build(&image, &c, &sel, &dir.path().join("2"), "t").unwrap();
+        assert_eq!(one.digest, two.digest);
+        let read = |d: &Digest| -> Value {
+            serde_json::from_slice(&fs::read(blob_dir(&one.layout).join(d.hex())).unwrap()).unwrap()
+        };
+        let top = read(&one.digest);
+        let children = top["manifests"].as_array().unwrap();
+        // The attestation is left out; both platforms get the same two new layers.
+        assert_eq!(children.len(), 2);
+        let mut added = Vec::new();
+        for ch in children {
+            let m = read(&Digest::parse(ch["digest"].as_str().unwrap()).unwrap());
+            let layers = m["layers"].as_array().unwrap();
+            assert_eq!(layers.len(), 3);
+            assert_eq!(
+                layers[1]["mediaType"],
+                "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            );
+            added.push(layers[1..].to_vec());
+            let config = read(&Digest::parse(m["config"]["digest"].as_str().unwrap()).unwrap());
+            assert_eq!(config["config"]["Cmd"], json!(["serve", "/a/b"]));
+            assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+            assert_eq!(
+                config["config"]["Labels"][FILTERED_LABEL],
+                format!("q.io/cat@{}", image.top.digest)
+            );
+        }
+        assert_eq!(added[0], added[1]);
+        // The whiteout sits in the configs dir's parent; the catalog holds the head only.
+        let layer = |v: &Value| -> Vec<(String, Vec<u8>)> {
+            let d = Digest::parse(v["digest"].as_str().unwrap()).unwrap();
+            let f = fs::File::open(blob_dir(&one.layout).join(d.hex())).unwrap();
+            let mut t = tar::Archive::new(flate2::read::GzDecoder::new(f));
+            t.entries()
+                .unwrap()
+                .map(|e| {
+                    let mut e = e.unwrap();
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+                    (e.path().unwrap().to_string_lossy().into_owned(), b)
+                })
+                .collect()
+        };
+        let wh = layer(&added[0][0]);
+        assert_eq!(
+            wh.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+            ["a/.wh.b"]
+        );
+        let files = layer(&added[0][1]);
+        let names: Vec<&str> = files.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(names, ["a/", "a/b/", "a/b/p/", "a/b/p/catalog.json"]);
+        let text = String::from_utf8(files[3].1.clone()).unwrap();
+        // The head keeps its `replaces` (as oc-mirror keeps it); the replaced bundle is gone.
+        assert!(
+            text.contains("\"name\": \"p.v2\"") && !text.contains("\"name\": \"p.v1\""),
+            "{text}"
+        );
+    }
+}
