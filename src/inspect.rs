@@ -254,7 +254,16 @@ pub fn render(i: &BundleInfo) -> String {
     for img in &i.images {
         let _ = writeln!(s, "  {}  {}", img.name, crate::units::size(img.size));
         let _ = writeln!(s, "    {}", img.digest);
-        if img.source != img.name {
+        if let Some(from) = img
+            .source
+            .strip_suffix(crate::pack::catalog::FILTERED_SUFFIX)
+        {
+            let _ = writeln!(
+                s,
+                "    rebuilt operator catalog: filtered by ferry from {from}; its digest differs \
+                 from upstream"
+            );
+        } else if img.source != img.name {
             let _ = writeln!(s, "    from {}", img.source);
         }
         if !img.platforms.is_empty() {

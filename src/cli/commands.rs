@@ -116,6 +116,12 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
                 .iter()
                 .map(|r| r.reference.registry().to_string()),
         )
+        .chain(
+            input
+                .catalogs
+                .iter()
+                .map(|c| c.reference.registry().to_string()),
+        )
         .chain(source_mirrors.iter().map(|m| m.mirror_host().to_string()))
         .collect();
     hosts.sort();
@@ -188,6 +194,37 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
         }
         if summary.release_signatures > 0 {
             outln!("release signatures: {}", summary.release_signatures)?;
+        }
+        for c in &summary.catalogs {
+            outln!(
+                "catalog {}: {} packages, {} bundles, {} images; {}",
+                c.catalog,
+                c.packages.len(),
+                c.bundles,
+                c.images,
+                match &c.rebuilt {
+                    Some(d) => format!(
+                        "rebuilt by ferry as {} {d} (the one image whose digest changes)",
+                        c.name
+                    ),
+                    None => format!("carried unchanged as {}", c.name),
+                }
+            )?;
+            for p in &c.packages {
+                for ch in &p.channels {
+                    outln!(
+                        "  {}/{}{}: {}",
+                        p.name,
+                        ch.name,
+                        if ch.name == p.default_channel {
+                            " (default)"
+                        } else {
+                            ""
+                        },
+                        ch.bundles.join(", ")
+                    )?;
+                }
+            }
         }
         outln!(
             "bundle {} : {} images, {} unique blobs ({}) in {} volume(s) of {} in all, packed in {} \

@@ -68,6 +68,20 @@ pub(super) fn push(a: PushArgs) -> Result<i32> {
         for n in &outcome.mirrorset_notes {
             outln!("  ({n})")?;
         }
+        for c in &outcome.catalogs {
+            match &c.filtered_from {
+                Some(from) => outln!(
+                    "operator catalog {} → {} (rebuilt by ferry: filtered from {from}, so its \
+                     digest differs from upstream)",
+                    c.name,
+                    c.mirror
+                )?,
+                None => outln!("operator catalog {} → {} (unchanged)", c.name, c.mirror)?,
+            }
+        }
+        for f in &outcome.catalog_resources {
+            outln!("  {}", f.display())?;
+        }
         for f in &failed {
             say(
                 "",

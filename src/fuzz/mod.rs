@@ -14,6 +14,7 @@
 //! docs/fuzzing.md).
 
 mod bundle;
+mod catalog;
 mod model;
 mod pack;
 mod sign;

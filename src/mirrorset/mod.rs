@@ -20,6 +20,7 @@
 //!   distinct repository and digest; tags are not repeated there because `ferry push` sets them.
 
 mod bundle;
+pub mod catalog;
 mod merge;
 mod plan;
 mod render;

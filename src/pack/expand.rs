@@ -48,8 +48,13 @@ pub struct Expanded {
     pub releases: Vec<PackedRelease>,
     /// Images kept out by `blockedImages`.
     pub blocked: Vec<BlockedEntry>,
+    /// Operator catalogs carried.
+    pub catalogs: Vec<super::catalog::PackedCatalog>,
     /// What the user should know.
     pub notes: Vec<String>,
+    /// Where filtered catalogs were built; the pack reads them from here, so it lives as long
+    /// as this value.
+    pub work: Option<tempfile::TempDir>,
 }
 
 /// The release requests `input`'s channels resolve to, after its explicit releases.
@@ -189,6 +194,24 @@ pub fn expand(
             location: r.location.clone(),
         });
     }
+    let mut catalogs = Vec::new();
+    let mut work = None;
+    if !input.catalogs.is_empty() {
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-catalogs-")
+            .tempdir()
+            .map_err(|e| PackError::Options(format!("cannot create a working directory: {e}")))?;
+        let expanded =
+            super::catalog::expand_catalogs(&input.catalogs, registries, dir.path(), progress)?;
+        for req in expanded.requests {
+            if req.name.is_some() || seen.insert(req.text.clone()) {
+                requests.push(req);
+            }
+        }
+        notes.extend(expanded.notes);
+        catalogs = expanded.catalogs;
+        work = Some(dir);
+    }
     if shared > 0 {
         notes.push(format!(
             "{shared} release components are listed more than once (by several tags or \
@@ -218,6 +241,8 @@ pub fn expand(
         requests,
         releases: summaries,
         blocked,
+        catalogs,
         notes,
+        work,
     })
 }

@@ -4,8 +4,10 @@
 //! Every field of the ImageSetConfiguration is either honoured or refused with an error naming
 //! the field and its line; unknown keys are errors (as oc-mirror v2 makes them). Honoured:
 //! `archiveSize`, `mirror.additionalImages[].name`, `mirror.platform.{release, channels,
-//! architectures}`, `mirror.blockedImages`. Refused until ferry carries them: operator
-//! catalogs, Helm charts, the graph-data image, sparse `platforms`, the KubeVirt container,
+//! architectures}`, `mirror.blockedImages`, `mirror.operators` (catalog, full, packages with
+//! channels, minVersion/maxVersion, defaultChannel; targetCatalog, targetTag). Refused: the
+//! withdrawn `packages[].bundles` (as oc-mirror v2 refuses it), and until ferry carries them:
+//! Helm charts, the graph-data image, sparse `platforms`, the KubeVirt container,
 //! `targetRepo`/`targetTag`, `samples`, and the v1alpha2-only `storageConfig`.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_norway::Value;
 
+use super::catalog::CatalogRequest;
 use super::keylines::KeyLines;
 use super::list::{self, ImageRequest, ListError};
 use super::version::Version;
@@ -127,6 +130,8 @@ pub struct PackInput {
     /// Architectures the channels are read for (`amd64` when none is given; `multi` for the
     /// multi-arch payload).
     pub architectures: Vec<String>,
+    /// Operator catalogs, each with its filter.
+    pub catalogs: Vec<CatalogRequest>,
     /// Images never to pack.
     pub blocked: Vec<BlockedImage>,
     /// `archiveSize` in GiB, when given.
@@ -141,7 +146,10 @@ pub const ARCHITECTURES: [&str; 5] = ["amd64", "arm64", "ppc64le", "s390x", "mul
 impl PackInput {
     /// Whether nothing at all is asked for.
     pub fn is_empty(&self) -> bool {
-        self.images.is_empty() && self.releases.is_empty() && self.channels.is_empty()
+        self.images.is_empty()
+            && self.releases.is_empty()
+            && self.channels.is_empty()
+            && self.catalogs.is_empty()
     }
 
     /// The architectures to read channels for: those given, else `amd64` (oc-mirror's default).
@@ -194,7 +202,7 @@ struct Doc {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Mirror {
     platform: Option<Platform>,
-    operators: Option<Value>,
+    operators: Option<Vec<Operator>>,
     additional_images: Option<Vec<Additional>>,
     helm: Option<Value>,
     blocked_images: Option<Vec<Blocked>>,
@@ -222,6 +230,38 @@ struct Channel {
     max_version: Option<String>,
     shortest_path: Option<bool>,
     full: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Operator {
+    catalog: String,
+    full: Option<bool>,
+    packages: Option<Vec<OperatorPackage>>,
+    target_catalog: Option<String>,
+    target_tag: Option<String>,
+    skip_dependencies: Option<bool>,
+    target_catalog_source_template: Option<Value>,
+    platforms: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OperatorPackage {
+    name: String,
+    channels: Option<Vec<OperatorChannel>>,
+    min_version: Option<String>,
+    max_version: Option<String>,
+    default_channel: Option<String>,
+    bundles: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OperatorChannel {
+    name: String,
+    min_version: Option<String>,
+    max_version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -294,10 +334,6 @@ impl Problems<'_> {
     }
 }
 
-const OPERATORS: &str =
-    "operator catalogs are not carried by ferry yet (they are their own issue); \
-     remove the section and mirror the catalogs another way until then";
-
 fn parse_image_set(path: &Path, text: &str) -> Result<PackInput, InputError> {
     let doc: Doc = serde_norway::from_str(text).map_err(|e| {
         let hint = if e.to_string().contains("unknown field") {
@@ -363,8 +399,8 @@ fn parse_image_set(path: &Path, text: &str) -> Result<PackInput, InputError> {
         blocked_images: None,
         samples: None,
     });
-    if asks(&mirror.operators) {
-        p.add("mirror.operators", OPERATORS);
+    for (i, op) in mirror.operators.unwrap_or_default().into_iter().enumerate() {
+        operators::read_operator(&mut p, i, op, &mut input);
     }
     if asks(&mirror.helm) {
         p.add(
@@ -537,6 +573,9 @@ fn read_platform(p: &mut Problems<'_>, platform: Platform, input: &mut PackInput
         });
     }
 }
+
+#[path = "imageset_operators.rs"]
+mod operators;
 
 #[cfg(test)]
 #[path = "imageset_tests.rs"]

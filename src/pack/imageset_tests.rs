@@ -86,7 +86,13 @@ fn unknown_keys_are_refused_with_their_line() {
 #[test]
 fn sections_not_handled_are_refused_naming_field_and_line() {
     for (text, line, field, why) in [
-        ("kind: ImageSetConfiguration\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n  operators:\n  - catalog: registry.redhat.io/redhat/redhat-operator-index:v4.16\n", 5, "mirror.operators", "operator catalogs"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: registry.redhat.io/redhat/redhat-operator-index:v4.16\n    packages:\n    - name: a\n      bundles:\n      - name: a.v1\n", 7, "mirror.operators[0].packages[0].bundles", "withdrawn"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: oci:///tmp/cat\n", 4, "mirror.operators[0].catalog", "OCI layout"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: q.io/c:1\n    full: true\n    packages:\n    - name: a\n      minVersion: 1.0.0\n", 5, "mirror.operators[0].full", "cannot be mixed"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: q.io/c:1\n    packages:\n    - name: a\n      maxVersion: 1.0.0\n      channels:\n      - name: s\n        minVersion: 0.1.0\n", 6, "mirror.operators[0].packages[0]", "both for the package and for a channel"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: q.io/c:1\n    packages:\n    - name: a\n      channels:\n      - name: s\n      - name: s\n", 9, "mirror.operators[0].packages[0].channels[1].name", "listed twice"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: q.io/c:1\n    packages:\n    - name: a\n      minVersion: v1\n", 7, "mirror.operators[0].packages[0].minVersion", "semantic version"),
+        ("kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: q.io/c:1\n    targetCatalog: My/Cat\n", 5, "mirror.operators[0].targetCatalog", "repository path"),
         ("kind: ImageSetConfiguration\nstorageConfig:\n  local:\n    path: /x\nmirror:\n  additionalImages:\n  - name: quay.io/a/b:1\n", 2, "storageConfig", "v1alpha2"),
         ("kind: ImageSetConfiguration\nmirror:\n  helm:\n    repositories:\n    - name: r\n      url: https://example.com\n", 3, "mirror.helm", "Helm"),
         ("kind: ImageSetConfiguration\nmirror:\n  platform:\n    graph: true\n", 4, "mirror.platform.graph", "graph-data"),
@@ -112,10 +118,13 @@ fn sections_not_handled_are_refused_naming_field_and_line() {
 
 #[test]
 fn every_refused_field_is_reported_at_once() {
-    let text = "kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: x\n  helm:\n    local:\n    - name: c\n      path: /c\n";
+    let text = "kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: oci:x\n  helm:\n    local:\n    - name: c\n      path: /c\n";
     let e = parse(text).unwrap_err().to_string();
     assert!(e.starts_with("2 fields"), "{e}");
-    assert!(e.contains("\n  - isc.yaml:3: mirror.operators: "), "{e}");
+    assert!(
+        e.contains("\n  - isc.yaml:4: mirror.operators[0].catalog: "),
+        "{e}"
+    );
     assert!(e.contains("\n  - isc.yaml:5: mirror.helm: "), "{e}");
 }
 
@@ -137,4 +146,63 @@ fn plain_lists_still_read() {
     let i = parse("quay.io/a/b:1\n").unwrap();
     assert_eq!(i.images.len(), 1);
     assert!(i.releases.is_empty() && i.blocked.is_empty());
+}
+
+#[test]
+fn operators_are_read_with_their_filters() {
+    let text = "kind: ImageSetConfiguration
+apiVersion: mirror.openshift.io/v2alpha1
+mirror:
+  operators:
+  - catalog: docker://registry.redhat.io/redhat/redhat-operator-index:v4.16
+    targetCatalog: my/catalog
+    targetTag: v1
+    skipDependencies: true
+    packages:
+    - name: aws-load-balancer-operator
+      defaultChannel: stable-v1
+      channels:
+      - name: stable-v1
+        minVersion: 1.1.0
+        maxVersion: 1.2.0
+    - name: compliance-operator
+      minVersion: 1.0.0
+  - catalog: registry.redhat.io/redhat/certified-operator-index:v4.16
+    full: true
+";
+    let i = parse(text).unwrap();
+    assert_eq!(i.catalogs.len(), 2);
+    let c = &i.catalogs[0];
+    assert_eq!(
+        c.reference.to_string(),
+        "registry.redhat.io/redhat/redhat-operator-index:v4.16"
+    );
+    assert_eq!(c.location, "isc.yaml:5 mirror.operators[0].catalog");
+    assert_eq!(c.target_catalog.as_deref(), Some("my/catalog"));
+    assert_eq!(c.target_tag.as_deref(), Some("v1"));
+    assert!(!c.filter.full && !c.is_whole());
+    let p = &c.filter.packages[0];
+    assert_eq!(p.default_channel.as_deref(), Some("stable-v1"));
+    assert_eq!(p.channels[0].name, "stable-v1");
+    assert_eq!(
+        p.channels[0].max_version.as_ref().unwrap().to_string(),
+        "1.2.0"
+    );
+    assert_eq!(
+        c.filter.packages[1]
+            .min_version
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "1.0.0"
+    );
+    assert!(i.catalogs[1].is_whole());
+    assert!(i.notes[0].contains("skipDependencies"), "{:?}", i.notes);
+    assert!(!i.is_empty());
+    let twice = "kind: ImageSetConfiguration\nmirror:\n  operators:\n  - catalog: q.io/c:1\n  - catalog: q.io/c:1\n";
+    let e = parse(twice).unwrap_err().to_string();
+    assert!(
+        e.contains("mirror.operators[1].catalog") && e.contains("listed twice"),
+        "{e}"
+    );
 }

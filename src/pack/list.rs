@@ -52,6 +52,16 @@ pub enum SourceSpec {
     },
     /// A `docker save` archive.
     DockerArchive(PathBuf),
+    /// An image ferry built (a filtered operator catalog): its new manifests and blobs in an
+    /// OCI layout, the rest read from the image it was built from.
+    Built {
+        /// The layout directory.
+        layout: PathBuf,
+        /// The ref name in the layout.
+        tag: String,
+        /// The image it was built from.
+        base: Reference,
+    },
 }
 
 /// One requested image.

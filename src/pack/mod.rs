@@ -5,6 +5,7 @@
 //! workers, and written in plan order, so the same input always gives the same bundle bytes.
 
 pub mod attached;
+pub mod catalog;
 pub mod checks;
 pub mod expand;
 pub mod graph_api;
@@ -97,6 +98,9 @@ pub enum PackError {
     /// A release's components could not be listed.
     #[error(transparent)]
     Release(#[from] release::ReleaseError),
+    /// An operator catalog could not be read, filtered or rebuilt.
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
     /// A channel's releases could not be chosen.
     #[error(transparent)]
     Channel(#[from] graph_api::ChannelError),
@@ -204,6 +208,8 @@ pub struct PackSummary {
     pub attached: attached::AttachedCounts,
     /// Release signatures carried from the signature store.
     pub release_signatures: usize,
+    /// Operator catalogs carried: what was kept of each, and the rebuilt catalog's digest.
+    pub catalogs: Vec<catalog::PackedCatalog>,
 }
 
 fn open_source(
@@ -236,6 +242,13 @@ fn open_source(
                     .ok_or_else(no_name)?,
             };
             (Arc::new(s), name)
+        }
+        SourceSpec::Built { layout, tag, base } => {
+            let base = registries
+                .source(base)
+                .map_err(|e| src_err(SourceError::Registry(e)))?;
+            let s = crate::source::OverlaySource::new(layout, tag, Box::new(base));
+            (Arc::new(s), req.name.clone().ok_or_else(no_name)?)
         }
         SourceSpec::DockerArchive(path) => {
             let s = DockerArchiveSource::open(path).map_err(src_err)?;
@@ -315,7 +328,7 @@ pub fn pack_input(
     check_options(opts)?;
     if input.is_empty() {
         return Err(PackError::Input(
-            "nothing to pack: the input names no image, release or channel".into(),
+            "nothing to pack: the input names no image, release, channel or catalog".into(),
         ));
     }
     let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
@@ -341,6 +354,8 @@ pub fn pack_input(
     summary.notes.extend(expanded.notes);
     summary.releases = expanded.releases;
     summary.blocked = expanded.blocked;
+    summary.catalogs = expanded.catalogs;
+    drop(expanded.work);
     Ok(summary)
 }
 
@@ -526,6 +541,7 @@ fn pack_with(
         blocked: Vec::new(),
         attached,
         release_signatures: release_signatures.len(),
+        catalogs: Vec::new(),
     })
 }
 

@@ -59,6 +59,11 @@ impl Version {
         })
     }
 
+    /// Whether the version has a pre-release part (`1.2.0-rc.1`).
+    pub fn is_prerelease(&self) -> bool {
+        !self.pre.is_empty()
+    }
+
     /// `MAJOR.MINOR`, e.g. `4.16`.
     pub fn minor_line(&self) -> (u64, u64) {
         (self.major, self.minor)

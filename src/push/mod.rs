@@ -2,6 +2,7 @@
 //! the [`copy`] engine from the bundle (a source) to the registry (a target) under the
 //! passthrough names.
 
+pub mod catalogs;
 pub mod copy;
 pub mod history;
 mod ledger;

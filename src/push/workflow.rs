@@ -45,6 +45,11 @@ pub struct PushOutcome {
     pub mirrorsets: Vec<PathBuf>,
     /// What writing them merged or left as it was.
     pub mirrorset_notes: Vec<String>,
+    /// The operator catalogs pushed (a filtered one says which catalog it was built from: its
+    /// digest differs from the upstream catalog's).
+    pub catalogs: Vec<super::catalogs::PushedCatalog>,
+    /// The CatalogSource and ClusterCatalog files written for them.
+    pub catalog_resources: Vec<PathBuf>,
     /// Tags moved back to older content because `allow_rollback` was set.
     pub rolled_back: Vec<Rollback>,
 }
@@ -232,6 +237,19 @@ pub fn run(
     } else {
         mirrorset::WrittenFiles::default()
     };
+    let pushed: Vec<bool> = report.images.iter().map(|i| i.ok).collect();
+    let catalogs = super::catalogs::find(bundle, &naming, &pushed);
+    let catalog_resources = super::catalogs::write(
+        &opts.mirrorsets_out,
+        &catalogs,
+        mirrorset::bundle_tag(bundle.root()),
+    )
+    .map_err(|source| {
+        WorkflowError::MirrorSets(BundleMirrorSetError::Write {
+            out: opts.mirrorsets_out.clone(),
+            source,
+        })
+    })?;
     let write_err = |source| WorkflowError::WriteHistory {
         bundle: bundle.root().bundle_id.clone(),
         source,
@@ -259,6 +277,8 @@ pub fn run(
         report,
         mirrorsets: written.files,
         mirrorset_notes: written.notes,
+        catalogs,
+        catalog_resources,
         rolled_back,
     })
 }

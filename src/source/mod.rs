@@ -6,6 +6,7 @@
 mod bundle;
 mod docker_archive;
 mod oci_layout;
+mod overlay;
 mod registry;
 
 use std::io::Read;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 
 pub use docker_archive::DockerArchiveSource;
 pub use oci_layout::{OciLayoutSource, REF_NAME};
+pub use overlay::OverlaySource;
 pub use registry::RegistrySource;
 
 use crate::model::Digest;

@@ -5,9 +5,11 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod attached;
+pub mod catalog;
 pub mod certs;
 pub mod flavor_cli;
 pub mod harbor_standin;
+pub mod olm_schema;
 pub mod proxy;
 pub mod quay_standin;
 pub mod registry;

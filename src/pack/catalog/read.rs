@@ -1,0 +1,333 @@
+//! Reading a catalog image: its manifests and configs, the configs directory its label
+//! `operators.operatorframework.io.index.configs.v1` names, and every `.json`/`.yaml` file
+//! under that directory, streamed from the layers in order (later layers and whiteouts win,
+//! as a container's file system sees them). Only blobs of the packages asked for are kept.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde_json::Value;
+
+use super::fbc::{self, Catalog, SCHEMA_PACKAGE};
+use super::CatalogError;
+use crate::model::manifest::{parse_refs, ManifestRefs, Referenced};
+use crate::model::{Digest, Reference};
+use crate::pack::Registries;
+use crate::source::{ContentSource, ImageSource, RawManifest, SourceError};
+
+/// The label naming the file-based catalog's directory.
+pub const CONFIGS_LABEL: &str = "operators.operatorframework.io.index.configs.v1";
+/// The label of the old SQLite catalogs (before OpenShift 4.11).
+pub const DATABASE_LABEL: &str = "operators.operatorframework.io.index.database.v1";
+/// The largest image config read.
+const MAX_CONFIG: u64 = 4 << 20;
+
+/// One image manifest of a catalog (the only one, or one child of its index).
+#[derive(Debug, Clone)]
+pub struct CatalogPart {
+    /// The manifest.
+    pub manifest: RawManifest,
+    /// `os/arch[/variant]`, for an index child.
+    pub platform: Option<String>,
+    /// The image config, as read.
+    pub config: Value,
+    /// The config's descriptor.
+    pub config_ref: Referenced,
+    /// The layers.
+    pub layers: Vec<Referenced>,
+}
+
+/// A catalog image as read from its source.
+#[derive(Debug, Clone)]
+pub struct CatalogImage {
+    /// The catalog as asked for.
+    pub reference: Reference,
+    /// Its top manifest.
+    pub top: RawManifest,
+    /// Its image manifests (one, or each child of the index).
+    pub parts: Vec<CatalogPart>,
+    /// The configs directory, as the label names it (`/configs`).
+    pub configs_dir: String,
+}
+
+fn layer_reader<'a>(
+    layer: &Referenced,
+    blob: Box<dyn Read + Send + 'a>,
+) -> std::io::Result<Option<Box<dyn Read + 'a>>> {
+    let media = layer.media_type.as_str();
+    Ok(if media.ends_with("gzip") {
+        Some(Box::new(flate2::read::MultiGzDecoder::new(blob)))
+    } else if media.ends_with("zstd") {
+        Some(Box::new(zstd::stream::read::Decoder::new(blob)?))
+    } else if media.ends_with(".tar") {
+        Some(blob)
+    } else {
+        None
+    })
+}
+
+fn read_part(
+    source: &dyn ContentSource,
+    manifest: RawManifest,
+    platform: Option<String>,
+) -> Result<CatalogPart, String> {
+    let (config_ref, layers) =
+        match parse_refs(&manifest.digest, &manifest.media_type, &manifest.bytes) {
+            Ok(ManifestRefs::Image { config, layers }) => (config, layers),
+            Ok(ManifestRefs::Index { .. }) => {
+                return Err(format!(
+                    "{}: an index inside an index; ferry reads catalogs of one level",
+                    manifest.digest
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+    if config_ref.size > MAX_CONFIG {
+        return Err(format!(
+            "config {} is {} bytes",
+            config_ref.digest, config_ref.size
+        ));
+    }
+    let mut bytes = Vec::new();
+    source
+        .blob(&config_ref.digest, config_ref.size)
+        .map_err(|e| crate::error_chain(&e))?
+        .take(MAX_CONFIG)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("config {}: {e}", config_ref.digest))?;
+    if Digest::sha256_of(&bytes) != config_ref.digest {
+        return Err(format!(
+            "config {} does not match its digest",
+            config_ref.digest
+        ));
+    }
+    let config: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("config {} is not JSON: {e}", config_ref.digest))?;
+    Ok(CatalogPart {
+        manifest,
+        platform,
+        config,
+        config_ref,
+        layers,
+    })
+}
+
+/// The label `name` of an image config.
+pub fn label<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
+    config
+        .get("config")
+        .and_then(|c| c.get("Labels"))
+        .and_then(|l| l.get(name))
+        .and_then(Value::as_str)
+}
+
+/// Reads the catalog image `reference` (through `registries`) and its file-based catalog,
+/// keeping the blobs of the packages `keep` accepts.
+pub fn read_catalog(
+    reference: &Reference,
+    registries: &Registries,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<(CatalogImage, Catalog), CatalogError> {
+    let invalid = |reason: String| CatalogError::Invalid {
+        catalog: reference.to_string(),
+        reason,
+    };
+    let src_err = |source: SourceError| CatalogError::Source {
+        catalog: reference.to_string(),
+        source,
+    };
+    let source = registries
+        .source(reference)
+        .map_err(|e| src_err(SourceError::Registry(e)))?;
+    let top = source.top_manifest().map_err(src_err)?;
+    let mut parts = Vec::new();
+    match parse_refs(&top.digest, &top.media_type, &top.bytes)
+        .map_err(|e| invalid(e.to_string()))?
+    {
+        ManifestRefs::Image { .. } => {
+            parts.push(read_part(&source, top.clone(), None).map_err(invalid)?)
+        }
+        ManifestRefs::Index { children } => {
+            for c in children {
+                let m = source.manifest(&c.digest).map_err(src_err)?;
+                parts.push(read_part(&source, m, c.platform.clone()).map_err(invalid)?);
+            }
+        }
+    }
+    let pick = parts
+        .iter()
+        .find(|p| p.platform.as_deref() == Some("linux/amd64"))
+        .or(parts.first())
+        .ok_or_else(|| invalid("an index with no image manifest".into()))?;
+    let Some(configs_dir) = label(&pick.config, CONFIGS_LABEL).map(str::to_string) else {
+        let why = if label(&pick.config, DATABASE_LABEL).is_some() {
+            "a SQLite catalog (label operators.operatorframework.io.index.database.v1); \
+             ferry reads file-based catalogs only (OpenShift 4.11 and later)"
+        } else {
+            "no label operators.operatorframework.io.index.configs.v1: not a file-based \
+             catalog image"
+        };
+        return Err(invalid(why.into()));
+    };
+    let dir = configs_dir.trim_matches('/').to_string();
+    let mut files: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for layer in pick.layers.iter().filter(|l| !l.foreign) {
+        let layer_err = |reason: String| invalid(format!("layer {}: {reason}", layer.digest));
+        let blob = source.blob(&layer.digest, layer.size).map_err(src_err)?;
+        let Some(reader) = layer_reader(layer, blob).map_err(|e| layer_err(e.to_string()))? else {
+            continue;
+        };
+        scan_layer(reader, &dir, keep, &mut files).map_err(layer_err)?;
+    }
+    if files.is_empty() {
+        return Err(invalid(format!("no .json or .yaml file under /{dir}")));
+    }
+    let mut catalog = Catalog::default();
+    for (path, blobs) in files {
+        for b in blobs {
+            catalog
+                .add(b, keep)
+                .map_err(|e| invalid(format!("{path}: {e}")))?;
+        }
+    }
+    Ok((
+        CatalogImage {
+            reference: reference.clone(),
+            top,
+            parts,
+            configs_dir,
+        },
+        catalog,
+    ))
+}
+
+/// The package a blob belongs to (its name for an `olm.package`), if any.
+fn package_of(v: &Value) -> Option<&str> {
+    let key = if v.get("schema").and_then(Value::as_str) == Some(SCHEMA_PACKAGE) {
+        "name"
+    } else {
+        "package"
+    };
+    v.get(key).and_then(Value::as_str).filter(|p| !p.is_empty())
+}
+
+/// Walks one layer: applies its whiteouts to `files`, and reads the catalog files under `dir`.
+fn scan_layer(
+    reader: Box<dyn Read + '_>,
+    dir: &str,
+    keep: &dyn Fn(&str) -> bool,
+    files: &mut BTreeMap<String, Vec<Value>>,
+) -> Result<(), String> {
+    let prefix = format!("{dir}/");
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path().map_err(|e| e.to_string())?;
+        let path = path.to_string_lossy();
+        let path = path
+            .trim_start_matches("./")
+            .trim_start_matches('/')
+            .to_string();
+        let (parent, base) = match path.rsplit_once('/') {
+            Some((p, b)) => (format!("{p}/"), b.to_string()),
+            None => (String::new(), path.clone()),
+        };
+        if base == ".wh..wh..opq" {
+            files.retain(|f, _| !f.starts_with(&parent));
+            continue;
+        }
+        if let Some(gone) = base.strip_prefix(".wh.") {
+            let gone = format!("{parent}{gone}");
+            let under = format!("{gone}/");
+            files.retain(|f, _| *f != gone && !f.starts_with(&under));
+            continue;
+        }
+        if !path.starts_with(&prefix) {
+            continue;
+        }
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let size = entry.size();
+        let mut blobs = Vec::new();
+        let is_catalog = fbc::parse_file(&path, size, entry, &mut |v| {
+            match package_of(&v) {
+                Some(p) if !keep(p) => {
+                    // Only its name is kept, for "nearest names" in errors.
+                    if v.get("schema").and_then(Value::as_str) == Some(SCHEMA_PACKAGE) {
+                        blobs.push(serde_json::json!({"schema": SCHEMA_PACKAGE, "name": p}));
+                    }
+                }
+                _ => blobs.push(v),
+            }
+            Ok(())
+        })?;
+        if is_catalog {
+            files.insert(path, blobs);
+        } else {
+            files.remove(&path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut t = tar::Builder::new(Vec::new());
+        for (p, body) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, p, body.as_bytes()).unwrap();
+        }
+        t.into_inner().unwrap()
+    }
+
+    #[test]
+    fn later_layers_and_whiteouts_win() {
+        let mut files = BTreeMap::new();
+        let all = |_: &str| true;
+        let l1 = tar(&[
+            (
+                "configs/a/catalog.json",
+                r#"{"schema":"olm.package","name":"a"}"#,
+            ),
+            ("configs/b/catalog.yaml", "schema: olm.package\nname: b\n"),
+            ("configs/c/x.json", r#"{"schema":"olm.package","name":"c"}"#),
+            ("etc/passwd", "root"),
+            (
+                "./configs/d/catalog.json",
+                r#"{"schema":"olm.package","name":"d"}"#,
+            ),
+        ]);
+        scan_layer(Box::new(&l1[..]), "configs", &all, &mut files).unwrap();
+        assert_eq!(files.len(), 4);
+        let l2 = tar(&[
+            ("configs/a/.wh.catalog.json", ""),
+            ("configs/.wh.c", ""),
+            ("configs/d/.wh..wh..opq", ""),
+            ("configs/b/catalog.yaml", "schema: olm.package\nname: b2\n"),
+        ]);
+        scan_layer(Box::new(&l2[..]), "configs", &all, &mut files).unwrap();
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            vec!["configs/b/catalog.yaml"]
+        );
+        assert_eq!(files["configs/b/catalog.yaml"][0]["name"], "b2");
+    }
+
+    #[test]
+    fn blobs_of_packages_not_asked_for_are_not_kept() {
+        let mut files = BTreeMap::new();
+        let l = tar(&[(
+            "configs/all.json",
+            r#"{"schema":"olm.package","name":"a"}{"schema":"olm.bundle","package":"b","name":"b1"}{"schema":"x"}"#,
+        )]);
+        scan_layer(Box::new(&l[..]), "configs", &|p| p == "a", &mut files).unwrap();
+        assert_eq!(files["configs/all.json"].len(), 2);
+    }
+}
