@@ -339,18 +339,17 @@ pub fn pack_input(
             expanded.blocked.len()
         )));
     }
-    let (signatures, sig_notes, sig_warnings) =
-        release_sigs::for_releases(&expanded.releases, opts)?;
+    let signatures = release_sigs::for_releases(&expanded.releases, opts)?;
     let mut summary = pack_with(
         &expanded.requests,
         key,
         opts,
         progress,
         &registries,
-        signatures,
+        signatures.signatures,
     )?;
-    summary.notes.extend(sig_notes);
-    summary.warnings.extend(sig_warnings);
+    summary.notes.extend(signatures.notes);
+    summary.warnings.extend(signatures.warnings);
     summary.notes.extend(expanded.notes);
     summary.releases = expanded.releases;
     summary.blocked = expanded.blocked;

@@ -115,24 +115,34 @@ pub fn fetch(
     Ok(found)
 }
 
+/// The release signatures of a pack, and what the user should know about them.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Every signature, by release and index.
+    pub signatures: Vec<ReleaseSignature>,
+    /// How many each release has, or that none were asked for.
+    pub notes: Vec<String>,
+    /// Each release the store has no signature for.
+    pub warnings: Vec<String>,
+}
+
 /// The signatures of every release in `releases` from `opts.signature_store`, with notes and
 /// a warning for each release the store has none for (carried without).
-#[allow(clippy::type_complexity)]
 pub fn for_releases(
     releases: &[super::expand::PackedRelease],
     opts: &super::PackOptions,
-) -> Result<(Vec<ReleaseSignature>, Vec<String>, Vec<String>), StoreError> {
-    let (mut all, mut notes, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+) -> Result<Fetched, StoreError> {
+    let mut out = Fetched::default();
     if releases.is_empty() {
-        return Ok((all, notes, warnings));
+        return Ok(out);
     }
     let Some(store) = &opts.signature_store else {
-        notes.push(format!(
+        out.notes.push(format!(
             "--signature-store none: no release signatures carried for {} release(s); a \
              disconnected cluster cannot verify an update to them",
             releases.len()
         ));
-        return Ok((all, notes, warnings));
+        return Ok(out);
     };
     let mut done: Vec<&crate::model::Digest> = Vec::new();
     for r in releases {
@@ -142,7 +152,7 @@ pub fn for_releases(
         done.push(&r.digest);
         let found = fetch(store, &r.release, &r.digest, &opts.client)?;
         if found.is_empty() {
-            warnings.push(format!(
+            out.warnings.push(format!(
                 "release {} ({}): the signature store {store} has no signature for {}; carried \
                  without one, so a disconnected cluster will refuse to update to it unless forced",
                 r.release,
@@ -150,13 +160,13 @@ pub fn for_releases(
                 r.digest
             ));
         } else {
-            notes.push(format!(
+            out.notes.push(format!(
                 "release {}: {} signature(s) from {store}",
                 r.release,
                 found.len()
             ));
         }
-        all.extend(found);
+        out.signatures.extend(found);
     }
-    Ok((all, notes, warnings))
+    Ok(out)
 }
