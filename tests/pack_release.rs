@@ -335,7 +335,7 @@ fn sections_not_carried_and_unknown_keys_fail_naming_them_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (key, _) = keys(tmp.path());
     for (body, line, field) in [
-        ("mirror:\n  operators:\n  - catalog: registry.redhat.io/redhat/redhat-operator-index:v4.16\n", 4, "mirror.operators"),
+        ("mirror:\n  operators:\n  - catalog: registry.redhat.io/redhat/redhat-operator-index:v4.16\n    packages:\n    - name: a\n      bundles:\n      - name: a.v1\n", 8, "mirror.operators[0].packages[0].bundles"),
         ("mirror:\n  platform:\n    channels:\n    - name: stable-4.16\n      minVerison: 4.16.1\n", 7, "minVerison"),
         ("mirror:\n  helm:\n    repositories:\n    - name: r\n      url: https://example.com/charts\n", 4, "mirror.helm"),
     ] {
