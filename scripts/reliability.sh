@@ -160,7 +160,7 @@ for i in $(seq "$KILLS"); do
   kill -9 "$FP" 2>/dev/null || true; wait "$FP" 2>/dev/null || true
   LOG=$WORK/kill-push-$i/log
   bad=$(python3 - "$WORK/fx.json" "$T" <<'PY'
-import json, sys, urllib.request
+import json, sys, urllib.error, urllib.request
 fx, host = json.load(open(sys.argv[1])), sys.argv[2]
 # Every tag present must resolve to a fixture image's top digest: a tag goes last, after every
 # blob and manifest of its image (which the registry checks are there).
@@ -171,7 +171,10 @@ bad = 0
 for repo in json.load(urllib.request.urlopen(f"http://{host}/v2/_catalog")).get("repositories") or []:
     if "ferry-state" in repo:
         continue
-    tags = json.load(urllib.request.urlopen(f"http://{host}/v2/{repo}/tags/list")).get("tags") or []
+    try:
+        tags = json.load(urllib.request.urlopen(f"http://{host}/v2/{repo}/tags/list")).get("tags") or []
+    except urllib.error.HTTPError:
+        tags = []  # blobs only, no tag yet
     for t in tags:
         r = urllib.request.urlopen(urllib.request.Request(
             f"http://{host}/v2/{repo}/manifests/{t}", method="HEAD", headers={"Accept": accept}))
