@@ -58,7 +58,13 @@ fn push_args_to(p: &Packed, host: &str, extra: &[&str]) -> Vec<String> {
 #[test]
 fn one_default_push_completes_through_the_issue_fault_mix() {
     let set = fixtures_small();
-    let p = pack(&local_lines(set), &[]);
+    // Four images (an index, a Docker list, two sharing blobs) keep this test near a minute;
+    // scripts/reliability.sh pushes every fixture image.
+    let lines: Vec<String> = ["app-a", "app-b", "multiarch", "docker-list"]
+        .iter()
+        .map(|s| oci_line(set.image(s)))
+        .collect();
+    let p = pack(&lines, &[]);
     let target = TestRegistry::plain();
     let chaos = proxy(&target, Mix::ISSUE_14, "push-mix");
     let out = ferry_ok(push_args_to(&p, &chaos.host(), &[]));
