@@ -178,7 +178,7 @@ mod tests {
     fn policy() -> RetryPolicy {
         RetryPolicy {
             attempts: 4,
-            budget: Duration::from_secs(60),
+            budget: Duration::from_secs(3600),
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(250),
         }

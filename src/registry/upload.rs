@@ -233,10 +233,19 @@ impl Inner {
             offset: 0,
         };
         self.journal.put(repo, digest, open.clone());
-        match self.segments(open, repo, digest, size, source) {
+        let r = self.segments(open, repo, digest, size, source);
+        let acknowledged = self.journal.get(repo, digest).is_some_and(|o| o.offset > 0);
+        match r {
             Ok(()) => Ok(()),
-            // The session stays in the journal: the next attempt (or run) continues it.
-            Err(e) if e.is_retryable() => Err(e),
+            // The session stays in the journal: the next attempt (or run) continues it. An
+            // error status to the very first segment is taken for a registry that cannot
+            // take PATCH, as before.
+            Err(e)
+                if e.is_retryable()
+                    && (acknowledged || !matches!(e, RegistryError::Status { .. })) =>
+            {
+                Err(e)
+            }
             Err(
                 e @ (RegistryError::Status { .. }
                 | RegistryError::NotFound { .. }
