@@ -73,6 +73,7 @@ fn test_vectors_are_reproduced_byte_for_byte() {
         sequence: None,
         source_mirrors: Vec::new(),
         graph_url: None,
+        base: Default::default(),
     };
     let summary = pack(&requests, &key, &opts, &Silent).unwrap();
     let volume = only_tar(&out);

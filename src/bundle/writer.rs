@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{Journal, JournalHeader, JournalRecord};
 use super::root::{
-    BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
-    FORMAT_VERSION,
+    BaseRef, BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root,
+    VolumeInfo, FORMAT_INCREMENTAL, FORMAT_VERSION,
 };
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
@@ -52,6 +52,11 @@ pub struct RootContent {
     pub manifests: Vec<ManifestEntry>,
     /// Chunking parameters used.
     pub chunking: ChunkingInfo,
+    /// The inventories the bundle is packed against (`pack --base`); with one, the root is
+    /// format 1.2.
+    pub base: Option<BaseRef>,
+    /// Blobs the site already has (`in_base`, no chunks), listed after the blobs carried.
+    pub in_base: Vec<BlobEntry>,
 }
 
 /// A finished bundle's figures.
@@ -261,6 +266,7 @@ impl BundleWriter {
             encoding: BlobEncoding::Plain,
             chunks,
             in_base: false,
+            base: None,
         };
         let mut volumes = self.done_volumes.clone();
         if let Some(v) = &self.current {
@@ -298,13 +304,19 @@ impl BundleWriter {
         let current = self.current.take().expect("a volume is open");
         let mut sizes = self.done_volumes.clone();
         sizes.push(current.data_len());
+        let format = match &content.base {
+            Some(_) => FORMAT_INCREMENTAL,
+            None => FORMAT_VERSION,
+        };
+        let mut blobs = std::mem::take(&mut self.blobs);
+        blobs.extend(content.in_base);
         let mut root = Root {
-            format: FORMAT_VERSION.to_string(),
+            format: format.to_string(),
             bundle_id: String::new(),
             created: content.created,
             sequence: Some(content.sequence.max(content.mtime)),
             tool: format!("ferry {}", env!("CARGO_PKG_VERSION")),
-            base: None,
+            base: content.base,
             chunking: content.chunking,
             volumes: sizes
                 .iter()
@@ -316,7 +328,7 @@ impl BundleWriter {
                 .collect(),
             images: content.images,
             manifests: content.manifests,
-            blobs: std::mem::take(&mut self.blobs),
+            blobs,
             chunks: std::mem::take(&mut self.chunks),
         };
         // The id is derived from the content, so that a reproducible pack gets the same id.

@@ -4,6 +4,7 @@
 //! deterministic order. Blobs are then fetched, hashed, chunked and compressed by parallel
 //! workers, and written in plan order, so the same input always gives the same bundle bytes.
 
+pub mod base;
 pub mod checks;
 pub mod expand;
 pub mod graph_api;
@@ -127,6 +128,8 @@ pub struct PackOptions {
     /// `--graph-url`: the OCP update graph to resolve channels through (default
     /// [`graph_api::OCP_GRAPH_URL`]).
     pub graph_url: Option<String>,
+    /// `--base`: what the site holds; every blob listed is left out (`in_base`).
+    pub base: crate::inventory::BaseIndex,
 }
 
 impl PackOptions {
@@ -186,13 +189,16 @@ pub struct PackSummary {
     pub releases: Vec<expand::PackedRelease>,
     /// Images `blockedImages` kept out, and which entry matched.
     pub blocked: Vec<expand::BlockedEntry>,
+    /// What `--base` left out as present at the site (absent without `--base`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<base::BaseSummary>,
 }
 
 /// Registry clients, one per host, shared by all images, and where each upstream name is read
 /// from (`--source-mirror`).
 pub struct Registries {
     options: ClientOptions,
-    mirrors: Vec<SourceMirror>,
+    pub(crate) mirrors: Vec<SourceMirror>,
     clients: std::sync::Mutex<HashMap<String, Registry>>,
 }
 
@@ -432,6 +438,13 @@ fn pack_with(
             ),
         });
     }
+    // `--base`: what the site has stays out of the volumes; manifests are always carried.
+    let (blobs, in_base) = base::split(blobs, &opts.base);
+    let base_summary = opts.base.base_ref().map(|b| base::BaseSummary {
+        inventories: b.inventories,
+        blobs_in_base: in_base.len(),
+        bytes_in_base: in_base.iter().map(|b| b.size).sum(),
+    });
     let params = ChunkParams::DEFAULT;
     let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
     let data_cap = opts.volume_size.map(|v| {
@@ -454,7 +467,7 @@ fn pack_with(
             )));
         }
     }
-    let plan = plan_digest(&resolved, &blobs, opts, &params, data_cap);
+    let plan = plan_digest(&resolved, &blobs, &in_base, opts, &params, data_cap);
     let (mut writer, resumed) = BundleWriter::open(&opts.out, &plan, data_cap)?;
     if resumed.discarded_other_plan {
         progress.note(&format!(
@@ -489,6 +502,8 @@ fn pack_with(
             avg: params.avg,
             max: params.max,
         },
+        base: opts.base.base_ref(),
+        in_base,
     };
     let written = writer.finish(content, key, opts.volume_size)?;
     Ok(PackSummary {
@@ -519,12 +534,14 @@ fn pack_with(
         warnings,
         releases: Vec::new(),
         blocked: Vec::new(),
+        base: base_summary,
     })
 }
 
 fn plan_digest(
     resolved: &[Resolved],
     blobs: &[PlannedBlob],
+    in_base: &[crate::bundle::root::BlobEntry],
     opts: &PackOptions,
     params: &ChunkParams,
     cap: Option<u64>,
@@ -549,6 +566,12 @@ fn plan_digest(
             "blob {} {}",
             b.referenced.digest, b.referenced.size
         ));
+    }
+    if let Some(base) = opts.base.base_ref() {
+        line(format!("base {}", base.root_digest));
+        for b in in_base {
+            line(format!("in-base {}", b.digest));
+        }
     }
     h.finish().to_string()
 }

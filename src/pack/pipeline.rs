@@ -308,6 +308,7 @@ mod tests {
             sequence: None,
             source_mirrors: Vec::new(),
             graph_url: None,
+            base: Default::default(),
         };
         super::super::pack(
             &requests,

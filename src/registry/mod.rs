@@ -6,6 +6,7 @@
 //! digest it is given, and streams blobs both ways.
 
 // Layering: each module uses only those listed after it (no import loops).
+//   catalog    -> client, http, auth, error  (GET /v2/_catalog)
 //   client     -> resume, upload, http, wire, transport, auth, credentials, error, options,
 //                 source, stats
 //   resume     -> http, error, retry  (blob downloads resumed after a cut)
@@ -30,6 +31,7 @@ mod admin;
 mod auth;
 #[cfg(test)]
 mod auth_fuzz;
+mod catalog;
 mod client;
 mod credentials;
 mod error;

@@ -57,6 +57,9 @@ pub enum Command {
     Mirrorsets(MirrorsetsArgs),
     /// Confirm that every image of a bundle is in the mirror registry, by digest.
     Check(CheckArgs),
+    /// List what the mirror registry holds under the prefix (or what bundles carried) into a
+    /// small file for `ferry pack --base`, which then leaves out every blob the site has.
+    Inventory(InventoryArgs),
     /// Write every image of a verified bundle into an OCI image layout directory, named by its
     /// upstream name (skopeo, podman and oc read it as oci:DIR:NAME), digests unchanged.
     Export(ExportArgs),
