@@ -319,3 +319,112 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
 fn read_pub(p: &Path) -> ferry::sign::PublicKey {
     ferry::sign::read_public_key(p).unwrap()
 }
+
+/// A registry without a catalog (Quay and Harbor answer robots so): the inventory lists the
+/// site from ferry's push history instead, and says so; with no history either it says what
+/// is needed. An N+1 image under a new name gets the site's layers mounted from the
+/// repositories that hold them.
+#[test]
+fn issue_13_without_a_catalog_the_inventory_comes_from_the_push_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = TestRegistry::plain();
+    let site = TestRegistry::plain();
+    let (n, n1) = corpus_versions(tmp.path(), &source);
+    let (key, pubkey) = keygen(tmp.path(), "k");
+    let src_flags = registry_flags(&source, tmp.path());
+    let proxy = support::proxy::FaultProxy::start(&site.host(), |_, url| {
+        if url.contains("/_catalog") {
+            support::proxy::Action::Reply(404, br#"{"errors":[{"code":"UNSUPPORTED"}]}"#.to_vec())
+        } else {
+            support::proxy::Action::Forward
+        }
+    });
+    let site_flags = vec!["--insecure-registry".to_string(), proxy.host()];
+    let inventory_args = |out: &Path| {
+        let mut a = vec![
+            "inventory".to_string(),
+            "--from".into(),
+            proxy.host(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        a.extend(site_flags.clone());
+        a
+    };
+    // Nothing pushed yet: no catalog and no history, and the message says what would do.
+    let out = ferry(inventory_args(&tmp.path().join("none")));
+    assert!(!out.status.success());
+    let err = text(&out);
+    assert!(
+        err.contains("no repository catalog") && err.contains("ferry-state"),
+        "{err}"
+    );
+
+    let full_n = pack_into(tmp.path(), &key, "n", &lines(&source, &n), &src_flags);
+    let mut push = vec![
+        "push".to_string(),
+        full_n.display().to_string(),
+        "--trusted-key".into(),
+        pubkey.display().to_string(),
+        "--to".into(),
+        proxy.host(),
+        "--mirrorsets-out".into(),
+        tmp.path().join("ms").display().to_string(),
+    ];
+    push.extend(site_flags.clone());
+    ferry_ok(&push);
+    let inv = tmp.path().join("site.inventory");
+    let out = ferry_ok(inventory_args(&inv));
+    assert!(out.contains("History"), "{out}");
+    let inventory = ferry::inventory::read(&inv).unwrap();
+    assert_eq!(inventory.source.listing, ferry::inventory::Listing::History);
+    assert!(inventory
+        .notes
+        .iter()
+        .any(|n| n.contains("offers no catalog")));
+    assert_eq!(inventory.repositories.len(), n.images.len());
+
+    // N+1, plus one N+1 image under a name the site has never seen.
+    let a = n1.images.iter().find(|i| i.repository == "ns/a").unwrap();
+    let mut list = lines(&source, &n1);
+    list.push(format!(
+        "{}/ns/a:v2 example.com/renamed/a:v2",
+        source.host()
+    ));
+    let mut extra = src_flags.clone();
+    extra.extend(["--base".to_string(), inv.display().to_string()]);
+    let inc = pack_into(tmp.path(), &key, "n1", &list, &extra);
+    let mut push = vec![
+        "push".to_string(),
+        inc.display().to_string(),
+        "--trusted-key".into(),
+        pubkey.display().to_string(),
+        "--to".into(),
+        proxy.host(),
+        "--mirrorsets-out".into(),
+        tmp.path().join("ms").display().to_string(),
+        "--json".into(),
+    ];
+    push.extend(site_flags.clone());
+    let report: serde_json::Value = serde_json::from_str(&ferry_ok(&push)).unwrap();
+    assert!(all_ok(&report), "{report:#}");
+    let renamed = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "example.com/renamed/a:v2")
+        .unwrap();
+    assert!(
+        renamed["blobs_mounted"].as_u64().unwrap() > 0,
+        "{renamed:#}"
+    );
+    assert_eq!(
+        mirrored_digest(&site, "mirror/example.com/renamed/a", &a.digest),
+        a.digest
+    );
+    let seg = source.host().replace(':', "_");
+    for img in &n1.images {
+        let repo = format!("mirror/{seg}/{}", img.repository);
+        assert_eq!(mirrored_digest(&site, &repo, &img.digest), img.digest);
+    }
+}
