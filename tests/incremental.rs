@@ -147,6 +147,32 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
         }
     }
 
+    // The site's layers a changed N+1 layer may be rebuilt from (same repository, same
+    // position first), read at pack time from upstream and checked against their digests.
+    let index = ferry::inventory::BaseIndex::new(std::slice::from_ref(&inventory));
+    let a = n.images.iter().find(|i| i.repository == "ns/a").unwrap();
+    let candidates = index.candidates(&format!("{}/ns/a:v2", source.host()), 1);
+    assert!(!candidates.is_empty());
+    assert_eq!(candidates[0].position, 1);
+    assert!(a
+        .blobs
+        .iter()
+        .any(|(d, _, _)| *d == candidates[0].digest.to_string()));
+    let registries = ferry::pack::Registries::new(
+        ferry::registry::ClientOptions {
+            insecure: vec![source.host()],
+            ..Default::default()
+        },
+        Vec::new(),
+    );
+    let mut layer = Vec::new();
+    std::io::Read::read_to_end(
+        &mut ferry::pack::base::open_base_layer(&registries, &candidates[0]).unwrap(),
+        &mut layer,
+    )
+    .unwrap();
+    assert_eq!(Digest::sha256_of(&layer), candidates[0].digest);
+
     // Month 2: N+1 packed against the inventory, and whole for comparison.
     let mut extra = src_flags.clone();
     extra.extend([
