@@ -52,6 +52,11 @@ pub enum Command {
     /// Show what a bundle holds: images, volumes, dedup figures.
     Inspect(InspectArgs),
     /// Push every image of a verified bundle to a mirror registry and write the mirror sets.
+    ///
+    /// An incremental bundle (`pack --base`) is pushed only when every blob it leaves to the
+    /// site is in the registry: otherwise nothing is pushed and the missing base images and
+    /// their inventory are named (exit 1). Those blobs are then mounted (or copied within the
+    /// registry) into the repositories that lack them; no temporary disk is used.
     Push(PushArgs),
     /// Write the mirror sets (IDMS, ICSP, ITMS, registries.conf, mapping.txt) without pushing.
     Mirrorsets(MirrorsetsArgs),
