@@ -311,6 +311,7 @@ fn root_bound(
     manifests: &[ManifestEntry],
     images: usize,
     blobs: &[PlannedBlob],
+    in_base: usize,
     params: &ChunkParams,
     volumes: u64,
 ) -> u64 {
@@ -326,6 +327,8 @@ fn root_bound(
     4096 + manifest_bytes
         + images as u64 * 4096
         + blobs.len() as u64 * 400
+        // An in-base entry also names its base image (a reference, at most ~400 bytes).
+        + in_base as u64 * 800
         + chunks * (CHUNK_ENTRY + CHUNK_REF)
         + volumes * 64
 }
@@ -450,7 +453,14 @@ fn pack_with(
     let data_cap = opts.volume_size.map(|v| {
         let mut vols = 1u64;
         loop {
-            let bound = root_bound(&manifests, resolved.len(), &blobs, &params, vols);
+            let bound = root_bound(
+                &manifests,
+                resolved.len(),
+                &blobs,
+                in_base.len(),
+                &params,
+                vols,
+            );
             let over = volume::overhead(bound, 1024);
             let cap = v.saturating_sub(over);
             let need = unique_bytes.div_ceil(cap.max(1)) + 1;
