@@ -297,6 +297,31 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
         ));
         skopeo(&a);
     }
+    // The base blobs, found at the site and streamed back from it (what rebuilding a layer
+    // against its base reads), hash to their digests.
+    let registry = ferry::registry::Registry::new(
+        &site.host(),
+        &ferry::registry::ClientOptions {
+            insecure: vec![site.host()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let naming = ferry::naming::Naming::new(&site.host(), "mirror").unwrap();
+    let bases = ferry::push::base::find_base_blobs(&b, &registry, &naming, 2)
+        .unwrap()
+        .unwrap_or_else(|missing| panic!("{missing:?}"));
+    assert_eq!(bases.len(), in_base.len());
+    let mut open = bases.opener();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut open(&in_base[0].digest).unwrap(), &mut bytes).unwrap();
+    assert_eq!(Digest::sha256_of(&bytes), in_base[0].digest);
+    assert!(
+        open(&carried[0].digest).is_err(),
+        "only base blobs are opened"
+    );
+    drop(open);
+
     let mut args = vec![
         "check".to_string(),
         inc.display().to_string(),

@@ -14,6 +14,9 @@ use crate::model::{Digest, Reference};
 use crate::naming::Naming;
 use crate::registry::{BlobSource, Registry, RegistryError};
 
+/// Opens a base blob by digest (the shape of `layerdelta::OpenBlob`).
+pub type OpenBaseBlob<'a> = Box<dyn FnMut(&Digest) -> io::Result<Box<dyn Read + Send>> + Send + 'a>;
+
 /// A blob an incremental bundle needs from the site, and where the site should have it.
 #[derive(Debug, Clone)]
 pub struct BaseNeed {
@@ -109,6 +112,12 @@ impl BaseBlobs {
         self.registry
             .get_blob(repo, digest, None)
             .map_err(|e| io::Error::other(crate::error_chain(&e)))
+    }
+
+    /// [`BaseBlobs::open_blob`] as the boxed opener that spooling base layers for a rebuild
+    /// takes (`layerdelta::OpenBlob`).
+    pub fn opener(&self) -> OpenBaseBlob<'_> {
+        Box::new(move |d: &Digest| self.open_blob(d))
     }
 
     /// A base blob as an upload source into another repository of the target, for a registry

@@ -56,7 +56,8 @@ pub enum Command {
     /// An incremental bundle (`pack --base`) is pushed only when every blob it leaves to the
     /// site is in the registry: otherwise nothing is pushed and the missing base images and
     /// their inventory are named (exit 1). Those blobs are then mounted (or copied within the
-    /// registry) into the repositories that lack them; no temporary disk is used.
+    /// registry) into the repositories that lack them; a bundle that leaves whole blobs to the
+    /// site needs no temporary disk.
     Push(PushArgs),
     /// Write the mirror sets (IDMS, ICSP, ITMS, registries.conf, mapping.txt) without pushing.
     Mirrorsets(MirrorsetsArgs),
