@@ -4,6 +4,7 @@
 //! checked out, holds the volume set against the signed root: `set`), [`verify`] checks their
 //! content. A blob is rebuilt ([`blob`]) from chunks a chunk [`store`] resolves.
 
+pub mod base;
 pub mod blob;
 pub mod freshness;
 pub mod journal;
