@@ -254,7 +254,7 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
     assert!(!out.status.success());
     let err = text(&out);
     assert!(
-        err.contains("nothing was pushed")
+        err.contains("so nothing was pushed")
             && err.contains("Missing base images")
             && err.contains(&format!("{}/{}:v1", source.host(), n.images[0].repository))
             && err.contains(&inventory.digest().to_string()),

@@ -65,10 +65,9 @@ impl std::fmt::Display for MissingBase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} of base image {} (from {}) is not in {}; needed by {}",
+            "{} of base image {} is not in {}; needed by {}",
             self.digest,
-            self.base_image.as_deref().unwrap_or("(unknown)"),
-            self.from,
+            self.base_image.as_deref().unwrap_or("(not named)"),
             self.looked_in.join(", "),
             self.used_by.join(", ")
         )

@@ -179,7 +179,8 @@ fn base_missing_message(bundle: &str, host: &str, missing: &[super::base::Missin
     from.sort();
     from.dedup();
     let mut m = format!(
-        "bundle {bundle} is incremental: {} blob(s) it leaves to the site are not at {host}, so          nothing was pushed. Missing base images: {}; they came from {}:",
+        "bundle {bundle} is incremental: {} blob(s) it leaves to the site are not at {host}, so \
+         nothing was pushed. Missing base images: {}; they came from {}:",
         missing.len(),
         if images.is_empty() {
             "(not named)".to_string()
@@ -192,7 +193,8 @@ fn base_missing_message(bundle: &str, host: &str, missing: &[super::base::Missin
         m.push_str(&format!("\n  {b}"));
     }
     m.push_str(
-        "\npush the base images (the bundle the inventory was taken after) to this registry          first, or pack again against an inventory of this registry",
+        "\npush the base images (the bundle the inventory was taken after) to this registry \
+         first, or pack again against an inventory of this registry",
     );
     m
 }
