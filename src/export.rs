@@ -70,7 +70,8 @@ pub fn export(
         return Err(TargetError::Layout {
             path: dir.to_path_buf(),
             reason: format!(
-                "bundle {} is incremental on base {} (pack --base) and carries only what that                  site lacked; push it to that site's registry, or pack without --base to export",
+                "bundle {} is incremental on base {} (pack --base) and carries only what that \
+                 site lacked; push it to that site's registry, or pack without --base to export",
                 bundle.root().bundle_id,
                 base.bundle_id
             ),

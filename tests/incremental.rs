@@ -248,6 +248,18 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
         "{out}"
     );
 
+    // An OCI layout is not the site: export refuses, saying why.
+    let out = ferry([
+        "export",
+        inc.to_str().unwrap(),
+        "--trusted-key",
+        pubkey.to_str().unwrap(),
+        "--to",
+        &format!("oci:{}", tmp.path().join("layout").display()),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("pack without --base"), "{}", text(&out));
+
     // Pushed where its base is missing: nothing is pushed, and the base is named.
     let empty = TestRegistry::plain();
     let out = ferry(push_args(&inc, &pubkey, &empty, tmp.path()));

@@ -271,7 +271,9 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
             )?;
             if !report.base.is_empty() {
                 outln!(
-                    "incremental bundle: {} blob(s) are left to the site and not carried (packed                      against {}); ferry push checks them against the target registry before it                      pushes anything",
+                    "incremental bundle: {} blob(s) are left to the site and not carried (packed \
+                     against {}); ferry push checks them against the target registry before it \
+                     pushes anything",
                     report.blobs_in_base,
                     report.base.join("; ")
                 )?;
