@@ -9,8 +9,14 @@
 # peak RSS (/usr/bin/time) as one table and writes it, with the core count and the date, into
 # docs/performance.md (between its bench markers) — or --out FILE.
 #
+#   incremental  version N pushed to a site, its inventory taken (ferry inventory), N+1 packed
+#           against it (pack --base) and pushed onto the site: whole-blob delta bytes against
+#           the incremental bundle's bytes, pack and push times (its own table, between the
+#           bench-incremental markers).
+#
 #   scripts/bench.sh            full corpus (~2 GB of unique gzip blobs, 26 images)
 #   scripts/bench.sh --quick    ~200 MB corpus, a few minutes; writes target/bench/performance-quick.md
+#   scripts/bench.sh --incremental-only [--quick] [--out FILE]   only the incremental row
 #
 # The corpus is built once from real files on this machine (ferry-corpus) and cached under
 # target/bench-corpus/; registries, bundles and copies live in target/bench-run.* and are
@@ -22,6 +28,7 @@ source scripts/lib/deps.sh
 ensure_deps
 
 QUICK=0
+INC_ONLY=0
 ROUNDS=3
 OUT=
 while (($#)); do
@@ -29,7 +36,8 @@ while (($#)); do
     --quick) QUICK=1 ;;
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --incremental-only) INC_ONLY=1 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -171,6 +179,13 @@ timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CP
   printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
 }
 
+if ((INC_ONLY)); then
+  # shellcheck source=scripts/lib/bench_incremental.sh
+  source scripts/lib/bench_incremental.sh
+  bench_incremental
+  exit 0
+fi
+
 echo "== pack: $ROUNDS rounds, contenders alternating"
 for r in $(seq 1 "$ROUNDS"); do
   if ((r % 2)); then order="skopeo-dir skopeo-oci ferry-pack"; else order="ferry-pack skopeo-oci skopeo-dir"; fi
@@ -223,6 +238,10 @@ for r in $(seq 1 "$ROUNDS"); do
     stop_registry "target-$who" "$pid"
   done
 done
+
+# shellcheck source=scripts/lib/bench_incremental.sh
+source scripts/lib/bench_incremental.sh
+bench_incremental
 
 echo "== report"
 python3 scripts/lib/bench_report.py --results "$RESULTS" --corpus "$WORK/corpus.json" \

@@ -64,9 +64,31 @@ pub fn export(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<ExportReport, TargetError> {
+    // An incremental bundle leaves blobs to the site it was packed for: a layout is not that
+    // site, so it cannot be filled from the bundle alone.
+    if let Some(base) = bundle.root().base.as_ref() {
+        return Err(TargetError::Layout {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "bundle {} is incremental on base {} (pack --base) and carries only what that \
+                 site lacked; push it to that site's registry, or pack without --base to export",
+                bundle.root().bundle_id,
+                base.bundle_id
+            ),
+        });
+    }
     let target = OciLayoutTarget::create(dir)?;
     let names = UpstreamNames { dir };
-    let images = copy_bundle(bundle, &target, &names, jobs, progress, "export", &|_| None);
+    let images = copy_bundle(
+        bundle,
+        None,
+        &target,
+        &names,
+        jobs,
+        progress,
+        "export",
+        &|_| None,
+    );
     // Images without a tag are named by digest, so that every image can be read by name.
     let root = bundle.root();
     for (img, r) in root.images.iter().zip(&images) {

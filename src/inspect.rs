@@ -107,11 +107,35 @@ pub struct BundleInfo {
     pub chunks: usize,
     /// Dedup figures.
     pub dedup: DedupInfo,
+    /// Blobs left to the site (`in_base`, packed with `--base`): not carried.
+    pub blobs_in_base: usize,
+    /// Their bytes.
+    pub bytes_in_base: u64,
+    /// The base the bundle was packed against, in words (empty for a bundle that is whole).
+    pub base: Vec<String>,
+    /// Every blob with how it is carried: its encoding (`plain`), or `in-base`.
+    pub blob_encodings: Vec<BlobInfo>,
     /// Whether the root's signature was checked: never by `ferry inspect`, which only reads
     /// (`ferry verify` checks it).
     pub signature_checked: bool,
     /// Files of the bundle directory that are not ferry volumes, skipped.
     pub skipped: Vec<crate::bundle::SkippedFile>,
+}
+
+/// One blob and how the bundle carries it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlobInfo {
+    /// The blob.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
+    /// Its media type.
+    pub media_type: crate::model::MediaType,
+    /// How it is carried: its encoding's name (`plain`), or `in-base` when the site has it.
+    pub encoding: String,
+    /// For an in-base blob: the site's image the inventory found it in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_image: Option<String>,
 }
 
 /// Describes a bundle whose signature was not checked (this only reads): its root is parsed
@@ -230,6 +254,34 @@ fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
         volumes,
         blobs: root.blobs.len(),
         chunks: root.chunks.len(),
+        blobs_in_base: root.blobs.iter().filter(|b| b.in_base).count(),
+        bytes_in_base: total(root.blobs.iter().filter(|b| b.in_base).map(|b| b.size)),
+        base: root
+            .base
+            .iter()
+            .flat_map(|b| {
+                let bundle = (!b.is_inventory()).then(|| format!("base bundle {}", b.bundle_id));
+                b.inventories.iter().map(|i| i.to_string()).chain(bundle)
+            })
+            .collect(),
+        blob_encodings: root
+            .blobs
+            .iter()
+            .map(|b| BlobInfo {
+                digest: b.digest.clone(),
+                size: b.size,
+                media_type: b.media_type.clone(),
+                encoding: if b.in_base {
+                    "in-base".to_string()
+                } else {
+                    serde_json::to_value(b.encoding)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                },
+                base_image: b.base.as_ref().map(|x| x.image.clone()),
+            })
+            .collect(),
         signature_checked: false,
         skipped: b.skipped().to_vec(),
     }
@@ -293,6 +345,29 @@ pub fn render(i: &BundleInfo) -> String {
             v.index,
             crate::units::size(v.file_size),
             v.path
+        );
+    }
+    if !i.base.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nincremental: {} blobs ({}) left to the site, packed against {}",
+            i.blobs_in_base,
+            crate::units::size(i.bytes_in_base),
+            i.base.join("; ")
+        );
+    }
+    let _ = writeln!(s, "\nblobs and how each is carried:");
+    for b in &i.blob_encodings {
+        let _ = writeln!(
+            s,
+            "  {}  {:>10}  {}{}",
+            b.digest,
+            crate::units::size(b.size),
+            b.encoding,
+            b.base_image
+                .as_deref()
+                .map(|img| format!(" (at the site in {img})"))
+                .unwrap_or_default()
         );
     }
     let d = &i.dedup;

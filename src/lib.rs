@@ -12,6 +12,7 @@ pub mod flavor;
 #[cfg(test)]
 mod fuzz;
 pub mod inspect;
+pub mod inventory;
 pub mod mirrorset;
 pub mod model;
 pub mod naming;

@@ -165,6 +165,7 @@ fn a_corrupted_chunk_is_refused_by_ferry_and_never_committed() {
     let reg = Registry::new(&served.host(), &opts).unwrap();
     let results = copy_bundle(
         &b,
+        None,
         &reg,
         &Flat,
         2,

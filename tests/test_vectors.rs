@@ -75,6 +75,7 @@ fn test_vectors_are_reproduced_byte_for_byte() {
         graph_url: None,
         signatures: Default::default(),
         signature_store: None,
+        base: Default::default(),
     };
     let summary = pack(&requests, &key, &opts, &Silent).unwrap();
     let volume = only_tar(&out);

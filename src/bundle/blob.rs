@@ -121,6 +121,7 @@ mod tests {
             encoding: BlobEncoding::Plain,
             chunks,
             in_base: false,
+            base: None,
         }
     }
 

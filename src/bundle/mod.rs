@@ -5,6 +5,7 @@
 //! content. A blob is rebuilt ([`blob`]) from chunks a chunk [`store`] resolves.
 
 pub mod attached;
+pub mod base;
 pub mod blob;
 pub mod freshness;
 pub mod journal;

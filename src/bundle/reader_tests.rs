@@ -78,6 +78,92 @@ fn an_absent_base_bundle_is_named() {
     );
 }
 
+/// Format 1.2 (`pack --base`): a base of inventories is the site itself, so a 1.2 reader opens
+/// the bundle (push checks the base against its target); a base bundle is still refused.
+#[test]
+fn a_base_of_inventories_opens_and_an_in_base_blob_names_its_inventory() {
+    use crate::bundle::root::{BaseRef, InventoryRef};
+    let base = BaseRef::of_inventories(vec![InventoryRef {
+        digest: Digest::sha256_of(b"inventory"),
+        registry: Some("site.example:5000".into()),
+        prefix: Some("mirror".into()),
+        bundles: vec![],
+        taken: "2026-01-01T00:00:00Z".into(),
+    }]);
+    let blob = |inventory: u32| {
+        serde_json::json!({
+            "digest": Digest::sha256_of(b"layer").to_string(), "size": 5,
+            "media_type": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "encoding": "plain", "chunks": [], "in_base": true,
+            "base": {"inventory": inventory, "image": "quay.io/org/app:1.0"}
+        })
+    };
+    for (inventory, ok) in [(0, true), (1, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        write_volume(
+            dir.path(),
+            &root_json(|v| {
+                v["format"] = "1.2".into();
+                v["base"] = serde_json::to_value(&base).unwrap();
+                v["blobs"] = serde_json::json!([blob(inventory)]);
+            }),
+        );
+        let r = Bundle::open(dir.path()).unwrap().unverified_root();
+        match (r, ok) {
+            (Ok(root), true) => {
+                assert!(root.base.unwrap().is_inventory());
+                assert!(root.blobs[0].in_base);
+            }
+            (Err(e), false) => {
+                let e = crate::error_chain(&e);
+                assert!(e.contains("base inventory #1"), "{e}")
+            }
+            (r, _) => panic!("{inventory}: {r:?}"),
+        }
+    }
+}
+
+/// What a 1.1 reader does with a 1.2 incremental root: the base object still has the 1.1
+/// fields (`bundle_id`, `root_digest`; the new `inventories` is an unknown field, ignored), so a
+/// 1.1 reader finds a base it is not given and refuses the bundle naming the base's id (SPEC
+/// §8, the rule `an_absent_base_bundle_is_named` pins) rather than misreading it.
+#[test]
+fn a_1_1_reader_refuses_an_incremental_1_2_root_naming_its_base() {
+    use crate::bundle::root::{BaseRef, InventoryRef};
+    let base = BaseRef::of_inventories(vec![InventoryRef {
+        digest: Digest::sha256_of(b"inventory"),
+        registry: None,
+        prefix: None,
+        bundles: vec!["feedfacefeedfacefeedfacefeedface".into()],
+        taken: "2026-01-01T00:00:00Z".into(),
+    }]);
+    // The 1.1 shape of `base`, exactly as ferry 0.1 (format 1.1) declares it.
+    #[derive(serde::Deserialize)]
+    struct BaseRef11 {
+        bundle_id: String,
+        #[allow(dead_code)]
+        root_digest: Digest,
+    }
+    let as_11: BaseRef11 = serde_json::from_value(serde_json::to_value(&base).unwrap()).unwrap();
+    assert_eq!(as_11.bundle_id, base.bundle_id);
+    // With the inventories left out (what a 1.1 reader keeps), the bundle is refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    write_volume(
+        dir.path(),
+        &root_json(|v| {
+            v["base"] = serde_json::json!({
+                "bundle_id": as_11.bundle_id, "root_digest": base.root_digest.to_string()
+            })
+        }),
+    );
+    let e = Bundle::open(dir.path())
+        .unwrap()
+        .unverified_root()
+        .unwrap_err();
+    assert!(matches!(e, BundleError::BaseMissing { .. }), "{e}");
+    assert!(e.to_string().contains(&base.bundle_id), "{e}");
+}
+
 #[test]
 fn an_unknown_major_format_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,15 +10,20 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 pub use super::attached::{Attachment, AttachmentKind, ReleaseSignature};
+pub use super::base::{BaseRef, BlobBase, InventoryRef};
 use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
 use crate::model::{Digest, MediaType};
 
-/// The format version this ferry writes (1.1: the root has a `sequence`, SPEC.md §4.5).
+/// The format version this ferry writes for a bundle that needs nothing newer (1.1: the root
+/// has a `sequence`, SPEC.md §4.5).
 pub const FORMAT_VERSION: &str = "1.1";
 /// The format version of a root that uses the fields of 1.2 (artifacts attached to images,
 /// release signatures: SPEC.md §4.6, §4.7); a root without them stays [`FORMAT_VERSION`].
 pub const FORMAT_VERSION_ATTACHED: &str = "1.2";
+/// The format version of a bundle packed against inventories of a site (1.2: `base` names
+/// inventories, blobs the site has are `in_base`, SPEC.md §8).
+pub const FORMAT_INCREMENTAL: &str = "1.2";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
 
@@ -106,15 +111,6 @@ pub struct ChunkingInfo {
     pub avg: u32,
     /// Maximum chunk length in bytes.
     pub max: u32,
-}
-
-/// The bundle this one is incremental on, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BaseRef {
-    /// The base bundle's id.
-    pub bundle_id: String,
-    /// The digest of the base bundle's root.json.
-    pub root_digest: Digest,
 }
 
 /// One volume of the set.
@@ -227,9 +223,13 @@ pub struct BlobEntry {
     pub encoding: BlobEncoding,
     /// Indices into [`Root::chunks`], in order. Empty when `in_base` is set.
     pub chunks: Vec<u32>,
-    /// The blob is carried by the base bundle, not this one.
+    /// The blob is carried by the base (a base bundle, or the site an inventory lists), not
+    /// this one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_base: bool,
+    /// 1.2, with `in_base`: which inventory listed the blob and an image it belongs to there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BlobBase>,
 }
 
 /// One stored chunk: `[digest, length, volume, offset, stored_length, compression]`.
@@ -459,7 +459,21 @@ impl Root {
                         b.digest
                     ));
                 }
+                let inventories = self.base.as_ref().map_or(0, |b| b.inventories.len());
+                if let Some(bb) = b
+                    .base
+                    .as_ref()
+                    .filter(|bb| bb.inventory as usize >= inventories)
+                {
+                    return bad(format!(
+                        "blob {} names base inventory #{} of {inventories}",
+                        b.digest, bb.inventory
+                    ));
+                }
                 continue;
+            }
+            if b.base.is_some() {
+                return bad(format!("blob {} names a base but is not in_base", b.digest));
             }
             let mut total = 0u64;
             for &ci in &b.chunks {

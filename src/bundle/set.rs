@@ -78,7 +78,9 @@ pub(super) fn check(
                 .collect(),
         });
     }
-    if let Some(base) = &root.base {
+    // A base of inventories (1.2) is the site itself: push checks it against the target. A
+    // base bundle would have to be given, and this ferry takes none.
+    if let Some(base) = root.base.as_ref().filter(|b| !b.is_inventory()) {
         return Err(BundleError::BaseMissing {
             bundle: root.bundle_id.clone(),
             base: base.bundle_id.clone(),

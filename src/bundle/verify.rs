@@ -48,6 +48,12 @@ pub struct VerifyReport {
     pub chunks_checked: usize,
     /// Uncompressed bytes hashed.
     pub bytes_checked: u64,
+    /// Blobs an incremental bundle leaves to the site (`in_base`): not carried, so not
+    /// checked here; `ferry push` checks that the target has them before pushing anything.
+    pub blobs_in_base: usize,
+    /// The base the bundle was packed against, in words (`inventory sha256:… of HOST prefix
+    /// "mirror" taken …`), for an incremental bundle.
+    pub base: Vec<String>,
     /// Everything found wrong.
     pub damage: Vec<Damage>,
     /// Files of the bundle directory that are not ferry volumes, skipped.
@@ -108,6 +114,15 @@ pub fn verify(bundle: &Bundle<Verified>, jobs: usize, progress: &dyn Progress) -
         blobs_checked: 0,
         chunks_checked: 0,
         bytes_checked: 0,
+        blobs_in_base: root.blobs.iter().filter(|b| b.in_base).count(),
+        base: root
+            .base
+            .iter()
+            .flat_map(|b| {
+                let bundle = (!b.is_inventory()).then(|| format!("base bundle {}", b.bundle_id));
+                b.inventories.iter().map(|i| i.to_string()).chain(bundle)
+            })
+            .collect(),
         damage: Vec::new(),
         skipped: bundle.skipped().to_vec(),
     };

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{Journal, JournalHeader, JournalRecord};
 use super::root::{
-    BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
-    FORMAT_VERSION, FORMAT_VERSION_ATTACHED,
+    BaseRef, BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root,
+    VolumeInfo, FORMAT_INCREMENTAL, FORMAT_VERSION, FORMAT_VERSION_ATTACHED,
 };
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
@@ -54,6 +54,11 @@ pub struct RootContent {
     pub chunking: ChunkingInfo,
     /// OpenShift release signatures to carry (format 1.2).
     pub release_signatures: Vec<crate::bundle::root::ReleaseSignature>,
+    /// The inventories the bundle is packed against (`pack --base`); with one, the root is
+    /// format 1.2.
+    pub base: Option<BaseRef>,
+    /// Blobs the site already has (`in_base`, no chunks), listed after the blobs carried.
+    pub in_base: Vec<BlobEntry>,
 }
 
 /// A finished bundle's figures.
@@ -263,6 +268,7 @@ impl BundleWriter {
             encoding: BlobEncoding::Plain,
             chunks,
             in_base: false,
+            base: None,
         };
         let mut volumes = self.done_volumes.clone();
         if let Some(v) = &self.current {
@@ -300,22 +306,25 @@ impl BundleWriter {
         let current = self.current.take().expect("a volume is open");
         let mut sizes = self.done_volumes.clone();
         sizes.push(current.data_len());
-        // A root is 1.2 only when it uses 1.2's fields, so that a bundle of plain images is
-        // still read by a ferry that reads 1.1 without a warning.
+        // A root is 1.2 only when it uses 1.2's fields (a base of inventories, artifacts
+        // attached to images, release signatures), so that a bundle of plain images is still
+        // read by a ferry that reads 1.1 without a warning.
         let uses_1_2 = !content.release_signatures.is_empty()
             || content.images.iter().any(|i| i.attached.is_some());
-        let format = if uses_1_2 {
-            FORMAT_VERSION_ATTACHED
-        } else {
-            FORMAT_VERSION
+        let format = match &content.base {
+            Some(_) => FORMAT_INCREMENTAL,
+            None if uses_1_2 => FORMAT_VERSION_ATTACHED,
+            None => FORMAT_VERSION,
         };
+        let mut blobs = std::mem::take(&mut self.blobs);
+        blobs.extend(content.in_base);
         let mut root = Root {
             format: format.to_string(),
             bundle_id: String::new(),
             created: content.created,
             sequence: Some(content.sequence.max(content.mtime)),
             tool: format!("ferry {}", env!("CARGO_PKG_VERSION")),
-            base: None,
+            base: content.base,
             chunking: content.chunking,
             volumes: sizes
                 .iter()
@@ -327,7 +336,7 @@ impl BundleWriter {
                 .collect(),
             images: content.images,
             manifests: content.manifests,
-            blobs: std::mem::take(&mut self.blobs),
+            blobs,
             chunks: std::mem::take(&mut self.chunks),
             release_signatures: content.release_signatures,
         };

@@ -147,6 +147,9 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
             Some(url) if !url.is_empty() => Some(url.to_string()),
             _ => Some(ferry::pack::release_sigs::DEFAULT_STORE.to_string()),
         },
+        base: ferry::inventory::BaseIndex::new(
+            &ferry::pack::base::load(&a.base).context("reading --base")?,
+        ),
     };
     let what = match &a.images {
         Some(p) => p.display().to_string(),
@@ -238,6 +241,18 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
             human::duration(took),
             human::rate(summary.unique_blob_bytes, took)
         )?;
+        if let Some(b) = &summary.base {
+            outln!(
+                "left out as present at the site: {} blobs ({}), per {}",
+                b.blobs_in_base,
+                human::size(b.bytes_in_base),
+                b.inventories
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )?;
+        }
         for v in &summary.volumes {
             outln!("  {}", v.display())?;
         }
@@ -313,6 +328,15 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
                 human::duration(took),
                 human::rate(report.bytes_checked, took)
             )?;
+            if !report.base.is_empty() {
+                outln!(
+                    "incremental bundle: {} blob(s) are left to the site and not carried (packed \
+                     against {}); ferry push checks them against the target registry before it \
+                     pushes anything",
+                    report.blobs_in_base,
+                    report.base.join("; ")
+                )?;
+            }
         } else {
             say(
                 "",

@@ -19,6 +19,7 @@ mod docs;
 mod events;
 mod export;
 mod human;
+mod inventory;
 mod logger;
 mod progress;
 mod push;
@@ -65,6 +66,7 @@ fn command_name(cmd: &Command) -> &'static str {
         Command::Push(_) => "push",
         Command::Mirrorsets(_) => "mirrorsets",
         Command::Check(_) => "check",
+        Command::Inventory(_) => "inventory",
         Command::Export(_) => "export",
         Command::Serve(_) => "serve",
         Command::Setup(_) => "setup",
@@ -106,6 +108,7 @@ fn run(cmd: Command) -> Result<i32> {
         Command::Push(a) => push::push(a),
         Command::Mirrorsets(a) => commands::mirrorsets(a),
         Command::Check(a) => commands::check(a),
+        Command::Inventory(a) => inventory::inventory(a),
         Command::Export(a) => export::export(a),
         Command::Serve(a) => serve::serve(a),
         Command::Setup(a) => setup::setup(a),

@@ -5,6 +5,7 @@
 //! workers, and written in plan order, so the same input always gives the same bundle bytes.
 
 pub mod attached;
+pub mod base;
 pub mod catalog;
 pub mod checks;
 pub mod expand;
@@ -144,6 +145,8 @@ pub struct PackOptions {
     pub signatures: attached::Signatures,
     /// `--signature-store`: where release signatures are read from; `None` to carry none.
     pub signature_store: Option<String>,
+    /// `--base`: what the site holds; every blob listed is left out (`in_base`).
+    pub base: crate::inventory::BaseIndex,
 }
 
 impl PackOptions {
@@ -210,6 +213,9 @@ pub struct PackSummary {
     pub release_signatures: usize,
     /// Operator catalogs carried: what was kept of each, and the rebuilt catalog's digest.
     pub catalogs: Vec<catalog::PackedCatalog>,
+    /// What `--base` left out as present at the site (absent without `--base`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<base::BaseSummary>,
 }
 
 fn open_source(
@@ -297,6 +303,7 @@ fn root_bound(
     manifests: &[ManifestEntry],
     images: usize,
     blobs: &[PlannedBlob],
+    in_base: usize,
     params: &ChunkParams,
     volumes: u64,
 ) -> u64 {
@@ -312,6 +319,8 @@ fn root_bound(
     4096 + manifest_bytes
         + images as u64 * 4096
         + blobs.len() as u64 * 400
+        // An in-base entry also names its base image (a reference, at most ~400 bytes).
+        + in_base as u64 * 800
         + chunks * (CHUNK_ENTRY + CHUNK_REF)
         + volumes * 64
 }
@@ -449,12 +458,26 @@ fn pack_with(
             ),
         });
     }
+    // `--base`: what the site has stays out of the volumes; manifests are always carried.
+    let (blobs, in_base) = base::split(blobs, &opts.base);
+    let base_summary = opts.base.base_ref().map(|b| base::BaseSummary {
+        inventories: b.inventories,
+        blobs_in_base: in_base.len(),
+        bytes_in_base: in_base.iter().map(|b| b.size).sum(),
+    });
     let params = ChunkParams::DEFAULT;
     let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
     let data_cap = opts.volume_size.map(|v| {
         let mut vols = 1u64;
         loop {
-            let bound = root_bound(&manifests, resolved.len(), &blobs, &params, vols);
+            let bound = root_bound(
+                &manifests,
+                resolved.len(),
+                &blobs,
+                in_base.len(),
+                &params,
+                vols,
+            );
             let over = volume::overhead(bound, 1024);
             let cap = v.saturating_sub(over);
             let need = unique_bytes.div_ceil(cap.max(1)) + 1;
@@ -471,7 +494,7 @@ fn pack_with(
             )));
         }
     }
-    let plan = plan_digest(&resolved, &blobs, opts, &params, data_cap);
+    let plan = plan_digest(&resolved, &blobs, &in_base, opts, &params, data_cap);
     let (mut writer, resumed) = BundleWriter::open(&opts.out, &plan, data_cap)?;
     if resumed.discarded_other_plan {
         progress.note(&format!(
@@ -507,6 +530,8 @@ fn pack_with(
             max: params.max,
         },
         release_signatures: release_signatures.clone(),
+        base: opts.base.base_ref(),
+        in_base,
     };
     let written = writer.finish(content, key, opts.volume_size)?;
     Ok(PackSummary {
@@ -541,12 +566,14 @@ fn pack_with(
         attached,
         release_signatures: release_signatures.len(),
         catalogs: Vec::new(),
+        base: base_summary,
     })
 }
 
 fn plan_digest(
     resolved: &[Resolved],
     blobs: &[PlannedBlob],
+    in_base: &[crate::bundle::root::BlobEntry],
     opts: &PackOptions,
     params: &ChunkParams,
     cap: Option<u64>,
@@ -571,6 +598,12 @@ fn plan_digest(
             "blob {} {}",
             b.referenced.digest, b.referenced.size
         ));
+    }
+    if let Some(base) = opts.base.base_ref() {
+        line(format!("base {}", base.root_digest));
+        for b in in_base {
+            line(format!("in-base {}", b.digest));
+        }
     }
     h.finish().to_string()
 }

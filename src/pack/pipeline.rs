@@ -310,6 +310,7 @@ mod tests {
             graph_url: None,
             signatures: Default::default(),
             signature_store: None,
+            base: Default::default(),
         };
         super::super::pack(
             &requests,

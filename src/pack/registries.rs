@@ -12,7 +12,7 @@ use crate::source::RegistrySource;
 /// from (`--source-mirror`).
 pub struct Registries {
     options: ClientOptions,
-    mirrors: Vec<SourceMirror>,
+    pub(crate) mirrors: Vec<SourceMirror>,
     clients: std::sync::Mutex<HashMap<String, Registry>>,
 }
 

@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
+use super::base::BaseBlobs;
 use super::ledger::{Claim, Ledger};
 use super::{HintFn, ImageResult, PushError};
 use crate::bundle::root::ImageEntry;
@@ -99,6 +100,7 @@ struct Copier<'a> {
     /// missing from one may be held by another already (pushed by an earlier, interrupted
     /// run), and is then mounted from there rather than sent again.
     shared: HashMap<Digest, Vec<String>>,
+    base: Option<&'a BaseBlobs>,
     target: &'a dyn ImageTarget,
     names: &'a dyn TargetNames,
     ledger: Ledger,
@@ -115,6 +117,20 @@ impl Copier<'_> {
         if self.target.has_blob(repo, &b.digest)? {
             r.blobs_present += 1;
             self.ledger.done(&b.digest, repo);
+            self.progress.advance(b.size);
+            return Ok(());
+        }
+        // A blob the bundle leaves to the site (found there before the push began): mounted
+        // from where it is, or copied within the target when the registry will not mount.
+        if let Some((base, from)) = self
+            .base
+            .and_then(|base| Some((base, base.repository_of(&b.digest)?)))
+        {
+            if !self.target.mount(repo, &b.digest, from)? {
+                self.target
+                    .put_blob(repo, &b.digest, b.size, &base.source(&b.digest, b.size))?;
+            }
+            r.blobs_mounted += 1;
             self.progress.advance(b.size);
             return Ok(());
         }
@@ -267,9 +283,12 @@ impl Copier<'_> {
 
 /// Copies every image of `bundle` into `target` under the repositories `names` gives; the
 /// results keep the bundle's order. `verb` names the work in progress lines (`push`); `hint`
-/// says what to do about a failed image, where the target's product knows.
+/// says what to do about a failed image, where the target's product knows. `base` says where
+/// in the target the blobs an incremental bundle leaves to the site are.
+#[allow(clippy::too_many_arguments)]
 pub fn copy_bundle(
     bundle: &Bundle<Verified>,
+    base: Option<&BaseBlobs>,
     target: &dyn ImageTarget,
     names: &dyn TargetNames,
     jobs: usize,
@@ -281,6 +300,7 @@ pub fn copy_bundle(
     let copier = Copier {
         bundle,
         shared: shared_blobs(bundle, names),
+        base,
         target,
         names,
         ledger: Ledger::default(),

@@ -2,6 +2,7 @@
 //! the [`copy`] engine from the bundle (a source) to the registry (a target) under the
 //! passthrough names.
 
+pub mod base;
 pub mod catalogs;
 pub mod copy;
 pub mod history;
@@ -132,7 +133,7 @@ pub fn push(
     jobs: usize,
     progress: &dyn Progress,
 ) -> PushReport {
-    push_hinted(bundle, target, naming, jobs, progress, &|_| None)
+    push_hinted(bundle, None, target, naming, jobs, progress, &|_| None)
 }
 
 /// Asks what to do about an image's failure (see [`crate::flavor::hint_for`]).
@@ -141,6 +142,7 @@ pub(crate) type HintFn<'a> = &'a (dyn Fn(&PushError) -> Option<crate::flavor::Hi
 /// [`push`], with each failed image's result carrying the hint `hint` gives for its error.
 pub(crate) fn push_hinted(
     bundle: &Bundle<Verified>,
+    base: Option<&base::BaseBlobs>,
     target: &Registry,
     naming: &Naming,
     jobs: usize,
@@ -148,7 +150,7 @@ pub(crate) fn push_hinted(
     hint: HintFn<'_>,
 ) -> PushReport {
     let before = target.stats();
-    let mut images = copy::copy_bundle(bundle, target, naming, jobs, progress, "push", hint);
+    let mut images = copy::copy_bundle(bundle, base, target, naming, jobs, progress, "push", hint);
     referrers::list_at_target(bundle, target, naming, &mut images);
     let after = target.stats();
     PushReport {

@@ -140,6 +140,27 @@ pub enum WorkflowError {
         /// The tags it would move back.
         rollbacks: Vec<Rollback>,
     },
+    /// The blobs an incremental bundle leaves to the site could not be looked up; nothing was
+    /// pushed.
+    #[error("looking up at {host} the blobs this incremental bundle leaves to the site (nothing was pushed)")]
+    BaseLookup {
+        /// The registry.
+        host: String,
+        /// Why.
+        #[source]
+        source: RegistryError,
+    },
+    /// Blobs an incremental bundle leaves to the site are not at the target; nothing was
+    /// pushed.
+    #[error("{}", base_missing_message(.bundle, .host, .missing))]
+    BaseMissing {
+        /// The bundle.
+        bundle: String,
+        /// The registry.
+        host: String,
+        /// Every blob missing, with its base image and inventory.
+        missing: Vec<super::base::MissingBase>,
+    },
     /// The images were pushed and the mirror sets written, but the tag history was not
     /// recorded, so a later push of an older bundle would not be stopped.
     #[error("recording bundle {bundle} in the tag history (its images were pushed and its mirror sets written); push it again to record it")]
@@ -150,6 +171,37 @@ pub enum WorkflowError {
         #[source]
         source: HistoryError,
     },
+}
+
+fn base_missing_message(bundle: &str, host: &str, missing: &[super::base::MissingBase]) -> String {
+    let mut images: Vec<&str> = missing
+        .iter()
+        .filter_map(|m| m.base_image.as_deref())
+        .collect();
+    images.sort();
+    images.dedup();
+    let mut from: Vec<&str> = missing.iter().map(|m| m.from.as_str()).collect();
+    from.sort();
+    from.dedup();
+    let mut m = format!(
+        "bundle {bundle} is incremental: {} blob(s) it leaves to the site are not at {host}, so \
+         nothing was pushed. Missing base images: {}; they came from {}:",
+        missing.len(),
+        if images.is_empty() {
+            "(not named)".to_string()
+        } else {
+            images.join(", ")
+        },
+        from.join("; ")
+    );
+    for b in missing {
+        m.push_str(&format!("\n  {b}"));
+    }
+    m.push_str(
+        "\npush the base images (the bundle the inventory was taken after) to this registry \
+         first, or pack again against an inventory of this registry",
+    );
+    m
 }
 
 fn rollback_message(bundle: &str, freshness: &Freshness, rollbacks: &[Rollback]) -> String {
@@ -228,7 +280,37 @@ pub fn run(
             rollbacks: rolled_back,
         });
     }
-    let report = push_hinted(bundle, &registry, &naming, opts.jobs, progress, &hint);
+    // An incremental bundle: everything it leaves to the site must be there, or nothing is
+    // pushed.
+    let base = match bundle.root().base {
+        Some(_) => {
+            let found = super::base::find_base_blobs(bundle, &registry, &naming, opts.jobs)
+                .map_err(|source| WorkflowError::BaseLookup {
+                    host: host.clone(),
+                    source,
+                })?;
+            match found {
+                Ok(b) => Some(b),
+                Err(missing) => {
+                    return Err(WorkflowError::BaseMissing {
+                        bundle: bundle.root().bundle_id.clone(),
+                        host,
+                        missing,
+                    })
+                }
+            }
+        }
+        None => None,
+    };
+    let report = push_hinted(
+        bundle,
+        base.as_ref(),
+        &registry,
+        &naming,
+        opts.jobs,
+        progress,
+        &hint,
+    );
     // Mirror sets redirect pulls to the mirror: none when no image landed there.
     let landed = report.images.iter().any(|i| i.ok);
     let written = if landed {

@@ -7,6 +7,7 @@
 
 // Layering: each module uses only those listed after it (no import loops).
 //   referrers  -> client, http, auth, error  (the OCI 1.1 referrers API on `Registry`)
+//   catalog    -> client, http, auth, error  (GET /v2/_catalog)
 //   client     -> resume, upload, http, wire, transport, auth, credentials, error, options,
 //                 source, stats
 //   resume     -> http, error, retry  (blob downloads resumed after a cut)
@@ -32,6 +33,7 @@ mod admin;
 mod auth;
 #[cfg(test)]
 mod auth_fuzz;
+mod catalog;
 mod client;
 mod credentials;
 mod error;

@@ -52,11 +52,20 @@ pub enum Command {
     /// Show what a bundle holds: images, volumes, dedup figures.
     Inspect(InspectArgs),
     /// Push every image of a verified bundle to a mirror registry and write the mirror sets.
+    ///
+    /// An incremental bundle (`pack --base`) is pushed only when every blob it leaves to the
+    /// site is in the registry: otherwise nothing is pushed and the missing base images and
+    /// their inventory are named (exit 1). Those blobs are then mounted (or copied within the
+    /// registry) into the repositories that lack them; a bundle that leaves whole blobs to the
+    /// site needs no temporary disk.
     Push(PushArgs),
     /// Write the mirror sets (IDMS, ICSP, ITMS, registries.conf, mapping.txt) without pushing.
     Mirrorsets(MirrorsetsArgs),
     /// Confirm that every image of a bundle is in the mirror registry, by digest.
     Check(CheckArgs),
+    /// List what the mirror registry holds under the prefix (or what bundles carried) into a
+    /// small file for `ferry pack --base`, which then leaves out every blob the site has.
+    Inventory(InventoryArgs),
     /// Write every image of a verified bundle into an OCI image layout directory, named by its
     /// upstream name (skopeo, podman and oc read it as oci:DIR:NAME), digests unchanged.
     Export(ExportArgs),

@@ -61,6 +61,11 @@ pub struct PackArgs {
     /// A single-platform image of another platform is refused.
     #[arg(long = "platform", value_name = "OS/ARCH", value_parser = parse_platform)]
     pub platforms: Vec<String>,
+    /// An inventory of the site (from `ferry inventory`, repeatable): every blob it lists is
+    /// left out of the bundle (marked in_base; manifests are always carried), and `ferry push`
+    /// checks that the target has them before pushing anything. The bundle is format 1.2.
+    #[arg(long = "base", value_name = "FILE")]
+    pub base: Vec<PathBuf>,
     /// zstd compression level for chunks that compress.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub zstd_level: i32,

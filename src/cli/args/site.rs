@@ -213,3 +213,39 @@ impl ScopeArg {
         }
     }
 }
+
+/// `ferry inventory`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["from", "bundle"])))]
+pub struct InventoryArgs {
+    /// The mirror registry to list, HOST[:PORT]: every repository under --prefix (from its
+    /// catalog, else from ferry's push history in PREFIX/ferry-state), each tag, its manifests
+    /// and blobs.
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "bundle")]
+    pub from: Option<String>,
+    /// The mirror prefix to list under.
+    #[arg(long, default_value = ferry::naming::DEFAULT_PREFIX, value_name = "PREFIX")]
+    pub prefix: String,
+    /// The mirror names are flattened (as `push --flatten` writes them).
+    #[arg(long)]
+    pub flatten: bool,
+    /// Describe what these bundles carry instead (repeatable); with --trusted-key.
+    #[arg(long, value_name = "DIR", num_args = 1.., requires = "trusted_key")]
+    pub bundle: Vec<PathBuf>,
+    /// A public key the bundles may be signed with (repeatable).
+    #[arg(long, value_name = "PATH.pub", action = clap::ArgAction::Append)]
+    pub trusted_key: Vec<PathBuf>,
+    /// Where to write the inventory (zstd-compressed JSON); carry it back to `ferry pack
+    /// --base FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Repositories read in parallel.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
