@@ -12,6 +12,7 @@ pub mod flavor;
 #[cfg(test)]
 mod fuzz;
 pub mod inspect;
+pub mod layerdelta;
 pub mod mirrorset;
 pub mod model;
 pub mod naming;
@@ -19,6 +20,7 @@ pub mod pack;
 pub mod parallel;
 pub mod progress;
 pub mod push;
+pub mod regen;
 pub mod registry;
 pub mod serve;
 pub mod sign;

@@ -9,12 +9,16 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::layer::LayerTar;
 use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
 use crate::model::{Digest, MediaType};
 
 /// The format version this ferry writes (1.1: the root has a `sequence`, SPEC.md §4.5).
 pub const FORMAT_VERSION: &str = "1.1";
+/// The format version of a bundle holding `gzip-tar` blobs (SPEC.md §4.6); readers of 1.1 refuse
+/// such a bundle by the unknown-encoding rule, naming the blob.
+pub const FORMAT_VERSION_GZIP_TAR: &str = "1.2";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
 
@@ -29,6 +33,9 @@ pub const FORMAT_MAJOR: u32 = 1;
 pub enum BlobEncoding {
     /// The blob is the concatenation of its chunks (format 1.0).
     Plain,
+    /// A gzip layer rebuilt byte for byte from its uncompressed tar (the blob's `layer`) and
+    /// the reconstruction data its chunks hold (format 1.2, SPEC.md §4.6).
+    GzipTar,
 }
 
 impl BlobEncoding {
@@ -221,6 +228,9 @@ pub struct BlobEntry {
     /// The blob is carried by the base bundle, not this one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_base: bool,
+    /// For a `gzip-tar` blob: its uncompressed tar's pieces (format 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Box<LayerTar>>,
 }
 
 /// One stored chunk: `[digest, length, volume, offset, stored_length, compression]`.
@@ -439,6 +449,22 @@ impl Root {
                 }
                 continue;
             }
+            match (b.encoding, &b.layer) {
+                (BlobEncoding::Plain, None) => {}
+                (BlobEncoding::GzipTar, Some(layer)) => {
+                    let len = |i: u32| self.chunks.get(i as usize).map(|c| c.len());
+                    if let Err(m) = layer.check(len) {
+                        return bad(format!("gzip-tar blob {}: {m}", b.digest));
+                    }
+                }
+                (encoding, _) => {
+                    return bad(format!(
+                        "blob {} has encoding {encoding:?} {} a layer object",
+                        b.digest,
+                        if b.layer.is_some() { "and" } else { "but not" }
+                    ))
+                }
+            }
             let mut total = 0u64;
             for &ci in &b.chunks {
                 let len = match self.chunks.get(ci as usize) {
@@ -450,7 +476,7 @@ impl Root {
                     None => return bad(format!("blob {}: its chunks add up past 2^64", b.digest)),
                 };
             }
-            if total != b.size {
+            if b.encoding == BlobEncoding::Plain && total != b.size {
                 return bad(format!(
                     "blob {} is {} bytes but its chunks add up to {total}",
                     b.digest, b.size

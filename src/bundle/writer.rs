@@ -10,9 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::journal::{Journal, JournalHeader, JournalRecord};
+use super::layer::LayerTar;
 use super::root::{
     BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root, VolumeInfo,
-    FORMAT_VERSION,
+    FORMAT_VERSION, FORMAT_VERSION_GZIP_TAR,
 };
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
@@ -251,17 +252,44 @@ impl BundleWriter {
         media_type: &MediaType,
         chunks: Vec<u32>,
     ) -> Result<(), BundleError> {
-        if let Some(v) = self.current.as_mut() {
-            v.sync()?;
-        }
-        let blob = BlobEntry {
+        self.record_blob(BlobEntry {
             digest: digest.clone(),
             size,
             media_type: media_type.clone(),
             encoding: BlobEncoding::Plain,
             chunks,
             in_base: false,
-        };
+            layer: None,
+        })
+    }
+
+    /// Records a complete `gzip-tar` blob (SPEC.md §4.6): its reconstruction data in
+    /// `recipe_chunks`, its tar's pieces in `layer` (whose chunks are stored already), and
+    /// makes it durable. A bundle holding one is format 1.2.
+    pub fn finish_gzip_tar_blob(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+        media_type: &MediaType,
+        recipe_chunks: Vec<u32>,
+        layer: LayerTar,
+    ) -> Result<(), BundleError> {
+        self.record_blob(BlobEntry {
+            digest: digest.clone(),
+            size,
+            media_type: media_type.clone(),
+            encoding: BlobEncoding::GzipTar,
+            chunks: recipe_chunks,
+            in_base: false,
+            layer: Some(Box::new(layer)),
+        })
+    }
+
+    fn record_blob(&mut self, blob: BlobEntry) -> Result<(), BundleError> {
+        if let Some(v) = self.current.as_mut() {
+            v.sync()?;
+        }
+        let digest = &blob.digest;
         let mut volumes = self.done_volumes.clone();
         if let Some(v) = &self.current {
             volumes.push(v.data_len());
@@ -298,8 +326,18 @@ impl BundleWriter {
         let current = self.current.take().expect("a volume is open");
         let mut sizes = self.done_volumes.clone();
         sizes.push(current.data_len());
+        // Only a bundle that needs 1.2 says so: older readers keep reading the rest.
+        let gzip_tar = self
+            .blobs
+            .iter()
+            .any(|b| b.encoding == BlobEncoding::GzipTar);
+        let format = if gzip_tar {
+            FORMAT_VERSION_GZIP_TAR
+        } else {
+            FORMAT_VERSION
+        };
         let mut root = Root {
-            format: FORMAT_VERSION.to_string(),
+            format: format.to_string(),
             bundle_id: String::new(),
             created: content.created,
             sequence: Some(content.sequence.max(content.mtime)),
