@@ -36,6 +36,20 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) this process has used: per-core rates stay meaningful on a
+/// machine shared with other work.
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     let (layer, bases) = args
@@ -55,6 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let started = Instant::now();
+    let cpu0 = cpu_secs();
     let encoded = encode_layer(
         BufReader::new(File::open(layer)?),
         &digest,
@@ -62,6 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         work.path(),
     )?;
     let plan_secs = started.elapsed().as_secs_f64();
+    let plan_cpu = cpu_secs() - cpu0;
     let plan = match encoded {
         Encoded::Delta(p) => p,
         Encoded::Whole(why) => {
@@ -113,6 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     );
     let started = Instant::now();
+    let cpu1 = cpu_secs();
     let mut r = DigestingReader::verifying(
         bundle.blob_reader_with_bases(&digest, true, Box::new(bases))?,
         digest.clone(),
@@ -120,6 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     io::copy(&mut r, &mut io::sink())?;
     let rebuild_secs = started.elapsed().as_secs_f64();
+    let rebuild_cpu = cpu_secs() - cpu1;
     let tar = plan.recipe.tar_size as f64;
     let mb = 1e6;
     println!(
@@ -138,6 +156,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "plan_secs": plan_secs,
             "analysis_mb_s_gzip": size as f64 / mb / plan.analysis_time.as_secs_f64(),
             "analysis_mb_s_tar": tar / mb / plan.analysis_time.as_secs_f64(),
+            "plan_cpu_secs": plan_cpu,
+            "plan_mb_s_gzip_per_core": size as f64 / mb / plan_cpu,
+            "rebuild_cpu_secs": rebuild_cpu,
+            "rebuild_mb_s_gzip_per_core": size as f64 / mb / rebuild_cpu,
             "rebuild_secs": rebuild_secs,
             "rebuild_mb_s_gzip": size as f64 / mb / rebuild_secs,
             "rebuild_mb_s_tar": tar / mb / rebuild_secs,
