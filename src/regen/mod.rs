@@ -7,7 +7,7 @@
 //! the tar out); [`rebuild`] (or [`Rebuilder`], pulled piece by piece) makes the layer from the
 //! recipe and the tar.
 //!
-//! The engine is preflate-rs 0.7.6 with two patches (`vendor/preflate-rs/FERRY.md`): it models
+//! The engine is preflate-rs 0.7.6 with two patches and a `Send` bound (`vendor/preflate-rs/FERRY.md`): it models
 //! the encoder (zlib, and with the patches Go `compress/gzip` and klauspost/pgzip) and records
 //! where the model's choices differ from the stream's. A recipe names the engine that wrote it
 //! ([`ENGINE`]) and is refused by any other.
@@ -29,10 +29,13 @@ pub use recipe::{Recipe, RecipePiece, ENGINE};
 
 use crate::model::Digest;
 
-/// The most uncompressed bytes one analysis piece holds in memory (64 MiB). The engine needs
-/// about seven bytes of memory per byte of piece (plain text, tokens, predictor state), so a
-/// piece costs under 512 MiB whatever the layer's size.
-pub const PIECE_PLAIN_LIMIT: usize = 64 << 20;
+/// The most uncompressed bytes one analysis piece holds in memory (128 MiB). Measured: a
+/// 121 MB tar analysed in pieces of 64 MiB peaked at 234 MiB RSS (docs/performance.md), about
+/// 3.5 bytes per byte of piece, so a piece of 128 MiB stays near 500 MiB whatever the layer's
+/// size. Pieces are as large as that allows because the engine estimates the encoder's
+/// parameters from the first piece, and continuing a stream across pieces fails for some
+/// encoders (docs/performance.md): a layer whose tar fits one piece avoids that.
+pub const PIECE_PLAIN_LIMIT: usize = 128 << 20;
 
 /// The largest uncompressed layer the engine handles: its positions are 32-bit signed.
 pub const MAX_TAR_SIZE: u64 = i32::MAX as u64;
