@@ -10,8 +10,11 @@ use super::recipe::{Recipe, RecipePiece, ENGINE};
 use super::{RegenError, MAX_TAR_SIZE, PIECE_PLAIN_LIMIT};
 use crate::model::{DigestAlgorithm, DigestingReader, Hasher};
 
-/// How much compressed input is buffered for one analysis step, at first (16 MiB).
-const INPUT_STEP: usize = 16 << 20;
+/// How much compressed input is buffered for one analysis step, at first (64 MiB): enough that
+/// a piece usually ends at [`PIECE_PLAIN_LIMIT`] rather than at the end of the buffered input
+/// (gzip layers are 2-4x smaller than their tar), because every piece boundary is a chance for
+/// the engine's continuation to fail (docs/performance.md).
+const INPUT_STEP: usize = 64 << 20;
 /// The most compressed input buffered when a single DEFLATE block is larger than a step.
 const INPUT_MAX: usize = 256 << 20;
 
