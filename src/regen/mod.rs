@@ -29,10 +29,9 @@ pub use recipe::{Recipe, RecipePiece, ENGINE};
 
 use crate::model::Digest;
 
-/// The most uncompressed bytes one analysis piece holds in memory (128 MiB). Measured: a
-/// 121 MB tar analysed in pieces of 64 MiB peaked at 234 MiB RSS (docs/performance.md), about
-/// 3.5 bytes per byte of piece, so a piece of 128 MiB stays near 500 MiB whatever the layer's
-/// size. Pieces are as large as that allows because the engine estimates the encoder's
+/// The most uncompressed bytes one analysis piece holds in memory (128 MiB). Measured
+/// (docs/performance.md): a 121 MB tar analysed in pieces of about 40 MB peaked at 234-238 MiB
+/// RSS; a whole 121 MB tar as one piece is in the same document. Pieces are as large as that allows because the engine estimates the encoder's
 /// parameters from the first piece, and continuing a stream across pieces fails for some
 /// encoders (docs/performance.md): a layer whose tar fits one piece avoids that.
 pub const PIECE_PLAIN_LIMIT: usize = 128 << 20;
