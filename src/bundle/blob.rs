@@ -2,6 +2,7 @@
 
 use std::io::{self, Read};
 
+use super::bases::BaseLayers;
 use super::root::{BlobEncoding, BlobEntry, ChunkEntry};
 use super::store::ChunkStore;
 use super::BundleError;
@@ -19,11 +20,26 @@ pub struct BlobReader<'a> {
 impl<'a> BlobReader<'a> {
     /// Rebuilds `blob`, whose chunk references index `chunks` (the root's chunk list), with
     /// chunks from `store`; with `check` every chunk is also checked against its own digest.
+    /// A `gzip-tar` blob needs base layers: read without them it fails with
+    /// [`BundleError::NeedsBaseLayers`] (see [`BlobReader::with_bases`]).
     pub fn new<S: ChunkStore + Send + 'a>(
         blob: BlobEntry,
         chunks: &'a [ChunkEntry],
         store: S,
         check: bool,
+    ) -> Self {
+        Self::with_bases(blob, chunks, store, check, None)
+    }
+
+    /// [`BlobReader::new`], with the base layers a `gzip-tar` blob's tar refers to. Such a blob
+    /// is rebuilt byte for byte (crate::regen) and checked against its digest before its last
+    /// bytes are handed out; every base range is checked against its digest as it is read.
+    pub fn with_bases<S: ChunkStore + Send + 'a>(
+        blob: BlobEntry,
+        chunks: &'a [ChunkEntry],
+        store: S,
+        check: bool,
+        bases: Option<Box<dyn BaseLayers + Send + 'a>>,
     ) -> Self {
         let bytes: Box<dyn Read + Send + 'a> = match blob.encoding {
             BlobEncoding::Plain => Box::new(Concatenated {
@@ -34,6 +50,18 @@ impl<'a> BlobReader<'a> {
                 buf: Vec::new(),
                 pos: 0,
             }),
+            BlobEncoding::GzipTar => match bases {
+                Some(bases) => Box::new(super::layer_reader::GzipTarReader::new(
+                    blob.clone(),
+                    chunks,
+                    store,
+                    check,
+                    bases,
+                )),
+                None => Box::new(Failing(Some(BundleError::NeedsBaseLayers(
+                    blob.digest.clone(),
+                )))),
+            },
         };
         BlobReader { blob, bytes }
     }
@@ -84,7 +112,19 @@ impl<S: ChunkStore> Read for Concatenated<'_, S> {
     }
 }
 
-fn invalid(e: BundleError) -> io::Error {
+/// A reader whose first read fails with the error it holds.
+struct Failing(Option<BundleError>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(invalid(e)),
+            None => Err(io::Error::other("blob cannot be read")),
+        }
+    }
+}
+
+pub(super) fn invalid(e: BundleError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
@@ -122,6 +162,7 @@ mod tests {
             chunks,
             in_base: false,
             base: None,
+            layer: None,
         }
     }
 
@@ -165,6 +206,10 @@ mod tests {
             "\"plain\""
         );
         assert_eq!(BlobEncoding::from_name("plain"), Some(BlobEncoding::Plain));
-        assert_eq!(BlobEncoding::from_name("gzip-tar"), None);
+        assert_eq!(
+            BlobEncoding::from_name("gzip-tar"),
+            Some(BlobEncoding::GzipTar)
+        );
+        assert_eq!(BlobEncoding::from_name("zstd-tar"), None);
     }
 }

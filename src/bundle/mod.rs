@@ -6,9 +6,12 @@
 
 pub mod attached;
 pub mod base;
+pub mod bases;
 pub mod blob;
 pub mod freshness;
 pub mod journal;
+pub mod layer;
+mod layer_reader;
 pub mod reader;
 pub mod root;
 mod set;
@@ -20,8 +23,10 @@ pub mod writer;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use bases::BaseLayers;
 pub use blob::BlobReader;
 pub use freshness::Freshness;
+pub use layer::{LayerTar, TarPiece};
 pub use reader::{Bundle, SkippedFile, Unverified, Verified};
 pub use root::{BlobEncoding, ImageEntry, Root};
 pub use store::{ChunkStore, VolumeStore};
@@ -194,6 +199,29 @@ pub enum BundleError {
     /// Something asked for is not in the bundle.
     #[error("{0} is not in this bundle")]
     NotInBundle(Digest),
+    /// A `gzip-tar` blob was read without the base layers it is rebuilt from.
+    #[error("blob {0} is a layer rebuilt from base layers the target holds; it is rebuilt and checked at push")]
+    NeedsBaseLayers(Digest),
+    /// A byte range of a base layer does not hold what the bundle says.
+    #[error("base layer {layer}: bytes {offset}..+{length} {reason}")]
+    BaseRange {
+        /// The base layer.
+        layer: Digest,
+        /// Offset in its uncompressed content.
+        offset: u64,
+        /// Length of the range.
+        length: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `gzip-tar` blob could not be rebuilt from its tar and reconstruction data.
+    #[error("blob {blob}: cannot rebuild the layer")]
+    LayerRebuild {
+        /// The blob.
+        blob: Digest,
+        /// Why.
+        source: crate::regen::RegenError,
+    },
     /// The output directory already holds other files.
     #[error("{dir} is not empty (found {found}): pack into a new or empty directory")]
     OutputNotEmpty {

@@ -400,6 +400,30 @@ impl Bundle<Verified> {
         ))
     }
 
+    /// [`Bundle::blob_reader`] for a blob that may be a `gzip-tar` layer (format 1.2): `bases`
+    /// serves the base layers' uncompressed content by range (push reads them back from the
+    /// target). The layer is checked against its digest before its last bytes are handed out.
+    pub fn blob_reader_with_bases<'a>(
+        &'a self,
+        digest: &Digest,
+        check_chunks: bool,
+        bases: Box<dyn super::BaseLayers + Send + 'a>,
+    ) -> Result<BlobReader<'a>, BundleError> {
+        let blob = self
+            .state
+            .blob_positions
+            .get(digest)
+            .map(|&i| self.root().blobs[i].clone())
+            .ok_or_else(|| BundleError::NotInBundle(digest.clone()))?;
+        Ok(BlobReader::with_bases(
+            blob,
+            &self.root().chunks,
+            self.chunk_store(),
+            check_chunks,
+            Some(bases),
+        ))
+    }
+
     /// Reads chunk number `index` of the root, decompresses it and checks it against its
     /// digest, reusing (and adding to) the volume files open in `files`.
     pub fn read_chunk(

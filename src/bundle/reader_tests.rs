@@ -198,16 +198,57 @@ fn an_unknown_blob_encoding_is_named() {
             v["blobs"] = serde_json::json!([{
                 "digest": Digest::sha256_of(b"x").to_string(), "size": 1,
                 "media_type": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "encoding": "gzip-tar", "chunks": []
+                "encoding": "zstd-chunked-frames", "chunks": []
             }])
         }),
     );
     let e = Bundle::open(dir.path()).and_then(|b| b.unverified_root());
     let e = crate::error_chain(&e.unwrap_err());
     assert!(
-        e.contains("encoding \"gzip-tar\"") && e.contains("does not know"),
+        e.contains("encoding \"zstd-chunked-frames\"") && e.contains("does not know"),
         "{e}"
     );
+}
+
+/// Format 1.2: a `gzip-tar` blob must carry its `layer` object, and its pieces must add up.
+#[test]
+fn a_gzip_tar_blob_without_a_consistent_layer_is_refused() {
+    let blob = |layer: serde_json::Value| {
+        let mut b = serde_json::json!({
+            "digest": Digest::sha256_of(b"x").to_string(), "size": 1,
+            "media_type": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "encoding": "gzip-tar", "chunks": []
+        });
+        if !layer.is_null() {
+            b["layer"] = layer;
+        }
+        b
+    };
+    let cases = [
+        (serde_json::Value::Null, "not a layer object"),
+        (
+            serde_json::json!({"tar_size": 10, "tar_digest": Digest::sha256_of(b"t").to_string(),
+                "bases": [], "pieces": [{"chunk": 0}]}),
+            "names chunk #0",
+        ),
+        (
+            serde_json::json!({"tar_size": 10, "tar_digest": Digest::sha256_of(b"t").to_string(),
+                "bases": [Digest::sha256_of(b"b").to_string()],
+                "pieces": [{"base": 0, "offset": 0, "length": 9,
+                            "digest": Digest::sha256_of(b"p").to_string()}]}),
+            "add up to 9",
+        ),
+    ];
+    for (layer, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_volume(
+            dir.path(),
+            &root_json(|v| v["blobs"] = serde_json::json!([blob(layer.clone())])),
+        );
+        let e = Bundle::open(dir.path()).and_then(|b| b.unverified_root());
+        let e = crate::error_chain(&e.unwrap_err());
+        assert!(e.contains(expected), "{expected:?} not in {e}");
+    }
 }
 
 /// A root that does not even parse is not looked at before its signature: the signature

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::attached::{Attachment, AttachmentKind, ReleaseSignature};
 pub use super::base::{BaseRef, BlobBase, InventoryRef};
+use super::layer::LayerTar;
 use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
 use crate::model::{Digest, MediaType};
@@ -19,11 +20,14 @@ use crate::model::{Digest, MediaType};
 /// has a `sequence`, SPEC.md §4.5).
 pub const FORMAT_VERSION: &str = "1.1";
 /// The format version of a root that uses the fields of 1.2 (artifacts attached to images,
-/// release signatures: SPEC.md §4.6, §4.7); a root without them stays [`FORMAT_VERSION`].
+/// release signatures: SPEC.md §4.8, §4.7); a root without them stays [`FORMAT_VERSION`].
 pub const FORMAT_VERSION_ATTACHED: &str = "1.2";
 /// The format version of a bundle packed against inventories of a site (1.2: `base` names
 /// inventories, blobs the site has are `in_base`, SPEC.md §8).
 pub const FORMAT_INCREMENTAL: &str = "1.2";
+/// The format version of a bundle holding `gzip-tar` blobs (SPEC.md §4.8); readers of 1.1 refuse
+/// such a bundle by the unknown-encoding rule, naming the blob.
+pub const FORMAT_VERSION_GZIP_TAR: &str = "1.2";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
 
@@ -38,6 +42,9 @@ pub const FORMAT_MAJOR: u32 = 1;
 pub enum BlobEncoding {
     /// The blob is the concatenation of its chunks (format 1.0).
     Plain,
+    /// A gzip layer rebuilt byte for byte from its uncompressed tar (the blob's `layer`) and
+    /// the reconstruction data its chunks hold (format 1.2, SPEC.md §4.8).
+    GzipTar,
 }
 
 impl BlobEncoding {
@@ -230,6 +237,9 @@ pub struct BlobEntry {
     /// 1.2, with `in_base`: which inventory listed the blob and an image it belongs to there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<BlobBase>,
+    /// For a `gzip-tar` blob: its uncompressed tar's pieces (format 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Box<LayerTar>>,
 }
 
 /// One stored chunk: `[digest, length, volume, offset, stored_length, compression]`.
@@ -475,6 +485,22 @@ impl Root {
             if b.base.is_some() {
                 return bad(format!("blob {} names a base but is not in_base", b.digest));
             }
+            match (b.encoding, &b.layer) {
+                (BlobEncoding::Plain, None) => {}
+                (BlobEncoding::GzipTar, Some(layer)) => {
+                    let len = |i: u32| self.chunks.get(i as usize).map(|c| c.len());
+                    if let Err(m) = layer.check(len) {
+                        return bad(format!("gzip-tar blob {}: {m}", b.digest));
+                    }
+                }
+                (encoding, _) => {
+                    return bad(format!(
+                        "blob {} has encoding {encoding:?} {} a layer object",
+                        b.digest,
+                        if b.layer.is_some() { "and" } else { "but not" }
+                    ))
+                }
+            }
             let mut total = 0u64;
             for &ci in &b.chunks {
                 let len = match self.chunks.get(ci as usize) {
@@ -486,7 +512,7 @@ impl Root {
                     None => return bad(format!("blob {}: its chunks add up past 2^64", b.digest)),
                 };
             }
-            if total != b.size {
+            if b.encoding == BlobEncoding::Plain && total != b.size {
                 return bad(format!(
                     "blob {} is {} bytes but its chunks add up to {total}",
                     b.digest, b.size

@@ -10,9 +10,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::journal::{Journal, JournalHeader, JournalRecord};
+use super::layer::LayerTar;
 use super::root::{
     BaseRef, BlobEncoding, BlobEntry, ChunkEntry, ChunkingInfo, ImageEntry, ManifestEntry, Root,
     VolumeInfo, FORMAT_INCREMENTAL, FORMAT_VERSION, FORMAT_VERSION_ATTACHED,
+    FORMAT_VERSION_GZIP_TAR,
 };
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
@@ -258,10 +260,7 @@ impl BundleWriter {
         media_type: &MediaType,
         chunks: Vec<u32>,
     ) -> Result<(), BundleError> {
-        if let Some(v) = self.current.as_mut() {
-            v.sync()?;
-        }
-        let blob = BlobEntry {
+        self.record_blob(BlobEntry {
             digest: digest.clone(),
             size,
             media_type: media_type.clone(),
@@ -269,7 +268,38 @@ impl BundleWriter {
             chunks,
             in_base: false,
             base: None,
-        };
+            layer: None,
+        })
+    }
+
+    /// Records a complete `gzip-tar` blob (SPEC.md §4.8): its reconstruction data in
+    /// `recipe_chunks`, its tar's pieces in `layer` (whose chunks are stored already), and
+    /// makes it durable. A bundle holding one is format 1.2.
+    pub fn finish_gzip_tar_blob(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+        media_type: &MediaType,
+        recipe_chunks: Vec<u32>,
+        layer: LayerTar,
+    ) -> Result<(), BundleError> {
+        self.record_blob(BlobEntry {
+            digest: digest.clone(),
+            size,
+            media_type: media_type.clone(),
+            encoding: BlobEncoding::GzipTar,
+            chunks: recipe_chunks,
+            in_base: false,
+            base: None,
+            layer: Some(Box::new(layer)),
+        })
+    }
+
+    fn record_blob(&mut self, blob: BlobEntry) -> Result<(), BundleError> {
+        if let Some(v) = self.current.as_mut() {
+            v.sync()?;
+        }
+        let digest = &blob.digest;
         let mut volumes = self.done_volumes.clone();
         if let Some(v) = &self.current {
             volumes.push(v.data_len());
@@ -306,13 +336,18 @@ impl BundleWriter {
         let current = self.current.take().expect("a volume is open");
         let mut sizes = self.done_volumes.clone();
         sizes.push(current.data_len());
-        // A root is 1.2 only when it uses 1.2's fields (a base of inventories, artifacts
-        // attached to images, release signatures), so that a bundle of plain images is still
-        // read by a ferry that reads 1.1 without a warning.
+        // A root is 1.2 only when it uses 1.2's fields (a base of inventories, `gzip-tar`
+        // blobs, artifacts attached to images, release signatures), so that a bundle of plain
+        // images is still read by a ferry that reads 1.1 without a warning.
+        let gzip_tar = self
+            .blobs
+            .iter()
+            .any(|b| b.encoding == BlobEncoding::GzipTar);
         let uses_1_2 = !content.release_signatures.is_empty()
             || content.images.iter().any(|i| i.attached.is_some());
         let format = match &content.base {
             Some(_) => FORMAT_INCREMENTAL,
+            None if gzip_tar => FORMAT_VERSION_GZIP_TAR,
             None if uses_1_2 => FORMAT_VERSION_ATTACHED,
             None => FORMAT_VERSION,
         };

@@ -337,6 +337,14 @@ pub(super) fn verify(a: args::VerifyArgs) -> Result<i32> {
                     report.base.join("; ")
                 )?;
             }
+            if report.layers_checked_at_push > 0 {
+                outln!(
+                    "  {} layer(s) are carried as changes against base layers at the target: \
+                     the bytes carried were checked; each layer is rebuilt and checked against \
+                     its digest at push",
+                    report.layers_checked_at_push
+                )?;
+            }
         } else {
             say(
                 "",

@@ -48,6 +48,7 @@ pub(crate) fn split(
                 chunks: Vec::new(),
                 in_base: true,
                 base: Some(base),
+                layer: None,
             }),
             None => carried.push(b),
         }

@@ -1,0 +1,23 @@
+//! Base layers: the uncompressed content of layers the receiving site already holds, which a
+//! `gzip-tar` blob (SPEC.md §4.8) refers to by byte range.
+
+use std::io::{self, Read};
+
+use crate::model::Digest;
+
+/// Reads byte ranges of base layers' uncompressed content.
+///
+/// A push implements it by reading the base layers back from the target registry (and
+/// `crate::layerdelta::SpooledBases` by decompressing each base layer once into a temporary
+/// file); a test by holding tars in memory. The reader checks each range against the digest
+/// the bundle records, so an implementation need not.
+pub trait BaseLayers {
+    /// `length` bytes at `offset` of the uncompressed content of the layer whose
+    /// (compressed) blob digest is `layer`. Fewer bytes than asked is an error of the reader.
+    fn read_range(
+        &mut self,
+        layer: &Digest,
+        offset: u64,
+        length: u64,
+    ) -> io::Result<Box<dyn Read + Send>>;
+}

@@ -1,0 +1,261 @@
+//! Reading a `gzip-tar` blob (SPEC.md §4.8): its tar assembled from this bundle's chunks and
+//! base layer ranges, turned into the exact gzip bytes by its reconstruction data.
+
+use std::io::{self, Read};
+
+use super::bases::BaseLayers;
+use super::blob::invalid;
+use super::layer::{LayerTar, TarPiece};
+use super::root::{BlobEntry, ChunkEntry};
+use super::store::ChunkStore;
+use super::BundleError;
+use crate::model::{Digest, Hasher};
+use crate::regen::{Rebuilder, Recipe, RegenError};
+
+/// The gzip bytes of a `gzip-tar` blob. The reconstruction data is read (from the blob's
+/// chunks) at the first read; the tar is assembled piece by piece as the rebuild consumes it.
+pub(super) struct GzipTarReader<'a, S> {
+    start: Option<Start<'a, S>>,
+    running: Option<Rebuilder<Recipe, Assembler<'a, S>>>,
+    digest: Digest,
+}
+
+struct Start<'a, S> {
+    blob: BlobEntry,
+    chunks: &'a [ChunkEntry],
+    store: S,
+    check: bool,
+    bases: Box<dyn BaseLayers + Send + 'a>,
+}
+
+impl<'a, S: ChunkStore> GzipTarReader<'a, S> {
+    pub(super) fn new(
+        blob: BlobEntry,
+        chunks: &'a [ChunkEntry],
+        store: S,
+        check: bool,
+        bases: Box<dyn BaseLayers + Send + 'a>,
+    ) -> Self {
+        GzipTarReader {
+            digest: blob.digest.clone(),
+            start: Some(Start {
+                blob,
+                chunks,
+                store,
+                check,
+                bases,
+            }),
+            running: None,
+        }
+    }
+
+    fn begin(&mut self, s: Start<'a, S>) -> io::Result<()> {
+        let Start {
+            blob,
+            chunks,
+            mut store,
+            check,
+            bases,
+        } = s;
+        let layer = *blob
+            .layer
+            .clone()
+            .ok_or_else(|| invalid(BundleError::NeedsBaseLayers(blob.digest.clone())))?;
+        let mut bytes = Vec::new();
+        for &i in &blob.chunks {
+            bytes.extend(
+                store
+                    .chunk(chunk_entry(chunks, i)?, check)
+                    .map_err(invalid)?,
+            );
+        }
+        let rebuild_err = |source: RegenError| {
+            invalid(BundleError::LayerRebuild {
+                blob: blob.digest.clone(),
+                source,
+            })
+        };
+        let recipe = Recipe::from_bytes(&bytes).map_err(rebuild_err)?;
+        if recipe.layer_digest != blob.digest || recipe.tar_digest != layer.tar_digest {
+            return Err(rebuild_err(RegenError::BadRecipe(format!(
+                "it rebuilds {} from {}; the root says {} from {}",
+                recipe.layer_digest, recipe.tar_digest, blob.digest, layer.tar_digest
+            ))));
+        }
+        let tar = Assembler {
+            layer,
+            next: 0,
+            chunks,
+            store,
+            check,
+            bases,
+            current: Current::None,
+        };
+        self.running = Some(Rebuilder::new(recipe, tar).map_err(rebuild_err)?);
+        Ok(())
+    }
+}
+
+impl<S: ChunkStore> Read for GzipTarReader<'_, S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(s) = self.start.take() {
+            self.begin(s)?;
+        }
+        match self.running.as_mut() {
+            Some(r) => r.read(out).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => e,
+                _ => invalid(BundleError::Read {
+                    blob: self.digest.clone(),
+                    source: e,
+                }),
+            }),
+            None => Err(io::Error::other("layer rebuild failed earlier")),
+        }
+    }
+}
+
+fn chunk_entry(chunks: &[ChunkEntry], index: u32) -> io::Result<&ChunkEntry> {
+    chunks.get(index as usize).ok_or_else(|| {
+        invalid(BundleError::ChunkOutOfRange {
+            index,
+            count: chunks.len(),
+        })
+    })
+}
+
+/// A layer's uncompressed tar, assembled from its pieces in order.
+struct Assembler<'a, S> {
+    layer: LayerTar,
+    next: usize,
+    chunks: &'a [ChunkEntry],
+    store: S,
+    check: bool,
+    bases: Box<dyn BaseLayers + Send + 'a>,
+    current: Current,
+}
+
+enum Current {
+    None,
+    Chunk(Vec<u8>, usize),
+    Base {
+        reader: Box<dyn Read + Send>,
+        left: u64,
+        hash: Box<Hasher>,
+        piece: usize,
+    },
+}
+
+impl<S: ChunkStore> Assembler<'_, S> {
+    /// Opens the next piece; false at the end of the tar.
+    fn open_next(&mut self) -> io::Result<bool> {
+        let Some(piece) = self.layer.pieces.get(self.next).cloned() else {
+            return Ok(false);
+        };
+        self.current = match piece {
+            TarPiece::Chunk { chunk } => {
+                let c = chunk_entry(self.chunks, chunk)?;
+                Current::Chunk(self.store.chunk(c, self.check).map_err(invalid)?, 0)
+            }
+            TarPiece::Base {
+                base,
+                offset,
+                length,
+                digest,
+            } => {
+                let layer = &self.layer.bases[base as usize];
+                let reader = self.bases.read_range(layer, offset, length).map_err(|e| {
+                    invalid(BundleError::BaseRange {
+                        layer: layer.clone(),
+                        offset,
+                        length,
+                        reason: format!("cannot be read: {e}"),
+                    })
+                })?;
+                Current::Base {
+                    reader,
+                    left: length,
+                    hash: Box::new(digest.hasher()),
+                    piece: self.next,
+                }
+            }
+        };
+        self.next += 1;
+        Ok(true)
+    }
+
+    fn base_error(&self, piece: usize, reason: String) -> io::Error {
+        match &self.layer.pieces[piece] {
+            TarPiece::Base {
+                base,
+                offset,
+                length,
+                ..
+            } => invalid(BundleError::BaseRange {
+                layer: self.layer.bases[*base as usize].clone(),
+                offset: *offset,
+                length: *length,
+                reason,
+            }),
+            TarPiece::Chunk { .. } => io::Error::other(reason),
+        }
+    }
+}
+
+impl<S: ChunkStore> Read for Assembler<'_, S> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match &mut self.current {
+                Current::None => {
+                    if !self.open_next()? {
+                        return Ok(0);
+                    }
+                }
+                Current::Chunk(buf, pos) => {
+                    if *pos == buf.len() {
+                        self.current = Current::None;
+                        continue;
+                    }
+                    let n = out.len().min(buf.len() - *pos);
+                    out[..n].copy_from_slice(&buf[*pos..*pos + n]);
+                    *pos += n;
+                    return Ok(n);
+                }
+                Current::Base {
+                    reader,
+                    left,
+                    hash,
+                    piece,
+                } => {
+                    if *left == 0 {
+                        let piece = *piece;
+                        let Current::Base { hash, .. } =
+                            std::mem::replace(&mut self.current, Current::None)
+                        else {
+                            unreachable!()
+                        };
+                        let got = hash.finish();
+                        let want = match &self.layer.pieces[piece] {
+                            TarPiece::Base { digest, .. } => digest.clone(),
+                            TarPiece::Chunk { .. } => unreachable!(),
+                        };
+                        if got != want {
+                            return Err(
+                                self.base_error(piece, format!("hash to {got}, not {want}"))
+                            );
+                        }
+                        continue;
+                    }
+                    let want = out.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                    let n = reader.read(&mut out[..want])?;
+                    if n == 0 {
+                        let (piece, left) = (*piece, *left);
+                        return Err(self.base_error(piece, format!("end {left} bytes early")));
+                    }
+                    hash.update(&out[..n]);
+                    *left -= n as u64;
+                    return Ok(n);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The packer's side: plan one changed layer as base ranges, new bytes and a proven recipe.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::cut::TarCutter;
+use super::LayerDeltaError;
+use crate::model::{Digest, DigestAlgorithm, Hasher};
+use crate::regen::{self, Recipe};
+
+/// New tar bytes that follow each other are stored as chunks of at most this size (1 MiB).
+pub const NEW_CHUNK_MAX: u64 = 1 << 20;
+
+/// A recipe larger than this share of the blob is not worth carrying: ship the whole blob.
+pub const MAX_RECIPE_SHARE: f64 = 0.5;
+
+/// A layer the site already holds, offered as a source of unchanged tar pieces.
+pub struct BaseCandidate {
+    /// The base layer's blob digest (what a `gzip-tar` blob names it by).
+    pub digest: Digest,
+    /// Its blob (compressed or not; see [`super::decompress`]).
+    pub blob: Box<dyn Read + Send>,
+}
+
+/// What [`encode_layer`] decided.
+pub enum Encoded {
+    /// Carry the layer as a `gzip-tar` blob.
+    Delta(Box<LayerPlan>),
+    /// Carry the whole blob, for this reason.
+    Whole(WholeReason),
+}
+
+/// Why a layer is shipped whole rather than as a `gzip-tar` blob (shown by `inspect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WholeReason {
+    /// The layer cannot be analysed (not gzip, several gzip members, too large, or a piece
+    /// the engine cannot model).
+    NotRegenerable(String),
+    /// The rebuild from the recipe did not reproduce the layer's bytes.
+    NotExact(String),
+    /// The reconstruction data is more than half the blob.
+    RecipeTooLarge {
+        /// Reconstruction data bytes.
+        recipe: u64,
+        /// The blob's size.
+        blob: u64,
+    },
+    /// New bytes plus reconstruction data would not be smaller than the blob.
+    NoSaving {
+        /// What the `gzip-tar` encoding would carry.
+        delta: u64,
+        /// The blob's size.
+        blob: u64,
+    },
+}
+
+impl fmt::Display for WholeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WholeReason::NotRegenerable(m) => write!(f, "cannot be regenerated: {m}"),
+            WholeReason::NotExact(m) => write!(f, "regeneration is not exact: {m}"),
+            WholeReason::RecipeTooLarge { recipe, blob } => write!(
+                f,
+                "reconstruction data ({recipe} bytes) is over half the blob ({blob} bytes)"
+            ),
+            WholeReason::NoSaving { delta, blob } => write!(
+                f,
+                "the delta ({delta} bytes) would not be smaller than the blob ({blob} bytes)"
+            ),
+        }
+    }
+}
+
+/// One piece of the planned tar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedPiece {
+    /// Bytes `offset..offset + length` of the new tar, to store in the bundle.
+    New {
+        /// Offset in the new tar.
+        offset: u64,
+        /// Length.
+        length: u64,
+        /// SHA-256 of the bytes.
+        digest: Digest,
+    },
+    /// A range of base layer number `base` (in [`LayerPlan::bases`]).
+    Base {
+        /// Index into [`LayerPlan::bases`].
+        base: u32,
+        /// Offset in the base layer's uncompressed content.
+        offset: u64,
+        /// Length.
+        length: u64,
+        /// SHA-256 of the bytes.
+        digest: Digest,
+    },
+}
+
+/// A layer planned as a `gzip-tar` blob, its recipe proven. It holds the new tar in a
+/// temporary file (deleted when the plan is dropped) until [`super::store_layer`] stores it.
+pub struct LayerPlan {
+    /// The proven reconstruction data.
+    pub recipe: Recipe,
+    /// The base layers the pieces use, by position.
+    pub bases: Vec<Digest>,
+    /// The new tar's pieces in order.
+    pub pieces: Vec<PlannedPiece>,
+    /// Base layers that could not be read, and why (their pieces were not used).
+    pub skipped_bases: Vec<(Digest, String)>,
+    /// Time spent analysing the layer (decompression included).
+    pub analysis_time: Duration,
+    /// Time spent proving the recipe (the full rebuild).
+    pub prove_time: Duration,
+    pub(super) tar: tempfile::NamedTempFile,
+}
+
+impl LayerPlan {
+    /// Tar bytes the bundle must carry.
+    pub fn new_bytes(&self) -> u64 {
+        self.sum(|p| matches!(p, PlannedPiece::New { .. }))
+    }
+
+    /// Tar bytes taken from base layers.
+    pub fn base_bytes(&self) -> u64 {
+        self.sum(|p| matches!(p, PlannedPiece::Base { .. }))
+    }
+
+    /// Bytes of reconstruction data.
+    pub fn recipe_bytes(&self) -> u64 {
+        self.recipe.encoded_len() as u64
+    }
+
+    fn sum(&self, f: impl Fn(&PlannedPiece) -> bool) -> u64 {
+        self.pieces
+            .iter()
+            .filter(|p| f(p))
+            .map(|p| match p {
+                PlannedPiece::New { length, .. } | PlannedPiece::Base { length, .. } => *length,
+            })
+            .sum()
+    }
+
+    /// Reads `length` bytes at `offset` of the new tar.
+    pub(super) fn read_new(&self, offset: u64, length: u64) -> io::Result<Vec<u8>> {
+        let mut f = self.tar.reopen()?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut buf = vec![0u8; length as usize];
+        f.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Plans the changed layer `layer` (its blob, whose digest is `digest`) against `bases`.
+///
+/// The layer is analysed into reconstruction data while its tar is spooled to a temporary file
+/// in `spool_dir` (disk: the layer's uncompressed size, until the plan is dropped); the recipe
+/// is proven by rebuilding the layer from the spooled tar and comparing the digest. Each base
+/// is read once, decompressed and cut, keeping only its pieces' digests and places (memory:
+/// about 100 bytes per piece). A base that cannot be read is skipped and named in the plan.
+/// Every way of not being exact is a [`WholeReason`]; errors are I/O failures of the layer or
+/// the spool.
+pub fn encode_layer(
+    layer: impl Read,
+    digest: &Digest,
+    bases: Vec<BaseCandidate>,
+    spool_dir: &Path,
+) -> Result<Encoded, LayerDeltaError> {
+    let io_err = |source: io::Error| LayerDeltaError::Io {
+        layer: digest.clone(),
+        source,
+    };
+    let tar = tempfile::Builder::new()
+        .prefix("ferry-layer-")
+        .tempfile_in(spool_dir)
+        .map_err(io_err)?;
+    let started = Instant::now();
+    let recipe = {
+        let mut w = BufWriter::with_capacity(1 << 20, tar.as_file());
+        let r = regen::analyze(layer, &mut w);
+        w.flush().map_err(io_err)?;
+        match r {
+            Ok(r) => r,
+            Err(regen::RegenError::Io(e)) => return Err(io_err(e)),
+            Err(e) => return Ok(Encoded::Whole(WholeReason::NotRegenerable(e.to_string()))),
+        }
+    };
+    let analysis_time = started.elapsed();
+    if &recipe.layer_digest != digest {
+        return Err(io_err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the layer's bytes hash to {}", recipe.layer_digest),
+        )));
+    }
+    let recipe_len = recipe.encoded_len() as u64;
+    if recipe_len as f64 > recipe.layer_size as f64 * MAX_RECIPE_SHARE {
+        return Ok(Encoded::Whole(WholeReason::RecipeTooLarge {
+            recipe: recipe_len,
+            blob: recipe.layer_size,
+        }));
+    }
+    let started = Instant::now();
+    let spooled = BufReader::with_capacity(1 << 20, tar.reopen().map_err(io_err)?);
+    if let Err(e) = regen::prove(&recipe, spooled) {
+        return Ok(Encoded::Whole(WholeReason::NotExact(e.to_string())));
+    }
+    let prove_time = started.elapsed();
+
+    let mut index: HashMap<Digest, (u32, u64)> = HashMap::new();
+    let mut base_digests = Vec::new();
+    let mut skipped_bases = Vec::new();
+    for b in bases {
+        let n = base_digests.len() as u32;
+        match index_base(b.blob, n, &mut index) {
+            Ok(()) => base_digests.push(b.digest),
+            Err(e) => {
+                index.retain(|_, (i, _)| *i != n);
+                skipped_bases.push((b.digest, e.to_string()));
+            }
+        }
+    }
+    let pieces = plan_pieces(tar.reopen().map_err(io_err)?, &index).map_err(io_err)?;
+    // Only the bases some piece uses are named, renumbered in order of first use.
+    let mut used: Vec<Option<u32>> = vec![None; base_digests.len()];
+    let mut bases = Vec::new();
+    let pieces = pieces
+        .into_iter()
+        .map(|p| match p {
+            PlannedPiece::Base {
+                base,
+                offset,
+                length,
+                digest,
+            } => {
+                let i = *used[base as usize].get_or_insert_with(|| {
+                    bases.push(base_digests[base as usize].clone());
+                    bases.len() as u32 - 1
+                });
+                PlannedPiece::Base {
+                    base: i,
+                    offset,
+                    length,
+                    digest,
+                }
+            }
+            new => new,
+        })
+        .collect();
+    let plan = LayerPlan {
+        recipe,
+        bases,
+        pieces,
+        skipped_bases,
+        analysis_time,
+        prove_time,
+        tar,
+    };
+    let delta = plan.new_bytes() + plan.recipe_bytes();
+    if delta >= plan.recipe.layer_size {
+        return Ok(Encoded::Whole(WholeReason::NoSaving {
+            delta,
+            blob: plan.recipe.layer_size,
+        }));
+    }
+    Ok(Encoded::Delta(Box::new(plan)))
+}
+
+/// Adds the pieces of one base layer to `index` (first place wins).
+fn index_base(
+    blob: Box<dyn Read + Send>,
+    base: u32,
+    index: &mut HashMap<Digest, (u32, u64)>,
+) -> io::Result<()> {
+    let mut cutter = TarCutter::new(super::decompress(blob)?);
+    while let Some(p) = cutter.next_piece()? {
+        index
+            .entry(Digest::sha256_of(&p.data))
+            .or_insert((base, p.offset));
+    }
+    Ok(())
+}
+
+/// A run of pieces that becomes one planned piece.
+struct Run {
+    base: Option<u32>,
+    /// Offset in the base (for a base run) or in the new tar.
+    offset: u64,
+    length: u64,
+    hash: Hasher,
+}
+
+impl Run {
+    fn finish(self) -> PlannedPiece {
+        let digest = self.hash.finish();
+        match self.base {
+            Some(base) => PlannedPiece::Base {
+                base,
+                offset: self.offset,
+                length: self.length,
+                digest,
+            },
+            None => PlannedPiece::New {
+                offset: self.offset,
+                length: self.length,
+                digest,
+            },
+        }
+    }
+}
+
+/// Cuts the new tar and joins its pieces into runs: consecutive ranges of one base, or new
+/// bytes up to [`NEW_CHUNK_MAX`].
+fn plan_pieces(tar: File, index: &HashMap<Digest, (u32, u64)>) -> io::Result<Vec<PlannedPiece>> {
+    let mut cutter = TarCutter::new(BufReader::with_capacity(1 << 20, tar));
+    let mut out = Vec::new();
+    let mut run: Option<Run> = None;
+    while let Some(p) = cutter.next_piece()? {
+        let len = p.data.len() as u64;
+        let hit = index.get(&Digest::sha256_of(&p.data)).copied();
+        let extends = match (&run, hit) {
+            (Some(r), Some((b, off))) => r.base == Some(b) && r.offset + r.length == off,
+            (Some(r), None) => r.base.is_none() && r.length + len <= NEW_CHUNK_MAX,
+            (None, _) => false,
+        };
+        if !extends {
+            if let Some(r) = run.take() {
+                out.push(r.finish());
+            }
+            run = Some(Run {
+                base: hit.map(|(b, _)| b),
+                offset: hit.map_or(p.offset, |(_, off)| off),
+                length: 0,
+                hash: Hasher::new(DigestAlgorithm::Sha256),
+            });
+        }
+        let r = run.as_mut().expect("a run is open");
+        r.length += len;
+        r.hash.update(&p.data);
+    }
+    if let Some(r) = run {
+        out.push(r.finish());
+    }
+    Ok(out)
+}

@@ -1,0 +1,58 @@
+//! Incremental layers: one changed gzip layer carried as the pieces of its uncompressed tar
+//! that no base layer holds, plus the reconstruction data that turns the tar back into the
+//! exact gzip bytes (the `gzip-tar` blob encoding, bundle-format/SPEC.md §4.8).
+//!
+//! - [`cut`]: tar-aware cut points (headers apart from data, small files whole, content-defined
+//!   chunks inside large files).
+//! - [`encode_layer`]: the packer's side. Analyses the layer (crate::regen), proves the recipe
+//!   by rebuilding the layer and comparing its digest, indexes the candidate base layers'
+//!   pieces, and plans every piece of the new tar as a base range or new bytes — or says why
+//!   the whole blob must be shipped instead ([`WholeReason`]).
+//! - [`store_layer`]: writes a plan into a bundle as a `gzip-tar` blob.
+//! - [`SpooledBases`]: the receiver's base layers, by range, for
+//!   [`crate::bundle::BlobReader::with_bases`].
+
+mod base;
+pub mod cut;
+mod encode;
+mod store;
+
+pub use base::{OpenBlob, SpooledBases};
+pub use encode::{encode_layer, BaseCandidate, Encoded, LayerPlan, PlannedPiece, WholeReason};
+pub use store::{store_layer, StoredLayer};
+
+use std::io::{self, BufRead, BufReader, Read};
+
+/// Why a layer could not be planned or stored (as opposed to [`WholeReason`], which is an
+/// answer: ship the whole blob).
+#[derive(Debug, thiserror::Error)]
+pub enum LayerDeltaError {
+    /// Reading the layer or a spool file failed.
+    #[error("I/O error while encoding layer {layer}: {source}")]
+    Io {
+        /// The layer.
+        layer: crate::model::Digest,
+        /// The error.
+        source: io::Error,
+    },
+    /// Writing into the bundle failed.
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+}
+
+/// A layer blob's uncompressed content, whatever its compression: gzip (one or more members),
+/// zstd, or none (a plain tar), told apart by the first bytes.
+pub fn decompress(blob: impl Read + Send + 'static) -> io::Result<Box<dyn Read + Send>> {
+    let mut r = BufReader::with_capacity(1 << 16, blob);
+    let head = r.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Box::new(zstd::stream::read::Decoder::with_buffer(r)?))
+    } else {
+        Ok(Box::new(r))
+    }
+}
+
+#[cfg(test)]
+mod tests;

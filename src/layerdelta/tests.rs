@@ -1,0 +1,133 @@
+use std::io::{Cursor, Write};
+
+use flate2::write::GzEncoder;
+
+use super::*;
+use crate::model::Digest;
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1);
+        h.set_cksum();
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn files(seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..60)
+        .map(|i| {
+            let len = if i == 59 {
+                900_000
+            } else {
+                500 + (next() % 20_000) as usize
+            };
+            let data: Vec<u8> = (0..len)
+                .map(|j| {
+                    if j % 3 == 0 {
+                        (next() >> 40) as u8
+                    } else {
+                        b"abcdefgh"[j % 8]
+                    }
+                })
+                .collect();
+            (format!("f{i}"), data)
+        })
+        .collect()
+}
+
+#[test]
+fn a_changed_layer_is_planned_as_base_ranges_and_a_little_new_data() {
+    let n_files = files(3);
+    let mut n1_files = n_files.clone();
+    n1_files[10].1.extend_from_slice(b"changed");
+    n1_files[59].1[450_000] ^= 1;
+    let (n_tar, n1_tar) = (tar_of(&n_files), tar_of(&n1_files));
+    let (n, n1) = (gz(&n_tar), gz(&n1_tar));
+    let spool = tempfile::tempdir().unwrap();
+    let base = BaseCandidate {
+        digest: Digest::sha256_of(&n),
+        blob: Box::new(Cursor::new(n.clone())),
+    };
+    let Encoded::Delta(plan) =
+        encode_layer(&n1[..], &Digest::sha256_of(&n1), vec![base], spool.path()).unwrap()
+    else {
+        panic!("shipped whole")
+    };
+    assert_eq!(plan.bases, vec![Digest::sha256_of(&n)]);
+    assert_eq!(plan.new_bytes() + plan.base_bytes(), n1_tar.len() as u64);
+    assert!(plan.new_bytes() < 300_000, "{} new bytes", plan.new_bytes());
+    // Base runs are joined: a handful of pieces, not one per file.
+    assert!(plan.pieces.len() < 12, "{} pieces", plan.pieces.len());
+    // The pieces reassemble the new tar.
+    let mut tar = Vec::new();
+    for p in &plan.pieces {
+        match p {
+            PlannedPiece::New {
+                offset,
+                length,
+                digest,
+            } => {
+                let b = plan.read_new(*offset, *length).unwrap();
+                assert_eq!(&Digest::sha256_of(&b), digest);
+                tar.extend(b);
+            }
+            PlannedPiece::Base {
+                offset,
+                length,
+                digest,
+                ..
+            } => {
+                let b = &n_tar[*offset as usize..(*offset + *length) as usize];
+                assert_eq!(&Digest::sha256_of(b), digest);
+                tar.extend_from_slice(b);
+            }
+        }
+    }
+    assert!(tar == n1_tar);
+}
+
+#[test]
+fn an_unchanged_nothing_in_common_layer_is_shipped_whole_for_no_saving() {
+    // Incompressible content in no base: new bytes plus recipe exceed the blob.
+    let mut x = 7u64;
+    let noise: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let layer = gz(&tar_of(&[("noise".into(), noise)]));
+    let spool = tempfile::tempdir().unwrap();
+    match encode_layer(&layer[..], &Digest::sha256_of(&layer), vec![], spool.path()).unwrap() {
+        Encoded::Whole(WholeReason::NoSaving { .. }) => {}
+        Encoded::Whole(other) => panic!("{other}"),
+        Encoded::Delta(_) => panic!("encoded without saving"),
+    }
+}
+
+#[test]
+fn the_wrong_digest_for_the_layer_is_an_error() {
+    let layer = gz(b"not what the digest says");
+    let spool = tempfile::tempdir().unwrap();
+    assert!(encode_layer(&layer[..], &Digest::sha256_of(b"x"), vec![], spool.path()).is_err());
+}

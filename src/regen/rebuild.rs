@@ -1,0 +1,186 @@
+//! Rebuild: a [`Recipe`] and the uncompressed content in, the exact gzip layer out.
+
+use std::borrow::Borrow;
+use std::io::{self, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use preflate_rs::RecreateStreamProcessor;
+
+use super::recipe::{Recipe, ENGINE};
+use super::RegenError;
+use crate::model::{DigestAlgorithm, Hasher};
+
+/// Rebuilds a layer piece by piece: each call to [`Rebuilder::next_bytes`] hands out the next
+/// bytes of the gzip layer (the header, then one analysis piece's DEFLATE bytes at a time, then
+/// the trailer).
+///
+/// The output is hashed as it goes, and the content read is hashed and counted too. The
+/// trailer, the last 8 bytes, is handed out only after the whole layer has been checked against
+/// the recipe's layer digest (and the content against its tar digest): damaged reconstruction
+/// data or the wrong content ends in an error, never in a complete wrong layer.
+///
+/// `Q` is the recipe, owned or borrowed.
+pub struct Rebuilder<Q, R> {
+    recipe: Q,
+    tar: R,
+    engine: RecreateStreamProcessor,
+    next_piece: usize,
+    started: bool,
+    done: bool,
+    out_hash: Option<Hasher>,
+    tar_hash: Option<Hasher>,
+    written: u64,
+    // The pull adapter's (Read) current output.
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<Q: Borrow<Recipe>, R: Read> Rebuilder<Q, R> {
+    /// A rebuild of `recipe`'s layer from `tar`, its uncompressed content. A recipe written by
+    /// another engine is refused here ([`RegenError::WrongEngine`]).
+    pub fn new(recipe: Q, tar: R) -> Result<Self, RegenError> {
+        let r = recipe.borrow();
+        if r.engine != ENGINE {
+            return Err(RegenError::WrongEngine {
+                found: r.engine.clone(),
+            });
+        }
+        let algorithm = r.layer_digest.algorithm();
+        Ok(Rebuilder {
+            recipe,
+            tar,
+            engine: RecreateStreamProcessor::new(),
+            next_piece: 0,
+            started: false,
+            done: false,
+            out_hash: Some(Hasher::new(algorithm)),
+            tar_hash: Some(Hasher::new(DigestAlgorithm::Sha256)),
+            written: 0,
+            buf: Vec::new(),
+            pos: 0,
+        })
+    }
+
+    /// The next bytes of the layer, or `None` once all of it (checked) has been handed out.
+    pub fn next_bytes(&mut self) -> Result<Option<Vec<u8>>, RegenError> {
+        if self.done {
+            return Ok(None);
+        }
+        let out = if !self.started {
+            self.started = true;
+            self.recipe.borrow().header.clone()
+        } else if let Some(piece) = self.recipe.borrow().pieces.get(self.next_piece).cloned() {
+            self.next_piece += 1;
+            let mut text = Vec::with_capacity(piece.plain_len as usize);
+            (&mut self.tar)
+                .take(piece.plain_len)
+                .read_to_end(&mut text)?;
+            if text.len() as u64 != piece.plain_len {
+                return Err(RegenError::TarMismatch(format!(
+                    "the content ends before the {} bytes the recipe covers",
+                    self.recipe.borrow().tar_size
+                )));
+            }
+            self.tar_hash.as_mut().expect("until done").update(&text);
+            let engine = &mut self.engine;
+            let offset = self.written;
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                engine.recompress(&mut &text[..], &piece.data)
+            }));
+            match result {
+                Ok(Ok((bytes, _blocks))) => bytes,
+                Ok(Err(e)) => {
+                    return Err(RegenError::Engine {
+                        offset,
+                        message: e.to_string(),
+                    })
+                }
+                Err(_) => {
+                    return Err(RegenError::Engine {
+                        offset,
+                        message: "the engine panicked (damaged reconstruction data?)".into(),
+                    })
+                }
+            }
+        } else {
+            self.finish_checks()?;
+            self.done = true;
+            let trailer = self.recipe.borrow().trailer.to_vec();
+            self.written += trailer.len() as u64;
+            return Ok(Some(trailer));
+        };
+        self.out_hash.as_mut().expect("until done").update(&out);
+        self.written += out.len() as u64;
+        Ok(Some(out))
+    }
+
+    /// Bytes of layer handed out so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn finish_checks(&mut self) -> Result<(), RegenError> {
+        let mut extra = [0u8; 1];
+        if self.tar.read(&mut extra)? != 0 {
+            return Err(RegenError::TarMismatch(format!(
+                "the content is longer than the {} bytes the recipe covers",
+                self.recipe.borrow().tar_size
+            )));
+        }
+        let tar = self.tar_hash.take().expect("once").finish();
+        if tar != self.recipe.borrow().tar_digest {
+            return Err(RegenError::TarMismatch(format!(
+                "it hashes to {tar}, the recipe was made for {}",
+                self.recipe.borrow().tar_digest
+            )));
+        }
+        let mut h = self.out_hash.take().expect("once");
+        h.update(&self.recipe.borrow().trailer);
+        let got = h.finish();
+        let size = self.written + self.recipe.borrow().trailer.len() as u64;
+        if got != self.recipe.borrow().layer_digest || size != self.recipe.borrow().layer_size {
+            return Err(RegenError::DigestMismatch {
+                expected: self.recipe.borrow().layer_digest.clone(),
+                got,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<Q: Borrow<Recipe>, R: Read> Read for Rebuilder<Q, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.next_bytes() {
+                Ok(Some(bytes)) => {
+                    self.buf = bytes;
+                    self.pos = 0;
+                }
+                Ok(None) => return Ok(0),
+                Err(RegenError::Io(e)) => return Err(e),
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Rebuilds `recipe`'s layer from `tar` into `out` and returns its length. The layer is
+/// checked against the recipe's digest before its last 8 bytes are written.
+pub fn rebuild(recipe: &Recipe, tar: impl Read, mut out: impl Write) -> Result<u64, RegenError> {
+    let mut r = Rebuilder::new(recipe, tar)?;
+    while let Some(bytes) = r.next_bytes()? {
+        out.write_all(&bytes)?;
+    }
+    out.flush()?;
+    Ok(r.written())
+}
+
+/// Proves a recipe before anyone relies on it: rebuilds the layer from `tar` exactly as a
+/// receiver will and checks it against the recipe's layer digest and size.
+pub fn prove(recipe: &Recipe, tar: impl Read) -> Result<(), RegenError> {
+    rebuild(recipe, tar, io::sink()).map(|_| ())
+}
