@@ -76,6 +76,8 @@ pub struct BundleInfo {
     pub blobs: usize,
     /// Stored chunks.
     pub chunks: usize,
+    /// Size of the root (`root.json`), which every volume carries a copy of.
+    pub root_bytes: u64,
     /// Dedup figures.
     pub dedup: DedupInfo,
     /// Whether the root's signature was checked: never by `ferry inspect`, which only reads
@@ -161,6 +163,7 @@ fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
         volumes,
         blobs: root.blobs.len(),
         chunks: root.chunks.len(),
+        root_bytes: b.root_bytes().len() as u64,
         signature_checked: false,
         skipped: b.skipped().to_vec(),
     }

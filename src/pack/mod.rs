@@ -35,9 +35,7 @@ use crate::model::{Digest, Reference};
 use crate::progress::Progress;
 use crate::registry::{ClientOptions, Registry};
 use crate::sign::SecretKey;
-use crate::source::{
-    DockerArchiveSource, ImageSource, OciLayoutSource, RegistrySource, SourceError,
-};
+use crate::source::{DockerArchiveSource, ImageSource, LayoutIndexes, RegistrySource, SourceError};
 use imageset::PackInput;
 use list::{ImageRequest, SourceSpec};
 use mirrors::SourceMirror;
@@ -189,11 +187,12 @@ pub struct PackSummary {
 }
 
 /// Registry clients, one per host, shared by all images, and where each upstream name is read
-/// from (`--source-mirror`).
+/// from (`--source-mirror`); also the index of every OCI layout the list reads, parsed once.
 pub struct Registries {
     options: ClientOptions,
     mirrors: Vec<SourceMirror>,
     clients: std::sync::Mutex<HashMap<String, Registry>>,
+    layouts: LayoutIndexes,
 }
 
 impl Registries {
@@ -203,6 +202,7 @@ impl Registries {
             options,
             mirrors,
             clients: Default::default(),
+            layouts: LayoutIndexes::default(),
         }
     }
 
@@ -247,7 +247,7 @@ fn open_source(
             (Arc::new(source), name)
         }
         SourceSpec::Oci { path, tag } => {
-            let s = OciLayoutSource::new(path, tag.as_deref());
+            let s = registries.layouts.source(path, tag.as_deref());
             let name = match &req.name {
                 Some(n) => n.clone(),
                 None => s
