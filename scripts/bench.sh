@@ -11,6 +11,9 @@
 #
 #   scripts/bench.sh            full corpus (~2 GB of unique gzip blobs, 26 images)
 #   scripts/bench.sh --quick    ~200 MB corpus, a few minutes; writes target/bench/performance-quick.md
+#   scripts/bench.sh --scale    500, 1,000 and 5,000 small synthetic images (scripts/lib/bench_scale.sh):
+#                               pack, verify, inspect, push, re-push and serve, time, per-image time,
+#                               peak RSS, root size; one round unless --rounds; sizes from SCALE_SIZES
 #
 # The corpus is built once from real files on this machine (ferry-corpus) and cached under
 # target/bench-corpus/; registries, bundles and copies live in target/bench-run.* and are
@@ -22,18 +25,21 @@ source scripts/lib/deps.sh
 ensure_deps
 
 QUICK=0
-ROUNDS=3
+SCALE=0
+ROUNDS=
 OUT=
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
+    --scale) SCALE=1 ;;
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -z "$ROUNDS" ]; then if ((SCALE)); then ROUNDS=1; else ROUNDS=3; fi; fi
 if [ -z "$OUT" ]; then
   if ((QUICK)); then OUT=target/bench/performance-quick.md; else OUT=docs/performance.md; fi
 fi
@@ -94,6 +100,33 @@ stop_registry() { # name pid
   rm -rf "${WORK:?}/$1"
 }
 
+timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CPU seconds (user+sys), keeps stdout
+  local step=$1 who=$2 round=$3; shift 3
+  local t0 t1
+  # Untimed: flush what earlier contenders left dirty (skopeo does not fsync; ferry pack fsyncs
+  # every blob inside its own time), so no contender pays for another's writeback.
+  sync
+  t0=$EPOCHREALTIME
+  if ! /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
+    echo "error: $who (round $round) failed:" >&2
+    tail -n 20 "$WORK/out/$who-$round.err" >&2
+    exit 1
+  fi
+  t1=$EPOCHREALTIME
+  local secs kib user sys cpu
+  secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+  read -r kib user sys < <(tail -n1 "$WORK/rss")
+  cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$who" "$round" "$secs" "$kib" "$cpu" >>"$RESULTS"
+  printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
+}
+
+if ((SCALE)); then
+  # shellcheck source=scripts/lib/bench_scale.sh
+  source scripts/lib/bench_scale.sh
+  exit 0
+fi
+
 if ((QUICK)); then CORPUS_DIR=target/bench-corpus/quick; CORPUS_FLAG=--quick
 else CORPUS_DIR=target/bench-corpus/full; CORPUS_FLAG=; fi
 
@@ -149,27 +182,6 @@ mkdir -p "$WORK/keys" "$WORK/out"
 "$FERRY" keygen --out "$WORK/keys/ferry.key" >/dev/null
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-
-timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CPU seconds (user+sys), keeps stdout
-  local step=$1 who=$2 round=$3; shift 3
-  local t0 t1
-  # Untimed: flush what earlier contenders left dirty (skopeo does not fsync; ferry pack fsyncs
-  # every blob inside its own time), so no contender pays for another's writeback.
-  sync
-  t0=$EPOCHREALTIME
-  if ! /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
-    echo "error: $who (round $round) failed:" >&2
-    tail -n 20 "$WORK/out/$who-$round.err" >&2
-    exit 1
-  fi
-  t1=$EPOCHREALTIME
-  local secs kib user sys cpu
-  secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-  read -r kib user sys < <(tail -n1 "$WORK/rss")
-  cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$who" "$round" "$secs" "$kib" "$cpu" >>"$RESULTS"
-  printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
-}
 
 echo "== pack: $ROUNDS rounds, contenders alternating"
 for r in $(seq 1 "$ROUNDS"); do
