@@ -5,6 +5,8 @@
 #   verify  openssl dgst -sha256 and sha256sum over the bundle's files vs ferry verify;
 #   push    skopeo copy of every image (from the dir: copies) into an empty registry under the
 #           passthrough names vs ferry push; then ferry push of the same bundle again.
+#   pull    16 concurrent skopeo copy of every image from a registry the bundle was pushed into
+#           vs from ferry serve of the bundle (throughput; ferry serve's peak RSS).
 # Contenders alternate, ROUNDS rounds each (default 3); the script prints medians, ratios and
 # peak RSS (/usr/bin/time) as one table and writes it, with the core count and the date, into
 # docs/performance.md (between its bench markers) — or --out FILE.
@@ -17,6 +19,9 @@
 #   scripts/bench.sh            full corpus (~2 GB of unique gzip blobs, 26 images)
 #   scripts/bench.sh --quick    ~200 MB corpus, a few minutes; writes target/bench/performance-quick.md
 #   scripts/bench.sh --incremental-only [--quick] [--out FILE]   only the incremental row
+#   scripts/bench.sh --scale    500, 1,000 and 5,000 small synthetic images (scripts/lib/bench_scale.sh):
+#                               pack, verify, inspect, push, re-push and serve, time, per-image time,
+#                               peak RSS, root size; one round unless --rounds; sizes from SCALE_SIZES
 #
 # The corpus is built once from real files on this machine (ferry-corpus) and cached under
 # target/bench-corpus/; registries, bundles and copies live in target/bench-run.* and are
@@ -29,19 +34,22 @@ ensure_deps
 
 QUICK=0
 INC_ONLY=0
-ROUNDS=3
+SCALE=0
+ROUNDS=
 OUT=
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
+    --scale) SCALE=1 ;;
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --incremental-only) INC_ONLY=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -z "$ROUNDS" ]; then if ((SCALE)); then ROUNDS=1; else ROUNDS=3; fi; fi
 if [ -z "$OUT" ]; then
   if ((QUICK)); then OUT=target/bench/performance-quick.md; else OUT=docs/performance.md; fi
 fi
@@ -102,6 +110,33 @@ stop_registry() { # name pid
   rm -rf "${WORK:?}/$1"
 }
 
+timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CPU seconds (user+sys), keeps stdout
+  local step=$1 who=$2 round=$3; shift 3
+  local t0 t1
+  # Untimed: flush what earlier contenders left dirty (skopeo does not fsync; ferry pack fsyncs
+  # every blob inside its own time), so no contender pays for another's writeback.
+  sync
+  t0=$EPOCHREALTIME
+  if ! /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
+    echo "error: $who (round $round) failed:" >&2
+    tail -n 20 "$WORK/out/$who-$round.err" >&2
+    exit 1
+  fi
+  t1=$EPOCHREALTIME
+  local secs kib user sys cpu
+  secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+  read -r kib user sys < <(tail -n1 "$WORK/rss")
+  cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$who" "$round" "$secs" "$kib" "$cpu" >>"$RESULTS"
+  printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
+}
+
+if ((SCALE)); then
+  # shellcheck source=scripts/lib/bench_scale.sh
+  source scripts/lib/bench_scale.sh
+  exit 0
+fi
+
 if ((QUICK)); then CORPUS_DIR=target/bench-corpus/quick; CORPUS_FLAG=--quick
 else CORPUS_DIR=target/bench-corpus/full; CORPUS_FLAG=; fi
 
@@ -151,33 +186,24 @@ while IFS=\$'\t' read -r slug repo tag; do
   skopeo copy -q --all --preserve-digests --dest-tls-verify=false "dir:$WORK/dir/\$slug" "docker://\$1/mirror/127.0.0.1_$SRC_PORT/\$repo:\$tag"
 done <"$WORK/images.tsv"
 EOF
+cat >"$WORK/skopeo-pull.sh" <<EOF
+#!/usr/bin/env bash
+# usage: skopeo-pull.sh HOST:PORT — every image by its passthrough name, 16 clients at a time,
+# each into its own oci: layout (one shared layout would race on its index.json)
+set -euo pipefail
+rm -rf "$WORK/pulled"; mkdir -p "$WORK/pulled"
+while IFS=\$'\t' read -r slug repo tag; do
+  printf '%s\t%s\n' "mirror/127.0.0.1_$SRC_PORT/\$repo:\$tag" "\$slug"
+done <"$WORK/images.tsv" | xargs -P 16 -L 1 bash -c \
+  'skopeo copy -q --all --src-tls-verify=false "docker://'"\$1"'/\$0" "oci:$WORK/pulled/\$1:x"'
+rm -rf "$WORK/pulled"
+EOF
 chmod +x "$WORK"/skopeo-*.sh
 
 mkdir -p "$WORK/keys" "$WORK/out"
 "$FERRY" keygen --out "$WORK/keys/ferry.key" >/dev/null
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-
-timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CPU seconds (user+sys), keeps stdout
-  local step=$1 who=$2 round=$3; shift 3
-  local t0 t1
-  # Untimed: flush what earlier contenders left dirty (skopeo does not fsync; ferry pack fsyncs
-  # every blob inside its own time), so no contender pays for another's writeback.
-  sync
-  t0=$EPOCHREALTIME
-  if ! /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "$@" >"$WORK/out/$who-$round.out" 2>"$WORK/out/$who-$round.err"; then
-    echo "error: $who (round $round) failed:" >&2
-    tail -n 20 "$WORK/out/$who-$round.err" >&2
-    exit 1
-  fi
-  t1=$EPOCHREALTIME
-  local secs kib user sys cpu
-  secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-  read -r kib user sys < <(tail -n1 "$WORK/rss")
-  cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$who" "$round" "$secs" "$kib" "$cpu" >>"$RESULTS"
-  printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
-}
 
 if ((INC_ONLY)); then
   # shellcheck source=scripts/lib/bench_incremental.sh
@@ -231,13 +257,41 @@ for r in $(seq 1 "$ROUNDS"); do
       done
       if [ "$r" = 1 ]; then
         # Not timed: the pushed images are all there, digests unchanged.
-        "$FERRY" check "$WORK/bundle" --to "$tgt" --insecure-registry "$tgt" >"$WORK/out/check.out" 2>&1 \
+        "$FERRY" check "$WORK/bundle" --trusted-key "$WORK/keys/ferry.key.pub" --to "$tgt" --insecure-registry "$tgt" >"$WORK/out/check.out" 2>&1 \
           || { echo "error: ferry check after push failed" >&2; cat "$WORK/out/check.out" >&2; exit 1; }
       fi
     fi
     stop_registry "target-$who" "$pid"
   done
 done
+
+echo "== pull with 16 concurrent skopeo clients: from the registry after a push, from ferry serve; $ROUNDS rounds"
+port=$(free_port); tgt=127.0.0.1:$port
+start_registry target-pull "$port"
+pull_reg_pid=$REG_PID
+"$FERRY" push "$WORK/bundle" --trusted-key "$WORK/keys/ferry.key.pub" --to "$tgt" \
+  --insecure-registry "$tgt" --mirrorsets-out "$WORK/mirrorsets" --json >/dev/null
+for r in $(seq 1 "$ROUNDS"); do
+  timed pull registry-pull "$r" "$WORK/skopeo-pull.sh" "$tgt"
+  # ferry serve under /usr/bin/time (its peak RSS over the whole round), stopped with SIGTERM.
+  : >"$WORK/serve.out"
+  /usr/bin/time -f '%M %U %S' -o "$WORK/serve.rss" "$FERRY" serve "$WORK/bundle" \
+    --trusted-key "$WORK/keys/ferry.key.pub" --listen 127.0.0.1:0 --json \
+    >"$WORK/serve.out" 2>"$WORK/out/serve-$r.err" &
+  serve_tpid=$!
+  PIDS+=("$serve_tpid")
+  for _ in $(seq 1 600); do [ -s "$WORK/serve.out" ] && break; sleep 0.05; done
+  saddr=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['address'])" "$WORK/serve.out")
+  timed pull serve-pull "$r" "$WORK/skopeo-pull.sh" "$saddr"
+  serve_fpid=$(pgrep -P "$serve_tpid" || true)
+  [ -n "$serve_fpid" ] && kill -TERM "$serve_fpid"
+  wait "$serve_tpid" || true
+  read -r kib user sys < <(tail -n1 "$WORK/serve.rss")
+  printf 'pull\tserve-process\t%s\t0\t%s\t%s\n' "$r" "$kib" \
+    "$(python3 -c "print(f'{$user + $sys:.2f}')")" >>"$RESULTS"
+  echo "   ferry serve process: peak RSS $((kib / 1024)) MiB"
+done
+stop_registry target-pull "$pull_reg_pid"
 
 # shellcheck source=scripts/lib/bench_incremental.sh
 source scripts/lib/bench_incremental.sh

@@ -105,6 +105,8 @@ pub struct BundleInfo {
     pub blobs: usize,
     /// Stored chunks.
     pub chunks: usize,
+    /// Size of the root (`root.json`), which every volume carries a copy of.
+    pub root_bytes: u64,
     /// Dedup figures.
     pub dedup: DedupInfo,
     /// Blobs left to the site (`in_base`, packed with `--base`): not carried.
@@ -282,6 +284,7 @@ fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
                 base_image: b.base.as_ref().map(|x| x.image.clone()),
             })
             .collect(),
+        root_bytes: b.root_bytes().len() as u64,
         signature_checked: false,
         skipped: b.skipped().to_vec(),
     }

@@ -60,6 +60,9 @@ def main():
     cpu = defaultdict(list)
     for line in open(a.results):
         step, who, rnd, s, kib, c = line.rstrip("\n").split("\t")
+        if who == "serve-process":
+            rss[who].append(int(kib) * 1024)
+            continue
         secs[who].append(float(s))
         rss[who].append(int(kib) * 1024)
         cpu[who].append(float(c))
@@ -119,7 +122,15 @@ def main():
         f"{r_push:.2f}× skopeo", "≥ 2×", r_push >= 2)
     row("push", "**ferry push** again (nothing to do)", "ferry-push-again", 0,
         f"{again * 100:.1f} % of the first push", "≤ 3 %", again <= 0.03)
-    ferry_cmds = [k for k in rss if k.startswith("ferry-")]
+    # pull (issue 15): 16 concurrent skopeo clients, every image, summed image bytes
+    if "registry-pull" in med and "serve-pull" in med:
+        r_pull = med["registry-pull"] / med["serve-pull"]
+        row("pull", "16 × skopeo copy from `docker-registry` (after a push)", "registry-pull",
+            summed)
+        row("pull", "16 × skopeo copy from **ferry serve**", "serve-pull", summed,
+            f"{r_pull:.2f}× the registry's throughput")
+        rows[-1][6] = f"{max(rss['serve-process']) / MIB:.0f} MiB (ferry serve)"
+    ferry_cmds = [k for k in rss if k.startswith("ferry-") or k == "serve-process"]
     max_rss = max(max(rss[k]) for k in ferry_cmds)
     ratio = bundle / unique if unique else 0
 
@@ -131,7 +142,7 @@ def main():
     lines.append(f"| size | bundle bytes / unique blob bytes | | | | | | "
                  f"{bundle / MB:,.0f} MB / {unique / MB:,.0f} MB = {ratio:.4f} | ≤ 1 | {met(ratio <= 1)} |")
     lines.append(f"| memory | largest peak RSS of any ferry command | | | | | "
-                 f"{max_rss / MIB:.0f} MiB | | ≤ 256 MiB | {met(max_rss <= 256 * MIB)} |")
+                 f"{max_rss / MIB:.0f} MiB | | ≤ 128 MiB | {met(max_rss <= 128 * MIB)} |")
 
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, check=False).stdout.strip() or "?"
@@ -152,7 +163,9 @@ def main():
         f"of this machine, {corpus['unique_blobs']} unique blobs of {unique / MB:,.0f} MB "
         f"({summed / MB:,.0f} MB summed over images). Pack and push throughput is unique blob bytes "
         f"per second; verify throughput is the bytes each tool hashes (volume files for "
-        f"openssl/sha256sum, blob bytes for ferry).",
+        f"openssl/sha256sum, blob bytes for ferry); pull throughput is the images' bytes "
+        f"summed (every client fetches every blob of its image), and a pull row's peak RSS is "
+        f"the largest skopeo client's, except ferry serve's row: the server's.",
         "",
         *lines,
         END,

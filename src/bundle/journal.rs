@@ -89,9 +89,7 @@ impl Journal {
         records: &[JournalRecord],
     ) -> io::Result<Journal> {
         let mut j = Journal::create(dir, header)?;
-        for r in records {
-            j.append(r)?;
-        }
+        j.append_all(records)?;
         let file = OpenOptions::new().append(true).open(&j.path)?;
         j.file = file;
         Ok(j)
@@ -99,9 +97,17 @@ impl Journal {
 
     /// Appends one record and makes it durable.
     pub fn append(&mut self, record: &JournalRecord) -> io::Result<()> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Appends records, one line each, and makes them durable with one sync.
+    pub fn append_all(&mut self, records: &[JournalRecord]) -> io::Result<()> {
+        let mut lines = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut lines, r)?;
+            lines.push(b'\n');
+        }
+        self.file.write_all(&lines)?;
         self.file.sync_data()
     }
 }

@@ -568,7 +568,10 @@ impl Root {
             };
             for b in graph.blobs {
                 let v = users.entry(b.digest).or_default();
-                if !v.contains(&img.name) {
+                // Images are visited one after another, so an image already listed for this
+                // blob is its last entry: no scan of a list that grows with the image count
+                // (a base layer is used by thousands).
+                if v.last() != Some(&img.name) {
                     v.push(img.name.clone());
                 }
             }

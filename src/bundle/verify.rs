@@ -224,7 +224,9 @@ fn check_blobs(
         let result = (|| -> Result<(), BundleError> {
             let mut r = bundle.blob_reader(&blob.digest, false)?;
             let mut h = blob.digest.hasher();
-            let mut buf = vec![0u8; 1 << 20];
+            // Most blobs of a large set are configs and small layers: a buffer of the blob's
+            // size, not a megabyte to allocate and clear for each.
+            let mut buf = vec![0u8; blob.size.clamp(1, 1 << 20) as usize];
             loop {
                 let n = r.read(&mut buf).map_err(|source| BundleError::Read {
                     blob: blob.digest.clone(),
@@ -247,6 +249,7 @@ fn check_blobs(
             Ok(())
         })();
         if let Err(e) = result {
+            let images = users.get(&blob.digest).cloned().unwrap_or_default();
             // Find which chunk is bad, so the message names volume and offset.
             let mut files = BTreeMap::new();
             let mut found = false;

@@ -2,12 +2,16 @@
 //!
 //! The writer is fed in a deterministic order (blob by blob, chunk by chunk) so that the same
 //! input gives the same bytes. It journals every completed blob, so an interrupted pack resumes
-//! where it stopped; until [`BundleWriter::finish`] renames them, volumes live under
+//! where it stopped. Completed blobs are made durable in groups (one data sync and one journal
+//! sync per [`COMMIT_BYTES`] of data, [`COMMIT_BLOBS`] blobs or [`COMMIT_INTERVAL`], whichever
+//! comes first), not one by one: with thousands of small blobs two syncs per blob were nearly
+//! all of a pack's time, and a resume loses at most one group. Until [`BundleWriter::finish`] renames them, volumes live under
 //! `DIR/.ferry-pack/` with names that no reader takes for a bundle.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::journal::{Journal, JournalHeader, JournalRecord};
 use super::layer::LayerTar;
@@ -27,6 +31,13 @@ pub const STAGING_DIR: &str = ".ferry-pack";
 /// The lock file a running pack holds in the output directory (see `pack::lock`); the writer
 /// leaves it alone.
 pub const LOCK_FILE: &str = ".ferry-pack.lock";
+
+/// Data written since the last commit after which completed blobs are made durable.
+pub const COMMIT_BYTES: u64 = 32 << 20;
+/// Completed blobs after which they are made durable.
+pub const COMMIT_BLOBS: usize = 256;
+/// Time after which a completed blob is made durable, however little was written since.
+pub const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What [`BundleWriter::open`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,6 +100,14 @@ pub struct BundleWriter {
     blob_index: HashMap<Digest, usize>,
     journal: Journal,
     pending_new: Vec<(u32, ChunkEntry)>,
+    /// Completed blobs whose data is written but not yet synced and journalled.
+    uncommitted: Vec<JournalRecord>,
+    /// When the oldest of them completed.
+    uncommitted_since: Option<Instant>,
+    /// Stored bytes at the last commit.
+    committed_bytes: u64,
+    /// Commits so far (each one data sync and one journal sync).
+    commits: usize,
 }
 
 fn staged_volume(staging: &Path, index: u32) -> PathBuf {
@@ -148,6 +167,10 @@ impl BundleWriter {
             blob_index: HashMap::new(),
             journal,
             pending_new: Vec::new(),
+            uncommitted: Vec::new(),
+            uncommitted_since: None,
+            committed_bytes: 0,
+            commits: 0,
         };
         let mut state = ResumeState {
             discarded_other_plan,
@@ -170,6 +193,7 @@ impl BundleWriter {
             w.blobs.push(r.blob.clone());
         }
         state.blobs_done = w.blobs.len();
+        w.committed_bytes = last_volumes.iter().sum();
         // Volumes before the last are complete; the last is reopened and cut back to what the
         // journal vouches for.
         let n = last_volumes.len();
@@ -237,6 +261,8 @@ impl BundleWriter {
         let volume_index = self.done_volumes.len() as u32 + 1;
         let v = self.current.as_mut().expect("a volume is open");
         let offset = v.append(stored)?;
+        // A large blob after small ones: the small ones become a resume point while it streams.
+        self.commit_if_due()?;
         let entry = ChunkEntry(
             digest.clone(),
             len,
@@ -252,7 +278,8 @@ impl BundleWriter {
         Ok(i)
     }
 
-    /// Records a complete blob made of `chunks` and makes it durable (a resume point).
+    /// Records a complete blob made of `chunks`; it becomes durable (a resume point) with the
+    /// next commit (see the module documentation).
     pub fn finish_blob(
         &mut self,
         digest: &Digest,
@@ -295,11 +322,8 @@ impl BundleWriter {
         })
     }
 
+    /// Records a complete blob; it becomes durable (a resume point) with the next commit.
     fn record_blob(&mut self, blob: BlobEntry) -> Result<(), BundleError> {
-        if let Some(v) = self.current.as_mut() {
-            v.sync()?;
-        }
-        let digest = &blob.digest;
         let mut volumes = self.done_volumes.clone();
         if let Some(v) = &self.current {
             volumes.push(v.data_len());
@@ -309,12 +333,50 @@ impl BundleWriter {
             new_chunks: std::mem::take(&mut self.pending_new),
             volumes,
         };
-        self.journal
-            .append(&record)
-            .map_err(|e| BundleError::io(&self.staging, e))?;
-        self.blob_index.insert(digest.clone(), self.blobs.len());
+        self.uncommitted.push(record);
+        self.uncommitted_since.get_or_insert_with(Instant::now);
+        self.blob_index
+            .insert(blob.digest.clone(), self.blobs.len());
         self.blobs.push(blob);
+        self.commit_if_due()
+    }
+
+    /// Commits the completed blobs when enough data, blobs or time has gathered since the last
+    /// commit.
+    fn commit_if_due(&mut self) -> Result<(), BundleError> {
+        let Some(since) = self.uncommitted_since else {
+            return Ok(());
+        };
+        if self.stored_bytes() - self.committed_bytes >= COMMIT_BYTES
+            || self.uncommitted.len() >= COMMIT_BLOBS
+            || since.elapsed() >= COMMIT_INTERVAL
+        {
+            self.commit()?;
+        }
         Ok(())
+    }
+
+    /// Makes every completed blob durable: the volume data first, then their journal lines.
+    pub fn commit(&mut self) -> Result<(), BundleError> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        if let Some(v) = self.current.as_mut() {
+            v.sync()?;
+        }
+        self.journal
+            .append_all(&self.uncommitted)
+            .map_err(|e| BundleError::io(&self.staging, e))?;
+        self.uncommitted.clear();
+        self.uncommitted_since = None;
+        self.committed_bytes = self.stored_bytes();
+        self.commits += 1;
+        Ok(())
+    }
+
+    /// How many commits (one data sync and one journal sync each) this writer made.
+    pub fn commits(&self) -> usize {
+        self.commits
     }
 
     /// Bytes of stored data so far.
@@ -329,6 +391,8 @@ impl BundleWriter {
         key: &SecretKey,
         volume_size: Option<u64>,
     ) -> Result<Written, BundleError> {
+        // Should signing or writing the root fail, a rerun resumes after every blob.
+        self.commit()?;
         if self.current.is_none() {
             // A bundle with no blob at all still has one (empty) volume to carry its root.
             self.current = Some(VolumeWriter::create(&staged_volume(&self.staging, 1))?);
@@ -439,3 +503,14 @@ impl BundleWriter {
         })
     }
 }
+
+impl Drop for BundleWriter {
+    /// A pack that stops on an error keeps the blobs it completed as a resume point.
+    fn drop(&mut self) {
+        let _ = self.commit();
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

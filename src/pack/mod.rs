@@ -40,7 +40,7 @@ use crate::model::{Digest, Reference};
 use crate::progress::Progress;
 use crate::registry::ClientOptions;
 use crate::sign::SecretKey;
-use crate::source::{DockerArchiveSource, ImageSource, OciLayoutSource, SourceError};
+use crate::source::{DockerArchiveSource, ImageSource, SourceError};
 use imageset::PackInput;
 use list::{ImageRequest, SourceSpec};
 use mirrors::SourceMirror;
@@ -238,7 +238,7 @@ fn open_source(
             (Arc::new(source), name)
         }
         SourceSpec::Oci { path, tag } => {
-            let s = OciLayoutSource::new(path, tag.as_deref());
+            let s = registries.layouts.source(path, tag.as_deref());
             let name = match &req.name {
                 Some(n) => n.clone(),
                 None => s

@@ -33,6 +33,15 @@ use crate::progress::Progress;
 const BLOB_DEPTH: usize = 6;
 /// Chunks waiting for a hasher, per hasher.
 const QUEUE_PER_HASHER: usize = 2;
+/// Blobs each reader may start beyond the one the writer is storing. A large blob holds its
+/// reader back through its chunk channel, but a small one fits in it whole: without this bound
+/// readers of thousands of small blobs ran arbitrarily far ahead of the writer, and every blob
+/// read and not yet written stayed in memory (pack of 5,000 small images peaked at 360 MiB).
+const BLOBS_AHEAD_PER_READER: usize = 4;
+
+/// The most blobs a reader was ever ahead of the writer, for the tests of the bound.
+#[cfg(test)]
+static MAX_AHEAD: AtomicUsize = AtomicUsize::new(0);
 
 /// A chunk cut by a reader, for a hasher.
 struct Job {
@@ -57,6 +66,8 @@ enum Msg {
 
 struct Slots {
     slots: Mutex<Vec<Option<Receiver<Msg>>>>,
+    /// Blobs the writer has stored (changed under the `slots` lock, announced on `ready`).
+    written: AtomicUsize,
     ready: Condvar,
 }
 
@@ -191,11 +202,13 @@ pub(super) fn run(
     }
     let slots = Slots {
         slots: Mutex::new((0..todo.len()).map(|_| None).collect()),
+        written: AtomicUsize::new(0),
         ready: Condvar::new(),
     };
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let jobs = opts.jobs.max(1);
+    let ahead = jobs.min(todo.len()) * BLOBS_AHEAD_PER_READER;
     let (job_tx, job_rx) = sync_channel::<Job>(jobs * QUEUE_PER_HASHER);
     let queue = Mutex::new(job_rx);
     std::thread::scope(|s| {
@@ -220,9 +233,19 @@ pub(super) fn run(
                         // Under the lock the writer stops with: once it has, no receiver is
                         // registered that nobody would drop.
                         let mut g = slots.slots.lock().expect("lock");
+                        // Never beyond `ahead` blobs past the writer (the blob the writer
+                        // waits for is never held back, so this cannot deadlock).
+                        while i >= slots.written.load(Ordering::SeqCst) + ahead
+                            && !stop.load(Ordering::SeqCst)
+                        {
+                            g = slots.ready.wait(g).expect("lock");
+                        }
                         if stop.load(Ordering::SeqCst) {
                             break;
                         }
+                        #[cfg(test)]
+                        MAX_AHEAD
+                            .fetch_max(i - slots.written.load(Ordering::SeqCst), Ordering::SeqCst);
                         g[i] = Some(rx);
                     }
                     slots.ready.notify_all();
@@ -267,6 +290,11 @@ pub(super) fn run(
                 }
                 let r = &blob.referenced;
                 writer.finish_blob(&r.digest, r.size, &r.media_type, chunks)?;
+                {
+                    let _g = slots.slots.lock().expect("lock");
+                    slots.written.store(i + 1, Ordering::SeqCst);
+                }
+                slots.ready.notify_all();
             }
             Ok(())
         })();
@@ -276,6 +304,8 @@ pub(super) fn run(
             let mut g = slots.slots.lock().expect("lock");
             stop.store(true, Ordering::SeqCst);
             g.iter_mut().for_each(|s| *s = None);
+            drop(g);
+            slots.ready.notify_all();
         }
         result
     })
@@ -376,5 +406,49 @@ mod tests {
                 other.map(|s| s.root_digest)
             ),
         }
+    }
+
+    /// Issue 16: with thousands of small blobs, readers stay within a few blobs of the writer
+    /// instead of holding everything they read in memory until it is written.
+    #[test]
+    fn issue16_readers_of_small_blobs_stay_close_to_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = ferry_fixtures::scale::build(dir.path(), 80).unwrap();
+        let text: String = corpus
+            .images
+            .iter()
+            .map(|i| format!("oci:{}:{} {}\n", corpus.layout, i.slug, i.name))
+            .collect();
+        let requests = super::super::list::parse_list(&dir.path().join("l.txt"), &text).unwrap();
+        let jobs = 2;
+        let opts = PackOptions {
+            out: dir.path().join("bundle"),
+            volume_size: None,
+            jobs,
+            platforms: Vec::new(),
+            client: Default::default(),
+            created: 0,
+            zstd_level: 3,
+            sequence: None,
+            source_mirrors: Vec::new(),
+            graph_url: None,
+            signatures: Default::default(),
+            signature_store: None,
+            base: Default::default(),
+        };
+        let summary = super::super::pack(
+            &requests,
+            &crate::sign::generate(),
+            &opts,
+            &crate::progress::Silent,
+        )
+        .unwrap();
+        assert_eq!(summary.images.len(), 80);
+        assert!(summary.blobs > 200, "{} blobs", summary.blobs);
+        let ahead = MAX_AHEAD.load(Ordering::SeqCst);
+        assert!(
+            ahead <= jobs * BLOBS_AHEAD_PER_READER,
+            "a reader was {ahead} blobs ahead of the writer"
+        );
     }
 }

@@ -6,14 +6,17 @@ use std::collections::HashMap;
 use super::mirrors::{self, SourceMirror};
 use crate::model::Reference;
 use crate::registry::{ClientOptions, Registry};
+use crate::source::LayoutIndexes;
 use crate::source::RegistrySource;
 
 /// Registry clients, one per host, shared by all images, and where each upstream name is read
-/// from (`--source-mirror`).
+/// from (`--source-mirror`); also the index of every OCI layout the list reads, parsed once.
 pub struct Registries {
     options: ClientOptions,
     pub(crate) mirrors: Vec<SourceMirror>,
     clients: std::sync::Mutex<HashMap<String, Registry>>,
+    /// The index of every OCI layout the list reads, parsed once per layout.
+    pub(crate) layouts: LayoutIndexes,
 }
 
 impl Registries {
@@ -23,6 +26,7 @@ impl Registries {
             options,
             mirrors,
             clients: Default::default(),
+            layouts: LayoutIndexes::default(),
         }
     }
 

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 pub use docker_archive::DockerArchiveSource;
-pub use oci_layout::{OciLayoutSource, REF_NAME};
+pub use oci_layout::{LayoutIndexes, OciLayoutSource, REF_NAME};
 pub use overlay::OverlaySource;
 pub use registry::RegistrySource;
 

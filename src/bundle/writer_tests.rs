@@ -1,0 +1,59 @@
+//! Tests of the bundle writer's group commits.
+
+use super::*;
+use crate::bundle::journal::Journal;
+
+fn blob(i: u32) -> (Digest, Vec<u8>) {
+    let data = format!("blob {i}").into_bytes();
+    (Digest::sha256_of(&data), data)
+}
+
+/// Stores `n` one-chunk blobs; returns the writer.
+fn store(dir: &Path, n: u32) -> BundleWriter {
+    let (mut w, resumed) = BundleWriter::open(dir, "plan", None).unwrap();
+    assert_eq!(resumed.blobs_done, 0);
+    let mt = MediaType::from("application/octet-stream");
+    for i in 0..n {
+        let (d, data) = blob(i);
+        let c = w
+            .add_chunk(&d, data.len() as u64, Compression::None, &data)
+            .unwrap();
+        w.finish_blob(&d, data.len() as u64, &mt, vec![c]).unwrap();
+    }
+    w
+}
+
+/// Issue 16: thousands of small blobs are made durable in groups, not with two syncs each.
+#[test]
+fn issue16_small_blobs_are_committed_in_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let n = 1000;
+    let w = store(dir.path(), n);
+    // By count, at most one commit per COMMIT_BLOBS blobs; the time bound may add one a second.
+    let bound = n as usize / COMMIT_BLOBS + 1 + started.elapsed().as_secs() as usize;
+    assert!(
+        w.commits() <= bound,
+        "{} commits for {n} blobs (bound {bound})",
+        w.commits()
+    );
+    assert!(w.commits() >= n as usize / COMMIT_BLOBS);
+}
+
+/// A writer dropped without finishing (a pack that stopped on an error) leaves every completed
+/// blob in the journal, and a rerun resumes after all of them.
+#[test]
+fn dropped_writer_journals_every_completed_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = COMMIT_BLOBS as u32 + 10;
+    drop(store(dir.path(), n));
+    let (_, records) = Journal::load(&dir.path().join(STAGING_DIR))
+        .unwrap()
+        .unwrap();
+    assert_eq!(records.len(), n as usize);
+    let (w, resumed) = BundleWriter::open(dir.path(), "plan", None).unwrap();
+    assert_eq!(resumed.blobs_done, n as usize);
+    for i in 0..n {
+        assert!(w.has_blob(&blob(i).0));
+    }
+}
