@@ -26,6 +26,8 @@ if ! cargo deny --version >/dev/null 2>&1; then
   echo "== installing cargo-deny"
   cargo install --locked cargo-deny
 fi
+# A fresh machine has not downloaded the crates of every platform cargo metadata lists.
+cargo fetch --locked >/dev/null
 cargo deny --offline check licenses bans sources
 echo "== tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
