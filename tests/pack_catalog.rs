@@ -360,6 +360,27 @@ mirror:
             set.catalog.digest
         )
     );
+    // `ferry mirrorsets` writes the same resources from the bundle alone.
+    let again = packed.tmp.path().join("again");
+    ferry_ok([
+        "mirrorsets".to_string(),
+        packed.dir.display().to_string(),
+        "--trusted-key".into(),
+        packed.pubkey.display().to_string(),
+        "--to".into(),
+        target.host(),
+        "--out".into(),
+        again.display().to_string(),
+    ]);
+    for f in [
+        "cs-redhat-operator-index-v4-16.yaml",
+        "cc-redhat-operator-index-v4-16.yaml",
+    ] {
+        assert_eq!(
+            std::fs::read(bundle_mirrorset_file(&again, f)).unwrap(),
+            std::fs::read(bundle_mirrorset_file(&sets, f)).unwrap()
+        );
+    }
     // inspect names the rebuilt catalog.
     let shown = ferry_ok(["inspect".to_string(), packed.dir.display().to_string()]);
     assert!(

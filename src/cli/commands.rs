@@ -415,9 +415,29 @@ fn with_root<T>(dir: &Path, keys: &[PathBuf], f: impl FnOnce(&Root) -> T) -> Res
 pub(super) fn mirrorsets(a: MirrorsetsArgs) -> Result<i32> {
     let naming = target_naming(&a.target)?;
     let scope = ferry::mirrorset::scope_for(a.mirrorset_scope.scope(), &naming);
-    let files = with_root(&a.dir, &a.trusted_key, |root| {
+    let mut files = with_root(&a.dir, &a.trusted_key, |root| {
         ferry::mirrorset::write_for_root(root, &naming, scope, &a.out)
     })??;
+    // Operator catalogs are found by their image config, read from the bundle: only a
+    // verified bundle's blobs are read.
+    if a.trusted_key.is_empty() {
+        files.notes.push(
+            "--no-verify: operator catalogs are not looked for (their CatalogSource and \
+             ClusterCatalog need the verified bundle's image configs)"
+                .to_string(),
+        );
+    } else {
+        let bundle = open_verified(&a.dir, &a.trusted_key)?;
+        let all = vec![true; bundle.root().images.len()];
+        let catalogs = ferry::push::catalogs::find(&bundle, &naming, &all);
+        let written = ferry::push::catalogs::write(
+            &a.out,
+            &catalogs,
+            ferry::mirrorset::bundle_tag(bundle.root()),
+        )
+        .with_context(|| format!("writing catalog resources to {}", a.out.display()))?;
+        files.files.extend(written);
+    }
     if a.json {
         print_json(&files)?;
     } else {
