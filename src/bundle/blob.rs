@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use super::bases::BaseLayers;
 use super::root::{BlobEncoding, BlobEntry, ChunkEntry};
 use super::store::ChunkStore;
-use super::BundleError;
+use super::{invalid, BundleError};
 
 /// A stream of one blob's bytes, rebuilt from chunks a [`ChunkStore`] resolves, as the blob's
 /// [`BlobEncoding`] says. It does not hash the whole blob: the caller does.
@@ -122,10 +122,6 @@ impl Read for Failing {
             None => Err(io::Error::other("blob cannot be read")),
         }
     }
-}
-
-pub(super) fn invalid(e: BundleError) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
 #[cfg(test)]

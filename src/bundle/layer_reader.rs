@@ -4,11 +4,10 @@
 use std::io::{self, Read};
 
 use super::bases::BaseLayers;
-use super::blob::invalid;
 use super::layer::{LayerTar, TarPiece};
 use super::root::{BlobEntry, ChunkEntry};
 use super::store::ChunkStore;
-use super::BundleError;
+use super::{invalid, BundleError};
 use crate::model::{Digest, Hasher};
 use crate::regen::{Rebuilder, Recipe, RegenError};
 

@@ -301,3 +301,9 @@ impl BundleError {
         }
     }
 }
+
+/// A [`BundleError`] met while streaming a blob, as the [`std::io::ErrorKind::InvalidData`] error a
+/// reader returns.
+fn invalid(e: BundleError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
