@@ -505,7 +505,7 @@ fn pack_with(
         .into_iter()
         .filter(|b| !as_changes.contains(&b.referenced.digest))
         .collect();
-    progress.start("pack", Some(fetched));
+    progress.start("pack", Some(todo.iter().map(|b| b.referenced.size).sum()));
     pipeline::run(&todo, &resolved, &mut writer, &params, opts, progress)?;
     progress.finish();
     let images: Vec<_> = resolved.iter().map(|r| r.entry.clone()).collect();
