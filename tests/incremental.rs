@@ -44,9 +44,44 @@ fn source_tree(dir: &Path, files: u32) -> Vec<Pool> {
     pools
 }
 
+/// Pools of `files` files each of 4-12 KB of words drawn at random (deterministically): text
+/// that compresses about as real files do, in layers of `kb` KB with a few files patched in
+/// N+1 (a stand-in for a z-stream update).
+fn varied_tree(dir: &Path, files: u32) -> Vec<Pool> {
+    let pools = source_tree(dir, 0);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for pool in &pools {
+        let root = &pool.roots[0].host;
+        for f in 0..files {
+            let sub = root.join(format!("d{}", f % 8));
+            fs::create_dir_all(&sub).unwrap();
+            let mut text = String::new();
+            while text.len() < 4096 + (f as usize * 997) % 8192 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(&format!("w{} ", x % 3000));
+                if x.is_multiple_of(11) {
+                    text.push('\n');
+                }
+            }
+            fs::write(sub.join(format!("v{f:04}.txt")), text).unwrap();
+        }
+    }
+    pools
+}
+
 /// Versions N and N+1 of the tiny corpus, loaded into `source` (tags v1 and v2).
 fn corpus_versions(dir: &Path, source: &TestRegistry) -> (Corpus, Corpus) {
-    let plan = Plan::tiny(source_tree(&dir.join("src"), 60), 60);
+    load_versions(
+        dir,
+        source,
+        Plan::tiny(source_tree(&dir.join("src"), 60), 60),
+    )
+}
+
+/// Versions N and N+1 of `plan`, loaded into `source` (tags v1 and v2).
+fn load_versions(dir: &Path, source: &TestRegistry, plan: Plan) -> (Corpus, Corpus) {
     let out = dir.join("corpus");
     let n = corpus::build(&out, &plan, Version::N, 2, &|_| {}).unwrap();
     let n1 = corpus::build(&out, &plan, Version::Next, 2, &|_| {}).unwrap();
@@ -98,7 +133,8 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
     let tmp = tempfile::tempdir().unwrap();
     let source = TestRegistry::plain();
     let site = TestRegistry::plain();
-    let (n, n1) = corpus_versions(tmp.path(), &source);
+    let plan = Plan::tiny(varied_tree(&tmp.path().join("src"), 400), 1000);
+    let (n, n1) = load_versions(tmp.path(), &source, plan);
     let (key, pubkey) = keygen(tmp.path(), "k");
     let src_flags = registry_flags(&source, tmp.path());
 
@@ -227,6 +263,42 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
         inc_bytes < whole_bytes,
         "incremental {inc_bytes} bytes, whole {whole_bytes}"
     );
+    // Changed gzip layers travel as changes (`gzip-tar` blobs): a bundle much smaller than
+    // the whole-blob delta (every blob the site lacks, carried whole).
+    let as_changes: Vec<_> = carried.iter().filter(|b| b.layer.is_some()).collect();
+    assert!(
+        !as_changes.is_empty(),
+        "no gzip-tar blob: {:?}",
+        carried
+            .iter()
+            .map(|b| (&b.media_type, b.size))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        packed["base"]["changes"]["layers_as_changes"],
+        as_changes.len(),
+        "{packed:#}"
+    );
+    for b in &as_changes {
+        assert!(!b.layer.as_ref().unwrap().bases.is_empty());
+        assert!(b
+            .layer
+            .as_ref()
+            .unwrap()
+            .bases
+            .iter()
+            .all(|d| site_has.contains(d)));
+    }
+    let whole_delta: u64 = carried.iter().map(|b| b.size).sum();
+    eprintln!(
+        "whole-blob delta {whole_delta} bytes, incremental bundle {inc_bytes} bytes \
+         ({} layers as changes), whole N+1 bundle {whole_bytes} bytes",
+        as_changes.len()
+    );
+    assert!(
+        inc_bytes * 4 < whole_delta,
+        "incremental {inc_bytes} bytes against a whole-blob delta of {whole_delta}"
+    );
     // Manifests are always carried.
     assert_eq!(root.manifests.len(), {
         let w = Bundle::open(&whole)
@@ -268,10 +340,20 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
     assert!(
         err.contains("so nothing was pushed")
             && err.contains("Missing base images")
-            && err.contains(&format!("{}/{}:v1", source.host(), n.images[0].repository))
+            && err.contains(&format!("{}/ns/d:v1", source.host()))
             && err.contains(&inventory.digest().to_string()),
         "{err}"
     );
+    // Every blob the site must hold is named: in-base blobs and the base layers that layers
+    // carried as changes are rebuilt from.
+    for need in ferry::push::base::base_needs(root) {
+        assert!(
+            err.contains(&need.digest.to_string()),
+            "{}: {err}",
+            need.digest
+        );
+    }
+    assert!(err.contains("a base layer that a layer carried as changes is rebuilt from"));
     let catalog: serde_json::Value = empty
         .agent()
         .get(&format!("{}/v2/_catalog", empty.url()))
@@ -323,7 +405,15 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
     let bases = ferry::push::base::find_base_blobs(&b, &registry, &naming, 2)
         .unwrap()
         .unwrap_or_else(|missing| panic!("{missing:?}"));
-    assert_eq!(bases.len(), in_base.len());
+    // The in-base blobs and the base layers the gzip-tar blobs are rebuilt from.
+    let needs = ferry::push::base::base_needs(root);
+    assert!(needs.len() > in_base.len(), "{}", needs.len());
+    for b in &as_changes {
+        for d in &b.layer.as_ref().unwrap().bases {
+            assert!(needs.iter().any(|n| &n.digest == d), "{d} is not a need");
+        }
+    }
+    assert_eq!(bases.len(), needs.len());
     let mut open = bases.opener();
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut open(&in_base[0].digest).unwrap(), &mut bytes).unwrap();

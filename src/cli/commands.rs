@@ -252,6 +252,16 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
                     .collect::<Vec<_>>()
                     .join("; ")
             )?;
+            let c = &b.changes;
+            outln!(
+                "changed layers carried as changes: {} of {} ({} stored for {} of layers, {} of it reconstruction data); {} carried whole",
+                c.layers_as_changes,
+                c.layers_as_changes + c.layers_whole,
+                human::size(c.stored_bytes),
+                human::size(c.layer_bytes),
+                human::size(c.recipe_bytes),
+                c.layers_whole
+            )?;
         }
         for v in &summary.volumes {
             outln!("  {}", v.display())?;

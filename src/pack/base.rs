@@ -21,6 +21,8 @@ pub struct BaseSummary {
     pub blobs_in_base: usize,
     /// Their bytes.
     pub bytes_in_base: u64,
+    /// Changed layers carried as changes (`gzip-tar` blobs) rather than whole.
+    pub changes: super::delta::DeltaSummary,
 }
 
 /// Reads the inventories of `--base`, in order.

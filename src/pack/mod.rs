@@ -8,6 +8,7 @@ pub mod attached;
 pub mod base;
 pub mod catalog;
 pub mod checks;
+pub mod delta;
 pub mod expand;
 pub mod graph_api;
 pub mod imageset;
@@ -16,6 +17,7 @@ pub mod list;
 pub mod lock;
 pub mod mirrors;
 mod pipeline;
+mod plan;
 pub mod registries;
 pub mod release;
 pub mod release_sigs;
@@ -297,34 +299,6 @@ pub(crate) struct PlannedBlob {
     pub image: usize,
 }
 
-/// An upper bound of root.json's size for `blobs`, so that every volume can reserve room for it
-/// before the root is known.
-fn root_bound(
-    manifests: &[ManifestEntry],
-    images: usize,
-    blobs: &[PlannedBlob],
-    in_base: usize,
-    params: &ChunkParams,
-    volumes: u64,
-) -> u64 {
-    // Each chunk entry: digest (71) + four numbers (≤ 20 each) + compression + punctuation.
-    const CHUNK_ENTRY: u64 = 71 + 4 * 21 + 8 + 10;
-    // Each chunk index in a blob's list: up to 10 digits and a comma.
-    const CHUNK_REF: u64 = 11;
-    let chunks: u64 = blobs
-        .iter()
-        .map(|b| b.referenced.size / params.min as u64 + 1)
-        .sum();
-    let manifest_bytes: u64 = manifests.iter().map(|m| m.data.len() as u64 + 250).sum();
-    4096 + manifest_bytes
-        + images as u64 * 4096
-        + blobs.len() as u64 * 400
-        // An in-base entry also names its base image (a reference, at most ~400 bytes).
-        + in_base as u64 * 800
-        + chunks * (CHUNK_ENTRY + CHUNK_REF)
-        + volumes * 64
-}
-
 /// Packs everything `input` asks for (images, releases with their components, channels
 /// resolved through the update graph; `blockedImages` left out) into a bundle in `opts.out`,
 /// signed with `key`.
@@ -460,17 +434,18 @@ fn pack_with(
     }
     // `--base`: what the site has stays out of the volumes; manifests are always carried.
     let (blobs, in_base) = base::split(blobs, &opts.base);
-    let base_summary = opts.base.base_ref().map(|b| base::BaseSummary {
+    let mut base_summary = opts.base.base_ref().map(|b| base::BaseSummary {
         inventories: b.inventories,
         blobs_in_base: in_base.len(),
         bytes_in_base: in_base.iter().map(|b| b.size).sum(),
+        changes: Default::default(),
     });
     let params = ChunkParams::DEFAULT;
     let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
     let data_cap = opts.volume_size.map(|v| {
         let mut vols = 1u64;
         loop {
-            let bound = root_bound(
+            let bound = plan::root_bound(
                 &manifests,
                 resolved.len(),
                 &blobs,
@@ -494,7 +469,7 @@ fn pack_with(
             )));
         }
     }
-    let plan = plan_digest(&resolved, &blobs, &in_base, opts, &params, data_cap);
+    let plan = plan::plan_digest(&resolved, &blobs, &in_base, opts, &params, data_cap);
     let (mut writer, resumed) = BundleWriter::open(&opts.out, &plan, data_cap)?;
     if resumed.discarded_other_plan {
         progress.note(&format!(
@@ -513,7 +488,24 @@ fn pack_with(
         .filter(|b| !writer.has_blob(&b.referenced.digest))
         .collect();
     let fetched: u64 = todo.iter().map(|b| b.referenced.size).sum();
-    progress.start("pack", Some(fetched));
+    let (as_changes, changes) = delta::encode_changed(
+        &todo,
+        &resolved,
+        &opts.base,
+        registries,
+        &mut writer,
+        opts.zstd_level,
+        &mut notes,
+        progress,
+    )?;
+    if let Some(b) = base_summary.as_mut() {
+        b.changes = changes;
+    }
+    let todo: Vec<&PlannedBlob> = todo
+        .into_iter()
+        .filter(|b| !as_changes.contains(&b.referenced.digest))
+        .collect();
+    progress.start("pack", Some(todo.iter().map(|b| b.referenced.size).sum()));
     pipeline::run(&todo, &resolved, &mut writer, &params, opts, progress)?;
     progress.finish();
     let images: Vec<_> = resolved.iter().map(|r| r.entry.clone()).collect();
@@ -568,44 +560,6 @@ fn pack_with(
         catalogs: Vec::new(),
         base: base_summary,
     })
-}
-
-fn plan_digest(
-    resolved: &[Resolved],
-    blobs: &[PlannedBlob],
-    in_base: &[crate::bundle::root::BlobEntry],
-    opts: &PackOptions,
-    params: &ChunkParams,
-    cap: Option<u64>,
-) -> String {
-    let mut h = Digest::sha256_of(b"").hasher();
-    let mut line = |s: String| {
-        h.update(s.as_bytes());
-        h.update(b"\n");
-    };
-    line(format!(
-        "ferry-plan 1 {} {} {} {:?} {}",
-        params.min, params.avg, params.max, cap, opts.zstd_level
-    ));
-    for r in resolved {
-        line(format!(
-            "image {} {} {}",
-            r.entry.source, r.entry.name, r.entry.digest
-        ));
-    }
-    for b in blobs {
-        line(format!(
-            "blob {} {}",
-            b.referenced.digest, b.referenced.size
-        ));
-    }
-    if let Some(base) = opts.base.base_ref() {
-        line(format!("base {}", base.root_digest));
-        for b in in_base {
-            line(format!("in-base {}", b.digest));
-        }
-    }
-    h.finish().to_string()
 }
 
 /// The output directory of a pack must not be a file.

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::bundle::root::{BlobBase, Root};
 use crate::bundle::{Bundle, Verified};
-use crate::model::{Digest, Reference};
+use crate::layerdelta::SpooledBases;
+use crate::model::{Digest, DigestingReader, Reference};
 use crate::naming::Naming;
 use crate::registry::{BlobSource, Registry, RegistryError};
 
@@ -30,11 +31,12 @@ pub struct BaseNeed {
     pub used_by: Vec<String>,
 }
 
-/// Every blob `root` leaves to the site: the `in_base` blobs. (Base layers that `gzip-tar`
-/// blobs refer to join this list where that encoding is read.)
+/// Every blob `root` leaves to the site: the `in_base` blobs, then the base layers that its
+/// `gzip-tar` blobs are rebuilt from (each once).
 pub fn base_needs(root: &Root) -> Vec<BaseNeed> {
     let users = root.blob_users();
-    root.blobs
+    let mut needs: Vec<BaseNeed> = root
+        .blobs
         .iter()
         .filter(|b| b.in_base)
         .map(|b| BaseNeed {
@@ -43,7 +45,41 @@ pub fn base_needs(root: &Root) -> Vec<BaseNeed> {
             base: b.base.clone(),
             used_by: users.get(&b.digest).cloned().unwrap_or_default(),
         })
-        .collect()
+        .collect();
+    let mut at: HashMap<Digest, usize> = needs
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.digest.clone(), i))
+        .collect();
+    for b in &root.blobs {
+        let Some(layer) = b.layer.as_ref() else {
+            continue;
+        };
+        for d in &layer.bases {
+            let used_by = users.get(&b.digest).cloned().unwrap_or_default();
+            match at.get(d) {
+                Some(&i) => {
+                    let n = &mut needs[i];
+                    for u in used_by {
+                        if !n.used_by.contains(&u) {
+                            n.used_by.push(u);
+                        }
+                    }
+                }
+                None => {
+                    at.insert(d.clone(), needs.len());
+                    needs.push(BaseNeed {
+                        digest: d.clone(),
+                        // Read back only, never copied: its size is the target's to say.
+                        size: 0,
+                        base: None,
+                        used_by,
+                    });
+                }
+            }
+        }
+    }
+    needs
 }
 
 /// A blob the target lacks, named for the operator.
@@ -63,11 +99,17 @@ pub struct MissingBase {
 
 impl std::fmt::Display for MissingBase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.base_image {
+            Some(image) => write!(f, "{} of base image {image}", self.digest)?,
+            None => write!(
+                f,
+                "{} (a base layer that a layer carried as changes is rebuilt from)",
+                self.digest
+            )?,
+        }
         write!(
             f,
-            "{} of base image {} is not in {}; needed by {}",
-            self.digest,
-            self.base_image.as_deref().unwrap_or("(not named)"),
+            " is not in {}; needed by {}",
             self.looked_in.join(", "),
             self.used_by.join(", ")
         )
@@ -127,6 +169,62 @@ impl BaseBlobs {
             digest,
             size,
         }
+    }
+}
+
+impl BaseBlobs {
+    /// A `gzip-tar` blob of `bundle` as an upload source: rebuilt from the pieces the bundle
+    /// carries and ranges of base layers read back from the target, checked against its
+    /// digest while it streams. Each try spools the uncompressed base layers of this one layer
+    /// into a temporary directory under the system temporary directory, removed when the
+    /// upload ends: temporary disk is bounded by the uncompressed base layers of one layer.
+    pub fn rebuilt<'a>(
+        &'a self,
+        bundle: &'a Bundle<Verified>,
+        digest: &'a Digest,
+        size: u64,
+    ) -> impl BlobSource + 'a {
+        RebuiltBlob {
+            bases: self,
+            bundle,
+            digest,
+            size,
+        }
+    }
+}
+
+struct RebuiltBlob<'a> {
+    bases: &'a BaseBlobs,
+    bundle: &'a Bundle<Verified>,
+    digest: &'a Digest,
+    size: u64,
+}
+
+impl BlobSource for RebuiltBlob<'_> {
+    fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-push-bases-")
+            .tempdir()?;
+        let spooled = SpooledBases::new(dir.path(), self.bases.opener());
+        let r = self
+            .bundle
+            .blob_reader_with_bases(self.digest, true, Box::new(spooled))
+            .map_err(|e| io::Error::other(crate::error_chain(&e)))?;
+        let reader = DigestingReader::verifying(r, self.digest.clone(), Some(self.size));
+        Ok(Box::new(WithDir { reader, _dir: dir }))
+    }
+}
+
+/// A reader and the temporary directory its spool files live in, removed after the reader
+/// (fields drop in order).
+struct WithDir<R> {
+    reader: R,
+    _dir: tempfile::TempDir,
+}
+
+impl<R: Read> Read for WithDir<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
     }
 }
 

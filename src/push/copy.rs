@@ -7,7 +7,7 @@
 //! now is left for last, so the image copies its own blobs meanwhile and then mounts it. Images
 //! run in parallel; one failing does not stop the others.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 
 use super::base::BaseBlobs;
@@ -101,6 +101,8 @@ struct Copier<'a> {
     /// run), and is then mounted from there rather than sent again.
     shared: HashMap<Digest, Vec<String>>,
     base: Option<&'a BaseBlobs>,
+    /// The `gzip-tar` blobs: rebuilt from their pieces and the base layers at the target.
+    rebuilt: HashSet<Digest>,
     target: &'a dyn ImageTarget,
     names: &'a dyn TargetNames,
     ledger: Ledger,
@@ -148,12 +150,21 @@ impl Copier<'_> {
                         self.progress.advance(b.size);
                         return Ok(());
                     }
-                    let src = SourceBlob {
-                        source: self.bundle,
-                        digest: &b.digest,
-                        size: b.size,
+                    let put = if self.rebuilt.contains(&b.digest) {
+                        let base = self
+                            .base
+                            .ok_or_else(|| PushError::NoBase(b.digest.clone()))?;
+                        let src = base.rebuilt(self.bundle, &b.digest, b.size);
+                        self.target.put_blob(repo, &b.digest, b.size, &src)
+                    } else {
+                        let src = SourceBlob {
+                            source: self.bundle,
+                            digest: &b.digest,
+                            size: b.size,
+                        };
+                        self.target.put_blob(repo, &b.digest, b.size, &src)
                     };
-                    match self.target.put_blob(repo, &b.digest, b.size, &src) {
+                    match put {
                         Ok(()) => {
                             claim.done(repo);
                             r.blobs_uploaded += 1;
@@ -301,6 +312,12 @@ pub fn copy_bundle(
         bundle,
         shared: shared_blobs(bundle, names),
         base,
+        rebuilt: root
+            .blobs
+            .iter()
+            .filter(|b| b.layer.is_some())
+            .map(|b| b.digest.clone())
+            .collect(),
         target,
         names,
         ledger: Ledger::default(),

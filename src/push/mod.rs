@@ -38,6 +38,10 @@ pub enum PushError {
     /// The image's name has no mirror name.
     #[error(transparent)]
     Naming(#[from] crate::naming::NamingError),
+    /// A `gzip-tar` blob must be rebuilt against base layers, and this target holds none
+    /// (only `ferry push` to a registry that has the bundle's base can rebuild it).
+    #[error("blob {0} is carried as changes against base layers this target does not hold; push the bundle to the registry that has its base")]
+    NoBase(Digest),
     /// The image's name in the root does not parse.
     #[error("image name {0:?} in the bundle is not a valid reference")]
     BadName(String),

@@ -56,8 +56,11 @@ pub enum Command {
     /// An incremental bundle (`pack --base`) is pushed only when every blob it leaves to the
     /// site is in the registry: otherwise nothing is pushed and the missing base images and
     /// their inventory are named (exit 1). Those blobs are then mounted (or copied within the
-    /// registry) into the repositories that lack them; a bundle that leaves whole blobs to the
-    /// site needs no temporary disk.
+    /// registry) into the repositories that lack them. A layer carried as changes (a
+    /// `gzip-tar` blob) is rebuilt from its pieces and its base layers, read back from the
+    /// registry, hashed while it uploads: temporary disk, under the system temporary directory
+    /// (TMPDIR), is the uncompressed base layers of one layer at a time per upload job, removed
+    /// after; a bundle that leaves only whole blobs to the site needs no temporary disk.
     Push(PushArgs),
     /// Write the mirror sets (IDMS, ICSP, ITMS, registries.conf, mapping.txt) without pushing.
     Mirrorsets(MirrorsetsArgs),

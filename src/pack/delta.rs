@@ -1,0 +1,170 @@
+//! `pack --base`: a changed gzip layer the site lacks, carried as the pieces of its tar that
+//! no base layer holds plus its reconstruction data (a `gzip-tar` blob,
+//! [`crate::layerdelta`]), or whole with a note saying why.
+//!
+//! Layers are encoded one at a time, before the pipeline packs the rest: memory is what the
+//! engine uses for one layer (bounded), temporary disk the layer's uncompressed tar and
+//! index files, under the system temporary directory.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::resolve::Resolved;
+use super::{base, PackError, PlannedBlob, Registries};
+use crate::bundle::writer::BundleWriter;
+use crate::inventory::BaseIndex;
+use crate::layerdelta::{self, BaseCandidate, Encoded, LayerDeltaError};
+use crate::model::{Digest, MediaType};
+use crate::progress::Progress;
+
+/// Base layers offered for one changed layer, same position first.
+pub const MAX_CANDIDATES: usize = 3;
+
+/// What the `gzip-tar` encoding did in a pack.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeltaSummary {
+    /// Layers carried as changes (`gzip-tar` blobs).
+    pub layers_as_changes: usize,
+    /// Their blobs' sizes (what carrying them whole would have taken).
+    pub layer_bytes: u64,
+    /// What the bundle stores for them: new tar pieces and reconstruction data, after zstd.
+    pub stored_bytes: u64,
+    /// Of which reconstruction data (before zstd).
+    pub recipe_bytes: u64,
+    /// Changed layers offered to the encoding and carried whole instead (each named in a note).
+    pub layers_whole: usize,
+}
+
+/// Whether a layer of this media type is gzip-compressed (OCI `…tar+gzip`, Docker
+/// `…rootfs.diff.tar.gzip`).
+pub fn is_gzip_layer(media_type: &MediaType) -> bool {
+    let m = crate::model::media_type::essence(media_type.as_str());
+    m.ends_with("tar+gzip") || m.ends_with("rootfs.diff.tar.gzip")
+}
+
+/// The position of each layer in its image manifest, by blob index in `r.blobs` (config
+/// first, then layers, per manifest).
+fn position(r: &Resolved, digest: &Digest) -> usize {
+    let mut pos = 0usize;
+    for b in &r.blobs {
+        if !is_gzip_layer(&b.media_type) && !b.media_type.as_str().contains("layer") {
+            pos = 0;
+            continue;
+        }
+        if &b.digest == digest {
+            return pos;
+        }
+        pos += 1;
+    }
+    0
+}
+
+/// Offers every changed gzip layer of `todo` with base candidates to the `gzip-tar`
+/// encoding; stores those it plans. Returns the digests stored so (the pipeline packs the
+/// rest whole) and adds a note for each layer carried whole, with the reason.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn encode_changed(
+    todo: &[&PlannedBlob],
+    resolved: &[Resolved],
+    index: &BaseIndex,
+    registries: &Registries,
+    writer: &mut BundleWriter,
+    level: i32,
+    notes: &mut Vec<String>,
+    progress: &dyn Progress,
+) -> Result<(HashSet<Digest>, DeltaSummary), PackError> {
+    let mut done = HashSet::new();
+    let mut summary = DeltaSummary::default();
+    if index.is_empty() {
+        return Ok((done, summary));
+    }
+    let spool = tempfile::Builder::new()
+        .prefix("ferry-pack-delta-")
+        .tempdir()
+        .map_err(|e| PackError::Options(format!("cannot make a temporary directory: {e}")))?;
+    for blob in todo {
+        let r = &blob.referenced;
+        if !is_gzip_layer(&r.media_type) {
+            continue;
+        }
+        let image = &resolved[blob.image];
+        let upstream = image.entry.name.clone();
+        let candidates = index.candidates(&upstream, position(image, &r.digest));
+        if candidates.is_empty() {
+            continue;
+        }
+        let blob_err = |reason: String| PackError::Blob {
+            digest: r.digest.clone(),
+            image: image.entry.source.clone(),
+            reason,
+        };
+        let mut bases = Vec::new();
+        let mut unreadable = Vec::new();
+        for c in candidates.iter().take(MAX_CANDIDATES) {
+            match base::open_base_layer(registries, c) {
+                Ok(blob) => bases.push(BaseCandidate {
+                    digest: c.digest.clone(),
+                    blob,
+                }),
+                Err(e) => unreadable.push(format!("{} ({})", c.digest, crate::error_chain(&e))),
+            }
+        }
+        if bases.is_empty() {
+            summary.layers_whole += 1;
+            notes.push(format!(
+                "layer {} of {} carried whole: no base layer could be read: {}",
+                r.digest,
+                image.entry.source,
+                unreadable.join("; ")
+            ));
+            continue;
+        }
+        progress.note(&format!(
+            "encoding layer {} of {} against {} base layer(s)",
+            r.digest,
+            image.entry.source,
+            bases.len()
+        ));
+        let stream = image
+            .source
+            .blob(&r.digest, r.size)
+            .map_err(|e| blob_err(crate::error_chain(&e)))?;
+        let encoded = layerdelta::encode_layer(stream, &r.digest, bases, spool.path()).map_err(
+            |e| match e {
+                LayerDeltaError::Bundle(e) => PackError::Bundle(e),
+                e => blob_err(crate::error_chain(&e)),
+            },
+        )?;
+        match encoded {
+            Encoded::Delta(plan) => {
+                let stored =
+                    layerdelta::store_layer(&plan, writer, &r.media_type, level).map_err(|e| {
+                        match e {
+                            LayerDeltaError::Bundle(e) => PackError::Bundle(e),
+                            e => blob_err(crate::error_chain(&e)),
+                        }
+                    })?;
+                for (d, why) in &plan.skipped_bases {
+                    notes.push(format!(
+                        "layer {}: base layer {d} was not used: {why}",
+                        r.digest
+                    ));
+                }
+                summary.layers_as_changes += 1;
+                summary.layer_bytes += r.size;
+                summary.stored_bytes += stored.stored_bytes;
+                summary.recipe_bytes += stored.recipe_bytes;
+                done.insert(r.digest.clone());
+            }
+            Encoded::Whole(reason) => {
+                summary.layers_whole += 1;
+                notes.push(format!(
+                    "layer {} of {} carried whole: {reason}",
+                    r.digest, image.entry.source
+                ));
+            }
+        }
+    }
+    Ok((done, summary))
+}
