@@ -8,7 +8,7 @@ use crate::model::Digest;
 /// Reads byte ranges of base layers' uncompressed content.
 ///
 /// A push implements it by reading the base layers back from the target registry (and
-/// `crate::layerdelta::SpooledBases` by decompressing each base layer once into a temporary
+/// the push side's spooled implementation (`SpooledBases` in `layerdelta`) by decompressing each base layer once into a temporary
 /// file); a test by holding tars in memory. The reader checks each range against the digest
 /// the bundle records, so an implementation need not.
 pub trait BaseLayers {

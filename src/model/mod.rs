@@ -3,6 +3,7 @@
 pub mod civil;
 mod digest;
 pub mod graph;
+pub mod labels;
 pub mod manifest;
 pub mod media_type;
 mod reference;

@@ -10,11 +10,10 @@ use serde::Serialize;
 use crate::bundle::{Bundle, Verified};
 use crate::mirrorset::catalog::{write_catalogs, CatalogResource};
 use crate::mirrorset::MirrorSetError;
+use crate::model::labels::{label, CONFIGS_LABEL, FILTERED_LABEL};
 use crate::model::manifest::{parse_refs, ManifestRefs};
 use crate::model::{Digest, Reference};
 use crate::naming::Naming;
-use crate::pack::catalog::build::FILTERED_LABEL;
-use crate::pack::catalog::read::{label, CONFIGS_LABEL};
 
 /// The largest image config read.
 const MAX_CONFIG: u64 = 4 << 20;

@@ -21,8 +21,7 @@ use super::read::{CatalogImage, CatalogPart, CONFIGS_LABEL};
 use super::select::Selection;
 use crate::model::{Digest, DigestAlgorithm, Hasher};
 
-/// The label ferry puts on a catalog it rebuilt: the original catalog, by digest.
-pub const FILTERED_LABEL: &str = "io.ferry.catalog.filtered-from";
+pub use crate::model::labels::FILTERED_LABEL;
 
 /// A catalog image written as an OCI layout.
 #[derive(Debug, Clone)]

@@ -15,10 +15,7 @@ use crate::model::{Digest, Reference};
 use crate::pack::Registries;
 use crate::source::{ContentSource, ImageSource, RawManifest, SourceError};
 
-/// The label naming the file-based catalog's directory.
-pub const CONFIGS_LABEL: &str = "operators.operatorframework.io.index.configs.v1";
-/// The label of the old SQLite catalogs (before OpenShift 4.11).
-pub const DATABASE_LABEL: &str = "operators.operatorframework.io.index.database.v1";
+pub use crate::model::labels::{label, CONFIGS_LABEL, DATABASE_LABEL};
 /// The largest image config read.
 const MAX_CONFIG: u64 = 4 << 20;
 
@@ -110,15 +107,6 @@ fn read_part(
         config_ref,
         layers,
     })
-}
-
-/// The label `name` of an image config.
-pub fn label<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
-    config
-        .get("config")
-        .and_then(|c| c.get("Labels"))
-        .and_then(|l| l.get(name))
-        .and_then(Value::as_str)
 }
 
 /// Reads the catalog image `reference` (through `registries`) and its file-based catalog,
