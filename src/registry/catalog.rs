@@ -1,11 +1,10 @@
 //! `GET /v2/_catalog`: the repositories a registry lists, for `ferry inventory`.
 
-use std::io::Read;
-
 use super::auth::Scopes;
 use super::client::Registry;
 use super::error::RegistryError;
 use super::http::{Body, Call};
+use super::pages::read_page;
 
 /// The largest page of the catalog read (bytes).
 const MAX_PAGE: u64 = 64 * 1024 * 1024;
@@ -50,34 +49,18 @@ impl Registry {
                 Err(e) if unsupported(&e) => return Ok(None),
                 Err(e) => return Err(e),
             };
-            let next = resp
-                .header("link")
-                .and_then(|l| l.split(';').next())
-                .map(|l| {
-                    l.trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_string()
-                });
-            let mut bytes = Vec::new();
-            resp.into_reader()
-                .take(MAX_PAGE)
-                .read_to_end(&mut bytes)
-                .map_err(|source| RegistryError::Io {
-                    action: "list the repositories of",
-                    url: url.to_string(),
-                    source,
-                })?;
-            let page: Catalog =
-                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
-                    host: self.inner.host.clone(),
-                    url: url.to_string(),
-                    message: format!("the catalog is not JSON: {e}"),
-                })?;
+            let (page, next): (Catalog, _) = read_page(
+                resp,
+                &self.inner.host,
+                &url,
+                MAX_PAGE,
+                "list the repositories of",
+                "the catalog",
+            )?;
             let got = page.repositories.unwrap_or_default();
             let empty = got.is_empty();
             all.extend(got);
-            match next.and_then(|n| url.join(&n).ok()) {
+            match next {
                 Some(n) if !empty => url = n,
                 _ => return Ok(Some(all)),
             }

@@ -14,6 +14,7 @@ use super::error::RegistryError;
 use super::http::{drain, Body, Call, Inner};
 use super::journal::UploadJournal;
 use super::options::ClientOptions;
+use super::pages::read_page;
 use super::resume::ResumingReader;
 use super::source::BlobSource;
 use super::stats::{Stats, StatsSnapshot};
@@ -292,32 +293,16 @@ impl Registry {
                 Err(RegistryError::NotFound { .. }) => return Ok(all),
                 Err(e) => return Err(e),
             };
-            let next = resp
-                .header("link")
-                .and_then(|l| l.split(';').next())
-                .map(|l| {
-                    l.trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_string()
-                });
-            let mut bytes = Vec::new();
-            resp.into_reader()
-                .take(MAX_MANIFEST)
-                .read_to_end(&mut bytes)
-                .map_err(|source| RegistryError::Io {
-                    action: "list tags of",
-                    url: url.to_string(),
-                    source,
-                })?;
-            let list: TagList =
-                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
-                    host: self.inner.host.clone(),
-                    url: url.to_string(),
-                    message: format!("the tag list is not JSON: {e}"),
-                })?;
+            let (list, next): (TagList, _) = read_page(
+                resp,
+                &self.inner.host,
+                &url,
+                MAX_MANIFEST,
+                "list tags of",
+                "the tag list",
+            )?;
             all.extend(list.tags.unwrap_or_default());
-            match next.and_then(|n| url.join(&n).ok()) {
+            match next {
                 Some(n) => url = n,
                 None => return Ok(all),
             }

@@ -7,9 +7,10 @@
 
 // Layering: each module uses only those listed after it (no import loops).
 //   referrers  -> client, http, auth, error  (the OCI 1.1 referrers API on `Registry`)
-//   catalog    -> client, http, auth, error  (GET /v2/_catalog)
-//   client     -> resume, upload, http, wire, transport, auth, credentials, error, options,
-//                 source, stats
+//   catalog    -> client, pages, http, auth, error  (GET /v2/_catalog)
+//   client     -> resume, upload, pages, http, wire, transport, auth, credentials, error,
+//                 options, source, stats
+//   pages      -> error  (one page of a paginated list: its JSON, the next page's URL)
 //   resume     -> http, error, retry  (blob downloads resumed after a cut)
 //   upload     -> http, journal, auth, error, source, stats  (segments, resumed sessions)
 //   journal    -> (leaf) open upload sessions, on disk across runs
@@ -41,6 +42,7 @@ mod helper;
 mod http;
 mod journal;
 mod options;
+mod pages;
 mod referrers;
 mod resume;
 mod retry;
