@@ -140,7 +140,8 @@ def main():
              "|" + "|".join(["---", "---", "---:", "---", "---:", "---:", "---:", "---", "---", "---"]) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines.append(f"| size | bundle bytes / unique blob bytes | | | | | | "
-                 f"{bundle / MB:,.0f} MB / {unique / MB:,.0f} MB = {ratio:.4f} | ≤ 1 | {met(ratio <= 1)} |")
+                 f"{bundle / MB:,.0f} MB / {unique / MB:,.0f} MB = {ratio:.4f} "
+                 f"({(ratio - 1) * 100:+.2f} %) | ≤ 1.01 (unique blobs + 1 %) | {met(ratio <= 1.01)} |")
     lines.append(f"| memory | largest peak RSS of any ferry command | | | | | "
                  f"{max_rss / MIB:.0f} MiB | | ≤ 128 MiB | {met(max_rss <= 128 * MIB)} |")
 
