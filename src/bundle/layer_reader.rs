@@ -9,13 +9,15 @@ use super::root::{BlobEntry, ChunkEntry};
 use super::store::ChunkStore;
 use super::{invalid, BundleError};
 use crate::model::{Digest, Hasher};
-use crate::regen::{Rebuilder, Recipe, RegenError};
+use crate::regen::{budget, Rebuilder, Recipe, RegenError};
 
 /// The gzip bytes of a `gzip-tar` blob. The reconstruction data is read (from the blob's
 /// chunks) at the first read; the tar is assembled piece by piece as the rebuild consumes it.
 pub(super) struct GzipTarReader<'a, S> {
     start: Option<Start<'a, S>>,
     running: Option<Rebuilder<Recipe, Assembler<'a, S>>>,
+    // The rebuild's share of the process's rebuild memory, held until the layer ends.
+    reservation: Option<budget::Reservation>,
     digest: Digest,
 }
 
@@ -45,6 +47,7 @@ impl<'a, S: ChunkStore> GzipTarReader<'a, S> {
                 bases,
             }),
             running: None,
+            reservation: None,
         }
     }
 
@@ -81,6 +84,7 @@ impl<'a, S: ChunkStore> GzipTarReader<'a, S> {
                 recipe.layer_digest, recipe.tar_digest, blob.digest, layer.tar_digest
             ))));
         }
+        self.reservation = Some(budget::reserve(budget::estimate(&recipe)));
         let tar = Assembler {
             layer,
             next: 0,
@@ -101,13 +105,21 @@ impl<S: ChunkStore> Read for GzipTarReader<'_, S> {
             self.begin(s)?;
         }
         match self.running.as_mut() {
-            Some(r) => r.read(out).map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidData => e,
-                _ => invalid(BundleError::Read {
-                    blob: self.digest.clone(),
-                    source: e,
+            Some(r) => r
+                .read(out)
+                .inspect(|&n| {
+                    if n == 0 && !out.is_empty() {
+                        // The layer is complete: its memory goes back to other rebuilds.
+                        self.reservation = None;
+                    }
+                })
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::InvalidData => e,
+                    _ => invalid(BundleError::Read {
+                        blob: self.digest.clone(),
+                        source: e,
+                    }),
                 }),
-            }),
             None => Err(io::Error::other("layer rebuild failed earlier")),
         }
     }

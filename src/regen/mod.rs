@@ -19,6 +19,7 @@
 //! and comparing its sha256 with the layer digest ([`prove`]) before relying on it.
 
 mod analyze;
+pub mod budget;
 mod gzip;
 mod rebuild;
 mod recipe;

@@ -71,22 +71,32 @@ impl<Q: Borrow<Recipe>, R: Read> Rebuilder<Q, R> {
             self.recipe.borrow().header.clone()
         } else if let Some(piece) = self.recipe.borrow().pieces.get(self.next_piece).cloned() {
             self.next_piece += 1;
-            let mut text = Vec::with_capacity(piece.plain_len as usize);
-            (&mut self.tar)
-                .take(piece.plain_len)
-                .read_to_end(&mut text)?;
-            if text.len() as u64 != piece.plain_len {
+            // The engine copies the piece into its own buffer as it reads: the content goes
+            // from `tar` through the hasher straight into it, never a second copy here.
+            let mut text = io::BufReader::with_capacity(
+                READ_SIZE,
+                HashingTake {
+                    inner: (&mut self.tar).take(piece.plain_len),
+                    hash: self.tar_hash.as_mut().expect("until done"),
+                    read: 0,
+                    error: None,
+                },
+            );
+            let engine = &mut self.engine;
+            let offset = self.written;
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                engine.recompress(&mut text, &piece.data)
+            }));
+            let read = text.get_ref().read;
+            if let Some(e) = text.get_mut().error.take() {
+                return Err(RegenError::Io(e));
+            }
+            if read != piece.plain_len {
                 return Err(RegenError::TarMismatch(format!(
                     "the content ends before the {} bytes the recipe covers",
                     self.recipe.borrow().tar_size
                 )));
             }
-            self.tar_hash.as_mut().expect("until done").update(&text);
-            let engine = &mut self.engine;
-            let offset = self.written;
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                engine.recompress(&mut &text[..], &piece.data)
-            }));
             match result {
                 Ok(Ok((bytes, _blocks))) => bytes,
                 Ok(Err(e)) => {
@@ -165,6 +175,35 @@ impl<Q: Borrow<Recipe>, R: Read> Read for Rebuilder<Q, R> {
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// How much content is read at a time into the engine.
+const READ_SIZE: usize = 1 << 20;
+
+/// The next `plain_len` bytes of the content, hashed and counted as the engine reads them. A
+/// read error is kept whole (the engine would reduce it to a message) and reported as I/O.
+struct HashingTake<'h, R> {
+    inner: io::Take<R>,
+    hash: &'h mut Hasher,
+    read: u64,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for HashingTake<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(out) {
+            Ok(n) => {
+                self.hash.update(&out[..n]);
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.error = Some(e);
+                Err(io::Error::new(kind, "reading the content failed"))
+            }
+        }
     }
 }
 
