@@ -112,6 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 max: 8_388_608,
             },
             release_signatures: vec![],
+            catalog_sources: vec![],
             base: None,
             in_base: vec![],
         },

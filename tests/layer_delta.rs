@@ -80,6 +80,7 @@ fn pack(dir: &Path, layer: &[u8], base: &[u8]) -> Bundle<Verified> {
             max: 8_388_608,
         },
         release_signatures: vec![],
+        catalog_sources: vec![],
         base: None,
         in_base: vec![],
     };

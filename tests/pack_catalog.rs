@@ -14,7 +14,7 @@ use std::path::Path;
 use ferry::pack::catalog::channel::Graph;
 use ferry::pack::catalog::fbc::{parse_file, Catalog};
 use support::catalog::load_catalog;
-use support::olm_schema::{check, check_resource, crd};
+use support::olm_schema::check_resource;
 use support::run::*;
 use support::*;
 
@@ -483,40 +483,5 @@ fn a_misspelt_package_names_the_catalog_and_the_nearest_names() {
             "catalog {CATALOG}: no package \"promethues\" (nearest: prometheus)"
         )),
         "{t}"
-    );
-}
-
-#[test]
-fn the_schema_check_finds_what_the_api_refuses() {
-    let (_, _, schema) = crd("clustercatalogs.crd.yaml");
-    let bad = serde_json::json!({"apiVersion": "x", "kind": "ClusterCatalog",
-        "metadata": {"name": "Bad_Name"},
-        "spec": {"source": {"type": "Git", "image": {"ref": "quay.io/x", "poll": 1}}}});
-    let mut errs = Vec::new();
-    check(&bad, &schema, "", &mut errs);
-    let all = errs.join("\n");
-    for want in [
-        ".metadata.name",
-        ".spec.source.type",
-        ".spec.source.image.ref",
-        "unknown field poll",
-    ] {
-        assert!(all.contains(want), "{want} not in {all}");
-    }
-    let (_, _, schema) = crd("catalogsources.crd.yaml");
-    let mut errs = Vec::new();
-    check(
-        &serde_json::json!({"metadata": {"name": "cs-a"}, "spec": {}}),
-        &schema,
-        "",
-        &mut errs,
-    );
-    assert!(
-        errs.iter().any(|e| e.contains("missing \"namespace\"")),
-        "{errs:?}"
-    );
-    assert!(
-        errs.iter().any(|e| e.contains("missing \"sourceType\"")),
-        "{errs:?}"
     );
 }

@@ -110,6 +110,7 @@ fn the_gzip_tar_vector_is_reproduced_byte_for_byte() {
             max: 8_388_608,
         },
         release_signatures: vec![],
+        catalog_sources: vec![],
         base: None,
         in_base: vec![],
     };

@@ -8,6 +8,7 @@ pub mod attached;
 pub mod base;
 pub mod bases;
 pub mod blob;
+pub mod catalog_source;
 pub mod freshness;
 pub mod journal;
 pub mod layer;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::attached::{Attachment, AttachmentKind, ReleaseSignature};
 pub use super::base::{BaseRef, BlobBase, InventoryRef};
+pub use super::catalog_source::CatalogSourceTemplate;
 use super::layer::LayerTar;
 use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
@@ -323,6 +324,9 @@ pub struct Root {
     /// Format 1.2: OpenShift release signatures, by release digest and index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub release_signatures: Vec<ReleaseSignature>,
+    /// Format 1.2: the CatalogSource templates of operator catalogs, by catalog name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catalog_sources: Vec<CatalogSourceTemplate>,
 }
 
 #[cfg(test)]
@@ -351,6 +355,7 @@ impl Root {
             blobs: vec![],
             chunks: vec![],
             release_signatures: vec![],
+            catalog_sources: vec![],
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct RootContent {
     pub chunking: ChunkingInfo,
     /// OpenShift release signatures to carry (format 1.2).
     pub release_signatures: Vec<crate::bundle::root::ReleaseSignature>,
+    /// CatalogSource templates of operator catalogs (format 1.2).
+    pub catalog_sources: Vec<crate::bundle::root::CatalogSourceTemplate>,
     /// The inventories the bundle is packed against (`pack --base`); with one, the root is
     /// format 1.2.
     pub base: Option<BaseRef>,
@@ -408,6 +410,7 @@ impl BundleWriter {
             .iter()
             .any(|b| b.encoding == BlobEncoding::GzipTar);
         let uses_1_2 = !content.release_signatures.is_empty()
+            || !content.catalog_sources.is_empty()
             || content.images.iter().any(|i| i.attached.is_some());
         let format = match &content.base {
             Some(_) => FORMAT_INCREMENTAL,
@@ -438,6 +441,7 @@ impl BundleWriter {
             blobs,
             chunks: std::mem::take(&mut self.chunks),
             release_signatures: content.release_signatures,
+            catalog_sources: content.catalog_sources,
         };
         // The id is derived from the content, so that a reproducible pack gets the same id.
         root.bundle_id = Digest::sha256_of(&root.to_json()).hex()[..32].to_string();

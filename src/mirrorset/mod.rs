@@ -21,6 +21,7 @@
 
 mod bundle;
 pub mod catalog;
+pub mod catalog_template;
 mod merge;
 mod plan;
 mod render;
@@ -184,6 +185,14 @@ pub enum MirrorSetError {
         kind: &'static str,
         /// Why.
         source: serde_norway::Error,
+    },
+    /// A catalog's CatalogSource template (from the bundle root) is not one ferry can use.
+    #[error("catalog {catalog}: its CatalogSource template: {reason}")]
+    Template {
+        /// The catalog.
+        catalog: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A bundle's file is already there with content ferry did not write.
     #[error("{path} already exists and was not written by ferry (edited?); ferry does not replace it: move it away or write to another directory")]

@@ -1,11 +1,15 @@
 //! `mirror.operators[]` of an ImageSetConfiguration: each catalog and its filter, checked as
 //! oc-mirror v2 checks them (duplicate packages and channels, semver bounds, package-level and
 //! channel-level bounds not mixed, `full` not mixed with bounds), the withdrawn `bundles`
-//! refused.
+//! refused; a `targetCatalogSourceTemplate` read and checked (a path relative to the current
+//! directory, as oc-mirror reads it).
+
+use std::path::{Path, PathBuf};
 
 use super::{asks, Operator, PackInput, Problems};
 use crate::model::Reference;
 use crate::pack::catalog::select::{CatalogFilter, ChannelFilter, PackageFilter};
+use crate::pack::catalog::template::read_template;
 use crate::pack::catalog::CatalogRequest;
 use crate::pack::version::Version;
 
@@ -13,13 +17,31 @@ use crate::pack::version::Version;
 pub(super) fn read_operator(p: &mut Problems<'_>, i: usize, op: Operator, input: &mut PackInput) {
     let field = format!("mirror.operators[{i}]");
     let full = op.full.unwrap_or(false);
-    if asks(&op.target_catalog_source_template) {
-        p.add(
-            &format!("{field}.targetCatalogSourceTemplate"),
-            "CatalogSource templates are not honoured by ferry; remove the key (ferry writes \
-             a CatalogSource per catalog beside the mirror sets, to edit before applying)",
-        );
-    }
+    let source_template = match &op.target_catalog_source_template {
+        None | Some(serde_norway::Value::Null) => None,
+        Some(serde_norway::Value::String(path)) if !path.is_empty() => {
+            let key = format!("{field}.targetCatalogSourceTemplate");
+            match read_template(Path::new(path)) {
+                Ok(t) => {
+                    for n in t.notes {
+                        input.notes.push(format!("{}: {path}: {n}", p.at(&key)));
+                    }
+                    Some(t.template)
+                }
+                Err(e) => {
+                    p.add(&key, crate::error_chain(&e));
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            p.add(
+                &format!("{field}.targetCatalogSourceTemplate"),
+                "not a file path (the path of a CatalogSource YAML)",
+            );
+            None
+        }
+    };
     if asks(&op.platforms) {
         p.add(
             &format!("{field}.platforms"),
@@ -35,11 +57,23 @@ pub(super) fn read_operator(p: &mut Problems<'_>, i: usize, op: Operator, input:
         ));
     }
     let text = op.catalog.trim();
-    let reference = if text.starts_with("oci:") {
+    let mut layout = None;
+    let reference = if let Some(dir) = text.strip_prefix("oci://") {
+        match oci_catalog(Path::new(dir), op.target_catalog.as_deref()) {
+            Ok(r) => {
+                layout = Some(PathBuf::from(dir));
+                Some(r)
+            }
+            Err(e) => {
+                p.add(&format!("{field}.catalog"), e);
+                None
+            }
+        }
+    } else if text.starts_with("oci:") {
         p.add(
             &format!("{field}.catalog"),
-            "catalogs in a local OCI layout are not read by ferry yet; push the catalog to a \
-             registry and name it there",
+            "a catalog in a local OCI layout is written oci://PATH (oci:///abs/path or \
+             oci://relative/path), as oc-mirror reads it",
         );
         None
     } else {
@@ -184,6 +218,8 @@ pub(super) fn read_operator(p: &mut Problems<'_>, i: usize, op: Operator, input:
         target_catalog: op.target_catalog,
         target_tag: op.target_tag,
         location: p.at(&format!("{field}.catalog")),
+        source_template,
+        layout,
     };
     let same = |r: &CatalogRequest| {
         r.reference.registry() == request.reference.registry()
@@ -210,3 +246,32 @@ pub(super) fn read_operator(p: &mut Problems<'_>, i: usize, op: Operator, input:
     }
     input.catalogs.push(request);
 }
+
+/// The name a catalog in the OCI layout `dir` is carried under, as oc-mirror v2 names it (the
+/// layout directory's base name, tag `latest`; `targetCatalog`/`targetTag` replace them), on
+/// the host `localhost`, since ferry's mirrors keep the upstream host: it is mirrored at
+/// `TARGET/PREFIX/localhost/<name>:latest`.
+fn oci_catalog(dir: &Path, target_catalog: Option<&str>) -> Result<Reference, String> {
+    if !dir.join("index.json").is_file() {
+        return Err(format!(
+            "{}: not an OCI layout (no index.json there)",
+            dir.display()
+        ));
+    }
+    let base = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let repo = target_catalog.unwrap_or(&base);
+    Reference::from_parts(OCI_CATALOG_HOST, repo, Some("latest"), None).map_err(|e| {
+        format!(
+            "{}: the directory name {base:?} is not a repository name ({}); give the \
+             catalog a targetCatalog",
+            dir.display(),
+            crate::error_chain(&e)
+        )
+    })
+}
+
+/// The host of the names of catalogs read from OCI layouts.
+pub(crate) const OCI_CATALOG_HOST: &str = "localhost";

@@ -59,8 +59,8 @@ pub enum SourceSpec {
         layout: PathBuf,
         /// The ref name in the layout.
         tag: String,
-        /// The image it was built from.
-        base: Reference,
+        /// Where the image it was built from is read (a registry or an OCI layout).
+        base: Box<SourceSpec>,
     },
 }
 

@@ -32,7 +32,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::bundle::root::{ChunkingInfo, ManifestEntry, ReleaseSignature};
+use crate::bundle::root::{CatalogSourceTemplate, ChunkingInfo, ManifestEntry, ReleaseSignature};
 use crate::bundle::volume;
 use crate::bundle::writer::{BundleWriter, RootContent};
 use crate::bundle::BundleError;
@@ -252,10 +252,18 @@ fn open_source(
             (Arc::new(s), name)
         }
         SourceSpec::Built { layout, tag, base } => {
-            let base = registries
-                .source(base)
-                .map_err(|e| src_err(SourceError::Registry(e)))?;
-            let s = crate::source::OverlaySource::new(layout, tag, Box::new(base));
+            let base: Box<dyn crate::source::ContentSource> = match &**base {
+                SourceSpec::Registry(r) => Box::new(
+                    registries
+                        .source(r)
+                        .map_err(|e| src_err(SourceError::Registry(e)))?,
+                ),
+                SourceSpec::Oci { path, tag } => {
+                    Box::new(registries.layouts.source(path, tag.as_deref()))
+                }
+                _ => return Err(no_name()),
+            };
+            let s = crate::source::OverlaySource::new(layout, tag, base);
             (Arc::new(s), req.name.clone().ok_or_else(no_name)?)
         }
         SourceSpec::DockerArchive(path) => {
@@ -323,6 +331,7 @@ pub fn pack_input(
         )));
     }
     let signatures = release_sigs::for_releases(&expanded.releases, opts)?;
+    let catalog_sources = catalog::source_templates(&expanded.catalogs);
     let mut summary = pack_with(
         &expanded.requests,
         key,
@@ -330,6 +339,7 @@ pub fn pack_input(
         progress,
         &registries,
         signatures.signatures,
+        catalog_sources,
     )?;
     summary.notes.extend(signatures.notes);
     summary.warnings.extend(signatures.warnings);
@@ -350,7 +360,15 @@ pub fn pack(
 ) -> Result<PackSummary, PackError> {
     check_options(opts)?;
     let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
-    pack_with(requests, key, opts, progress, &registries, Vec::new())
+    pack_with(
+        requests,
+        key,
+        opts,
+        progress,
+        &registries,
+        Vec::new(),
+        Vec::new(),
+    )
 }
 
 fn check_options(opts: &PackOptions) -> Result<(), PackError> {
@@ -374,6 +392,7 @@ fn pack_with(
     progress: &dyn Progress,
     registries: &Registries,
     release_signatures: Vec<ReleaseSignature>,
+    catalog_sources: Vec<CatalogSourceTemplate>,
 ) -> Result<PackSummary, PackError> {
     // Held until this function returns: one pack at a time writes into `opts.out`.
     let _lock = lock::OutLock::acquire(&opts.out)?;
@@ -522,6 +541,7 @@ fn pack_with(
             max: params.max,
         },
         release_signatures: release_signatures.clone(),
+        catalog_sources,
         base: opts.base.base_ref(),
         in_base,
     };

@@ -1,6 +1,7 @@
 //! The operator catalogs among a bundle's images, found by their image config's label
 //! `operators.operatorframework.io.index.configs.v1` (for an index, its first image child),
-//! and their cluster resources written beside the mirror sets.
+//! and their cluster resources written beside the mirror sets (with the CatalogSource template
+//! the root carries for a catalog, if any).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ pub struct PushedCatalog {
     pub mirror: String,
     /// For a catalog ferry filtered (its digest changed): the original catalog, by digest.
     pub filtered_from: Option<String>,
+    /// The CatalogSource template it was packed with (`targetCatalogSourceTemplate`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<serde_json::Value>,
 }
 
 /// The image config of the image (or first image child) `digest` of `bundle`.
@@ -82,6 +86,12 @@ pub fn find(bundle: &Bundle<Verified>, naming: &Naming, pushed: &[bool]) -> Vec<
             name: name.to_string(),
             mirror: mirror.by_digest(img.digest.clone()).to_string(),
             filtered_from: label(&config, FILTERED_LABEL).map(str::to_string),
+            template: bundle
+                .root()
+                .catalog_sources
+                .iter()
+                .find(|t| t.catalog == img.name)
+                .map(|t| t.template.clone()),
         });
     }
     out
@@ -99,6 +109,7 @@ pub fn write(
             Some(CatalogResource {
                 upstream: Reference::parse(&c.name).ok()?,
                 mirror: Reference::parse(&c.mirror).ok()?,
+                template: c.template.clone(),
             })
         })
         .collect();

@@ -7,17 +7,20 @@
 pub mod build;
 pub mod channel;
 pub mod fbc;
+pub mod ignore;
 mod nearest;
 pub mod read;
 pub mod select;
+pub mod template;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::list::{ImageRequest, SourceSpec};
 use super::Registries;
+use crate::bundle::root::CatalogSourceTemplate;
 use crate::model::{Digest, Reference};
 use crate::progress::Progress;
 use crate::source::SourceError;
@@ -72,6 +75,11 @@ pub struct CatalogRequest {
     pub target_tag: Option<String>,
     /// Where it was asked for (`FILE:LINE mirror.operators[I]`).
     pub location: String,
+    /// `targetCatalogSourceTemplate`, as checked: what its CatalogSource keeps of the template.
+    pub source_template: Option<serde_json::Value>,
+    /// For `oci://PATH`: the OCI layout the catalog is read from (`reference` is then the name
+    /// it is carried under, `localhost/<directory name>:latest`).
+    pub layout: Option<PathBuf>,
 }
 
 impl CatalogRequest {
@@ -121,6 +129,9 @@ pub struct PackedCatalog {
     pub images: usize,
     /// Where it was asked for.
     pub location: String,
+    /// Its CatalogSource template, carried in the bundle root.
+    #[serde(skip)]
+    pub source_template: Option<serde_json::Value>,
 }
 
 /// What the catalogs add to a pack.
@@ -173,10 +184,34 @@ pub fn expand_catalogs(
     };
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for (i, r) in requests.iter().enumerate() {
-        let name = r.reference.to_string();
+        let name = match &r.layout {
+            Some(dir) => format!("oci://{}", dir.display()),
+            None => r.reference.to_string(),
+        };
+        let origin = match &r.layout {
+            Some(dir) => SourceSpec::Oci {
+                path: dir.clone(),
+                tag: None,
+            },
+            None => SourceSpec::Registry(r.reference.clone()),
+        };
         let wanted: BTreeSet<&str> = r.filter.packages.iter().map(|p| p.name.as_str()).collect();
         let keep = |p: &str| wanted.is_empty() || wanted.contains(p);
-        let (image, catalog) = read::read_catalog(&r.reference, registries, &keep)?;
+        let (image, catalog) = match &r.layout {
+            Some(dir) => {
+                let source = registries.layouts.source(dir, None);
+                read::read_catalog(&name, &r.reference, &source, &keep)?
+            }
+            None => {
+                let source = registries
+                    .source(&r.reference)
+                    .map_err(|e| CatalogError::Source {
+                        catalog: name.clone(),
+                        source: SourceError::Registry(e),
+                    })?;
+                read::read_catalog(&name, &r.reference, &source, &keep)?
+            }
+        };
         let selection = if r.is_whole() {
             whole(&catalog)
         } else {
@@ -188,11 +223,13 @@ pub fn expand_catalogs(
                 catalog: name.clone(),
                 reason,
             })?;
+            // A layout carries no upstream name: the catalog always takes its own.
+            let target = target.or_else(|| r.layout.as_ref().map(|_| r.reference.clone()));
             (
                 None,
                 ImageRequest {
                     text: name.clone(),
-                    source: SourceSpec::Registry(r.reference.clone()),
+                    source: origin,
                     name: target,
                     location: r.location.clone(),
                 },
@@ -220,7 +257,7 @@ pub fn expand_catalogs(
                     source: SourceSpec::Built {
                         layout,
                         tag: tag.to_string(),
-                        base: r.reference.clone(),
+                        base: Box::new(origin),
                     },
                     name: Some(target),
                     location: r.location.clone(),
@@ -297,9 +334,23 @@ pub fn expand_catalogs(
             bundles,
             images,
             location: r.location.clone(),
+            source_template: r.source_template.clone(),
         });
     }
     Ok(out)
+}
+
+/// The CatalogSource templates of `catalogs`, for the bundle root.
+pub fn source_templates(catalogs: &[PackedCatalog]) -> Vec<CatalogSourceTemplate> {
+    catalogs
+        .iter()
+        .filter_map(|c| {
+            Some(CatalogSourceTemplate {
+                catalog: c.name.clone(),
+                template: c.source_template.clone()?,
+            })
+        })
+        .collect()
 }
 
 /// Everything of a catalog carried whole: every channel with all its entries, every bundle.

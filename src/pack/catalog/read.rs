@@ -1,7 +1,8 @@
 //! Reading a catalog image: its manifests and configs, the configs directory its label
 //! `operators.operatorframework.io.index.configs.v1` names, and every `.json`/`.yaml` file
 //! under that directory, streamed from the layers in order (later layers and whiteouts win,
-//! as a container's file system sees them). Only blobs of the packages asked for are kept.
+//! as a container's file system sees them), less the files its `.indexignore` files leave out
+//! ([`super::ignore`]). Only blobs of the packages asked for are kept.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,15 +10,17 @@ use std::io::Read;
 use serde_json::Value;
 
 use super::fbc::{self, Catalog, SCHEMA_PACKAGE};
+use super::ignore::{IgnoreRules, INDEXIGNORE};
 use super::CatalogError;
 use crate::model::manifest::{parse_refs, ManifestRefs, Referenced};
 use crate::model::{Digest, Reference};
-use crate::pack::Registries;
 use crate::source::{ContentSource, ImageSource, RawManifest, SourceError};
 
 pub use crate::model::labels::{label, CONFIGS_LABEL, DATABASE_LABEL};
 /// The largest image config read.
 const MAX_CONFIG: u64 = 4 << 20;
+/// The largest `.indexignore` read.
+const MAX_INDEXIGNORE: u64 = 1 << 20;
 
 /// One image manifest of a catalog (the only one, or one child of its index).
 #[derive(Debug, Clone)]
@@ -109,36 +112,34 @@ fn read_part(
     })
 }
 
-/// Reads the catalog image `reference` (through `registries`) and its file-based catalog,
-/// keeping the blobs of the packages `keep` accepts.
+/// Reads the catalog image `name` (carried as `reference`) from `source`, and its file-based
+/// catalog, keeping the blobs of the packages `keep` accepts.
 pub fn read_catalog(
+    name: &str,
     reference: &Reference,
-    registries: &Registries,
+    source: &dyn ImageSource,
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<(CatalogImage, Catalog), CatalogError> {
     let invalid = |reason: String| CatalogError::Invalid {
-        catalog: reference.to_string(),
+        catalog: name.to_string(),
         reason,
     };
     let src_err = |source: SourceError| CatalogError::Source {
-        catalog: reference.to_string(),
+        catalog: name.to_string(),
         source,
     };
-    let source = registries
-        .source(reference)
-        .map_err(|e| src_err(SourceError::Registry(e)))?;
     let top = source.top_manifest().map_err(src_err)?;
     let mut parts = Vec::new();
     match parse_refs(&top.digest, &top.media_type, &top.bytes)
         .map_err(|e| invalid(e.to_string()))?
     {
         ManifestRefs::Image { .. } => {
-            parts.push(read_part(&source, top.clone(), None).map_err(invalid)?)
+            parts.push(read_part(source, top.clone(), None).map_err(invalid)?)
         }
         ManifestRefs::Index { children } => {
             for c in children {
                 let m = source.manifest(&c.digest).map_err(src_err)?;
-                parts.push(read_part(&source, m, c.platform.clone()).map_err(invalid)?);
+                parts.push(read_part(source, m, c.platform.clone()).map_err(invalid)?);
             }
         }
     }
@@ -158,15 +159,16 @@ pub fn read_catalog(
         return Err(invalid(why.into()));
     };
     let dir = configs_dir.trim_matches('/').to_string();
-    let mut files: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut walk = Walk::default();
     for layer in pick.layers.iter().filter(|l| !l.foreign) {
         let layer_err = |reason: String| invalid(format!("layer {}: {reason}", layer.digest));
         let blob = source.blob(&layer.digest, layer.size).map_err(src_err)?;
         let Some(reader) = layer_reader(layer, blob).map_err(|e| layer_err(e.to_string()))? else {
             continue;
         };
-        scan_layer(reader, &dir, keep, &mut files).map_err(layer_err)?;
+        scan_layer(reader, &dir, keep, &mut walk).map_err(layer_err)?;
     }
+    let files = walk.finish(&dir).map_err(invalid)?;
     if files.is_empty() {
         return Err(invalid(format!("no .json or .yaml file under /{dir}")));
     }
@@ -199,17 +201,61 @@ fn package_of(v: &Value) -> Option<&str> {
     v.get(key).and_then(Value::as_str).filter(|p| !p.is_empty())
 }
 
-/// Walks one layer: applies its whiteouts to `files`, and reads the catalog files under `dir`.
+/// What the layers read so far hold under the configs directory.
+#[derive(Debug, Default)]
+struct Walk {
+    /// Each catalog file (by its path in the image) and its blobs, or why it could not be
+    /// parsed: an error counts only if no `.indexignore` leaves the file out, which is known
+    /// only once every layer is read.
+    files: BTreeMap<String, Result<Vec<Value>, String>>,
+    /// Each `.indexignore` (by its path in the image) and its text.
+    ignores: BTreeMap<String, String>,
+}
+
+impl Walk {
+    /// Applies a whiteout of `gone` (a file, or a directory and all under it).
+    fn remove(&mut self, gone: &str) {
+        let under = format!("{gone}/");
+        self.files
+            .retain(|f, _| f != gone && !f.starts_with(&under));
+        self.ignores
+            .retain(|f, _| f != gone && !f.starts_with(&under));
+    }
+
+    /// The catalog files `.indexignore` does not leave out, under `dir`; the first that could
+    /// not be parsed is an error.
+    fn finish(self, dir: &str) -> Result<BTreeMap<String, Vec<Value>>, String> {
+        let prefix = format!("{dir}/");
+        let rel = |p: &str| p.strip_prefix(&prefix).unwrap_or(p).to_string();
+        let texts: Vec<(String, &str)> = self
+            .ignores
+            .iter()
+            .map(|(p, t)| (rel(p), t.as_str()))
+            .collect();
+        let rules = IgnoreRules::new(texts.iter().map(|(p, t)| (p.as_str(), *t)));
+        let mut out = BTreeMap::new();
+        for (path, blobs) in self.files {
+            if rules.ignores(&rel(&path)) {
+                continue;
+            }
+            out.insert(path, blobs?);
+        }
+        Ok(out)
+    }
+}
+
+/// Walks one layer: applies its whiteouts to `walk`, and reads the catalog files and
+/// `.indexignore` files under `dir`.
 fn scan_layer(
     reader: Box<dyn Read + '_>,
     dir: &str,
     keep: &dyn Fn(&str) -> bool,
-    files: &mut BTreeMap<String, Vec<Value>>,
+    walk: &mut Walk,
 ) -> Result<(), String> {
     let prefix = format!("{dir}/");
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(|e| e.to_string())? {
-        let entry = entry.map_err(|e| e.to_string())?;
+        let mut entry = entry.map_err(|e| e.to_string())?;
         let path = entry.path().map_err(|e| e.to_string())?;
         let path = path.to_string_lossy();
         let path = path
@@ -221,13 +267,12 @@ fn scan_layer(
             None => (String::new(), path.clone()),
         };
         if base == ".wh..wh..opq" {
-            files.retain(|f, _| !f.starts_with(&parent));
+            walk.files.retain(|f, _| !f.starts_with(&parent));
+            walk.ignores.retain(|f, _| !f.starts_with(&parent));
             continue;
         }
         if let Some(gone) = base.strip_prefix(".wh.") {
-            let gone = format!("{parent}{gone}");
-            let under = format!("{gone}/");
-            files.retain(|f, _| *f != gone && !f.starts_with(&under));
+            walk.remove(&format!("{parent}{gone}"));
             continue;
         }
         if !path.starts_with(&prefix) {
@@ -237,8 +282,21 @@ fn scan_layer(
             continue;
         }
         let size = entry.size();
+        if base == INDEXIGNORE {
+            if size > MAX_INDEXIGNORE {
+                return Err(format!(
+                    "{path}: {size} bytes, more than the {MAX_INDEXIGNORE} ferry reads"
+                ));
+            }
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(|e| format!("{path}: {e}"))?;
+            walk.ignores.insert(path, text);
+            continue;
+        }
         let mut blobs = Vec::new();
-        let is_catalog = fbc::parse_file(&path, size, entry, &mut |v| {
+        let parsed = fbc::parse_file(&path, size, entry, &mut |v| {
             match package_of(&v) {
                 Some(p) if !keep(p) => {
                     // Only its name is kept, for "nearest names" in errors.
@@ -249,11 +307,17 @@ fn scan_layer(
                 _ => blobs.push(v),
             }
             Ok(())
-        })?;
-        if is_catalog {
-            files.insert(path, blobs);
-        } else {
-            files.remove(&path);
+        });
+        match parsed {
+            Ok(true) => {
+                walk.files.insert(path, Ok(blobs));
+            }
+            Ok(false) => {
+                walk.files.remove(&path);
+            }
+            Err(e) => {
+                walk.files.insert(path, Err(e));
+            }
         }
     }
     Ok(())
@@ -277,7 +341,7 @@ mod tests {
 
     #[test]
     fn later_layers_and_whiteouts_win() {
-        let mut files = BTreeMap::new();
+        let mut walk = Walk::default();
         let all = |_: &str| true;
         let l1 = tar(&[
             (
@@ -292,15 +356,16 @@ mod tests {
                 r#"{"schema":"olm.package","name":"d"}"#,
             ),
         ]);
-        scan_layer(Box::new(&l1[..]), "configs", &all, &mut files).unwrap();
-        assert_eq!(files.len(), 4);
+        scan_layer(Box::new(&l1[..]), "configs", &all, &mut walk).unwrap();
+        assert_eq!(walk.files.len(), 4);
         let l2 = tar(&[
             ("configs/a/.wh.catalog.json", ""),
             ("configs/.wh.c", ""),
             ("configs/d/.wh..wh..opq", ""),
             ("configs/b/catalog.yaml", "schema: olm.package\nname: b2\n"),
         ]);
-        scan_layer(Box::new(&l2[..]), "configs", &all, &mut files).unwrap();
+        scan_layer(Box::new(&l2[..]), "configs", &all, &mut walk).unwrap();
+        let files = walk.finish("configs").unwrap();
         assert_eq!(
             files.keys().collect::<Vec<_>>(),
             vec!["configs/b/catalog.yaml"]
@@ -310,12 +375,43 @@ mod tests {
 
     #[test]
     fn blobs_of_packages_not_asked_for_are_not_kept() {
-        let mut files = BTreeMap::new();
+        let mut walk = Walk::default();
         let l = tar(&[(
             "configs/all.json",
             r#"{"schema":"olm.package","name":"a"}{"schema":"olm.bundle","package":"b","name":"b1"}{"schema":"x"}"#,
         )]);
-        scan_layer(Box::new(&l[..]), "configs", &|p| p == "a", &mut files).unwrap();
+        scan_layer(Box::new(&l[..]), "configs", &|p| p == "a", &mut walk).unwrap();
+        let files = walk.finish("configs").unwrap();
         assert_eq!(files["configs/all.json"].len(), 2);
+    }
+
+    #[test]
+    fn indexignore_leaves_files_out_and_only_errors_of_files_kept_count() {
+        let all = |_: &str| true;
+        let mut walk = Walk::default();
+        let l1 = tar(&[
+            ("configs/.indexignore", "drafts/\n*.md\n"),
+            (
+                "configs/a/catalog.json",
+                r#"{"schema":"olm.package","name":"a"}"#,
+            ),
+            ("configs/drafts/broken.json", "{not json"),
+            ("configs/b/.indexignore", "old.yaml\n"),
+            ("configs/b/old.yaml", "schema: [unclosed"),
+            ("configs/b/catalog.yaml", "schema: olm.package\nname: b\n"),
+        ]);
+        scan_layer(Box::new(&l1[..]), "configs", &all, &mut walk).unwrap();
+        let files = walk.finish("configs").unwrap();
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            vec!["configs/a/catalog.json", "configs/b/catalog.yaml"]
+        );
+        // The same broken file with its .indexignore whited out in a later layer fails.
+        let mut walk = Walk::default();
+        scan_layer(Box::new(&l1[..]), "configs", &all, &mut walk).unwrap();
+        let l2 = tar(&[("configs/b/.wh..indexignore", "")]);
+        scan_layer(Box::new(&l2[..]), "configs", &all, &mut walk).unwrap();
+        let e = walk.finish("configs").unwrap_err();
+        assert!(e.starts_with("configs/b/old.yaml: not YAML"), "{e}");
     }
 }
