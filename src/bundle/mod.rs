@@ -8,6 +8,7 @@ pub mod attached;
 pub mod base;
 pub mod bases;
 pub mod blob;
+mod chunk_stream;
 pub mod freshness;
 pub mod journal;
 pub mod layer;
