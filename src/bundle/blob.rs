@@ -47,8 +47,7 @@ impl<'a> BlobReader<'a> {
                 chunks,
                 store,
                 check,
-                buf: Vec::new(),
-                pos: 0,
+                current: None,
             }),
             BlobEncoding::GzipTar => match bases {
                 Some(bases) => Box::new(super::layer_reader::GzipTarReader::new(
@@ -78,19 +77,29 @@ impl Read for BlobReader<'_> {
     }
 }
 
-/// [`BlobEncoding::Plain`]: the chunks one after another.
+/// [`BlobEncoding::Plain`]: the chunks one after another, each streamed from the store
+/// ([`ChunkStore::open`]), so that no whole chunk need be held.
 struct Concatenated<'a, S> {
     order: std::vec::IntoIter<u32>,
     chunks: &'a [ChunkEntry],
     store: S,
     check: bool,
-    buf: Vec<u8>,
-    pos: usize,
+    current: Option<Box<dyn Read + Send>>,
 }
 
 impl<S: ChunkStore> Read for Concatenated<'_, S> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if let Some(r) = &mut self.current {
+                let n = r.read(out)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+            }
+            self.current = None;
             let Some(index) = self.order.next() else {
                 return Ok(0);
             };
@@ -102,13 +111,8 @@ impl<S: ChunkStore> Read for Concatenated<'_, S> {
                     count: self.chunks.len(),
                 })
                 .map_err(invalid)?;
-            self.buf = self.store.chunk(c, self.check).map_err(invalid)?;
-            self.pos = 0;
+            self.current = Some(self.store.open(c, self.check).map_err(invalid)?);
         }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
 

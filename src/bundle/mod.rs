@@ -9,6 +9,7 @@ pub mod base;
 pub mod bases;
 pub mod blob;
 pub mod catalog_source;
+mod chunk_stream;
 pub mod freshness;
 pub mod journal;
 pub mod layer;

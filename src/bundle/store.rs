@@ -9,8 +9,9 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 
+use super::chunk_stream::ChunkStream;
 use super::root::{ChunkEntry, Root};
 use super::volume::{self, VolumeFile, DATA_OFFSET};
 use super::BundleError;
@@ -29,6 +30,17 @@ pub trait ChunkStore {
     /// The bytes of `chunk`. With `check`, they are also hashed and compared with the chunk's
     /// digest, and a mismatch is an error naming where the chunk came from.
     fn chunk(&mut self, chunk: &ChunkEntry, check: bool) -> Result<Vec<u8>, BundleError>;
+
+    /// The bytes of `chunk` as a stream, checked as [`ChunkStore::chunk`] checks them. A store
+    /// that can read a chunk in bounded pieces does (the volumes do, so that rebuilding a blob
+    /// never holds a whole chunk); by default the chunk is read whole.
+    fn open(
+        &mut self,
+        chunk: &ChunkEntry,
+        check: bool,
+    ) -> Result<Box<dyn Read + Send>, BundleError> {
+        Ok(Box::new(io::Cursor::new(self.chunk(chunk, check)?)))
+    }
 }
 
 /// The chunks stored in a bundle's own volume files, read through file handles kept open for
@@ -54,6 +66,49 @@ impl ChunkStore for VolumeStore<'_> {
     fn chunk(&mut self, chunk: &ChunkEntry, check: bool) -> Result<Vec<u8>, BundleError> {
         read_from_volume(self.root, self.volumes, &mut self.files, chunk, check)
     }
+
+    /// Reads the chunk in pieces of at most 128 KiB, its last piece held back until the chunk
+    /// hashes to its digest (with `check`).
+    fn open(
+        &mut self,
+        chunk: &ChunkEntry,
+        check: bool,
+    ) -> Result<Box<dyn Read + Send>, BundleError> {
+        let (v, f) = open_volume(self.root, self.volumes, &mut self.files, chunk)?;
+        let file = f.try_clone().map_err(|e| BundleError::io(&v.path, e))?;
+        let s = ChunkStream::new(
+            file,
+            v.path.clone(),
+            DATA_OFFSET + chunk.offset(),
+            chunk,
+            check,
+        )?;
+        Ok(Box::new(s))
+    }
+}
+
+/// The volume file that stores `c`, opened into `files` if it is not open yet.
+fn open_volume<'f>(
+    root: &Root,
+    volumes: &'f BTreeMap<u32, VolumeFile>,
+    files: &'f mut BTreeMap<u32, File>,
+    c: &ChunkEntry,
+) -> Result<(&'f VolumeFile, &'f mut File), BundleError> {
+    let count = root.volumes.len() as u32;
+    let v = volumes
+        .get(&c.volume())
+        .ok_or_else(|| BundleError::MissingVolumes {
+            bundle: root.bundle_id.clone(),
+            count,
+            missing: vec![volume::volume_file_name(&root.bundle_id, c.volume(), count)],
+        })?;
+    let f = match files.entry(c.volume()) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => {
+            e.insert(File::open(&v.path).map_err(|err| BundleError::io(&v.path, err))?)
+        }
+    };
+    Ok((v, f))
 }
 
 /// Reads `c` from the volume file that stores it, opening it into `files` if it is not open
@@ -65,25 +120,12 @@ pub(super) fn read_from_volume(
     c: &ChunkEntry,
     check: bool,
 ) -> Result<Vec<u8>, BundleError> {
-    let count = root.volumes.len() as u32;
-    let v = volumes
-        .get(&c.volume())
-        .ok_or_else(|| BundleError::MissingVolumes {
-            bundle: root.bundle_id.clone(),
-            count,
-            missing: vec![volume::volume_file_name(&root.bundle_id, c.volume(), count)],
-        })?;
+    let (v, f) = open_volume(root, volumes, files, c)?;
     let damaged = |reason: String| BundleError::ChunkDamaged {
         path: v.path.clone(),
         offset: DATA_OFFSET + c.offset(),
         chunk: c.digest().clone(),
         reason,
-    };
-    let f = match files.entry(c.volume()) {
-        Entry::Occupied(e) => e.into_mut(),
-        Entry::Vacant(e) => {
-            e.insert(File::open(&v.path).map_err(|err| BundleError::io(&v.path, err))?)
-        }
     };
     let mut stored = vec![0u8; c.stored_len() as usize];
     f.seek(SeekFrom::Start(DATA_OFFSET + c.offset()))

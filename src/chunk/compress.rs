@@ -92,6 +92,23 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
+/// A stream of a chunk's bytes from its `stored` bytes, decompressed on the fly: raw bytes as
+/// they are, a zstd frame through a streaming decoder (whose window the frame bounds, at most
+/// 16 MiB). It neither counts nor checks: the caller compares the length and the digest.
+pub fn decoder<'a, R: Read + Send + 'a>(
+    compression: Compression,
+    stored: R,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    Ok(match compression {
+        Compression::None => Box::new(stored),
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::new(stored)?;
+            d.window_log_max(WINDOW_LOG_MAX)?;
+            Box::new(d)
+        }
+    })
+}
+
 /// Restores a chunk stored as `compression`, which must be exactly `expected_len` bytes long.
 ///
 /// Never allocates more than `expected_len` bytes for the output (at most

@@ -35,7 +35,7 @@ mod compress;
 mod cut;
 
 pub use cdc::{Chunk, ChunkParams, Chunker};
-pub use compress::{compress, decompress, CompressHint, Compression, MAX_CHUNK_LEN};
+pub use compress::{compress, decoder, decompress, CompressHint, Compression, MAX_CHUNK_LEN};
 pub use cut::Cutter;
 
 /// Why chunking could not start.

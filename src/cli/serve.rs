@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::args::ServeArgs;
 use super::common::{open_verified, say, EXIT_OK};
-use ferry::serve::{Catalog, Htpasswd, ServeOptions, Server, TlsFiles};
+use ferry::serve::{Catalog, Htpasswd, ServeOptions, Server, SpoolConfig, TlsFiles};
 
 /// The start-up line.
 #[derive(Serialize)]
@@ -35,7 +35,11 @@ pub(super) fn serve(a: ServeArgs) -> Result<i32> {
     for dir in &a.bundles {
         bundles.push(open_verified(dir, &a.trusted_key)?);
     }
-    let catalog = Catalog::new(bundles, &a.prefix).context("indexing the bundles")?;
+    let spool = SpoolConfig {
+        dir: std::env::temp_dir(),
+        limit: a.spool_size,
+    };
+    let catalog = Catalog::new(bundles, &a.prefix, spool).context("indexing the bundles")?;
     let tls = match (a.tls_cert, a.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,

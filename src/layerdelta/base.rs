@@ -11,7 +11,8 @@ use crate::model::Digest;
 
 /// Opens a base layer's (compressed) blob by digest: from the target registry at push, from a
 /// directory or memory in tests.
-pub type OpenBlob<'a> = Box<dyn FnMut(&Digest) -> io::Result<Box<dyn Read + Send>> + Send + 'a>;
+pub type OpenBlob<'a> =
+    Box<dyn FnMut(&Digest) -> io::Result<Box<dyn Read + Send + 'a>> + Send + 'a>;
 
 /// Base layers decompressed once each into a temporary file (deleted when the value is
 /// dropped), then read by range.

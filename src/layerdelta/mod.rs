@@ -42,7 +42,7 @@ pub enum LayerDeltaError {
 
 /// A layer blob's uncompressed content, whatever its compression: gzip (one or more members),
 /// zstd, or none (a plain tar), told apart by the first bytes.
-pub fn decompress(blob: impl Read + Send + 'static) -> io::Result<Box<dyn Read + Send>> {
+pub fn decompress<'a>(blob: impl Read + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
     let mut r = BufReader::with_capacity(1 << 16, blob);
     let head = r.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {

@@ -16,7 +16,8 @@ use crate::naming::Naming;
 use crate::registry::{BlobSource, Registry, RegistryError};
 
 /// Opens a base blob by digest (the shape of `layerdelta::OpenBlob`).
-pub type OpenBaseBlob<'a> = Box<dyn FnMut(&Digest) -> io::Result<Box<dyn Read + Send>> + Send + 'a>;
+pub type OpenBaseBlob<'a> =
+    Box<dyn FnMut(&Digest) -> io::Result<Box<dyn Read + Send + 'a>> + Send + 'a>;
 
 /// A blob an incremental bundle needs from the site, and where the site should have it.
 #[derive(Debug, Clone)]

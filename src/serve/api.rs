@@ -4,17 +4,19 @@
 use super::accept::{accepted, negotiate, Negotiated};
 use super::catalog::{Catalog, Repo};
 use super::http::{parse_range, Request};
-use crate::bundle::BlobReader;
+use std::io::Read;
+
 use crate::model::Digest;
 
 /// What a reply carries.
 pub(super) enum Body<'a> {
     /// Bytes held in memory (manifests, JSON).
     Bytes(Vec<u8>),
-    /// A blob streamed from its chunks; `range` is the inclusive slice to send, if not all.
+    /// A blob streamed from its chunks (or from the spool); `range` is the inclusive slice to
+    /// send, if not all.
     Blob {
         digest: Digest,
-        reader: BlobReader<'a>,
+        reader: Box<dyn Read + Send + 'a>,
         size: u64,
         range: Option<(u64, u64)>,
     },
@@ -201,9 +203,14 @@ fn blob<'a>(catalog: &'a Catalog, repo: &Repo, digest: &str, req: &Request) -> R
         Some(Ok(r)) => Some(r),
         None => None,
     };
-    let reader = match catalog.bundle(bundle).blob_reader(&digest, true) {
-        Ok(r) => r,
-        Err(e) => return error(500, "UNKNOWN", &e.to_string()),
+    // A HEAD reads nothing: a layer to be rebuilt is not rebuilt for it.
+    let reader: Box<dyn Read + Send + 'a> = if req.method == "HEAD" {
+        Box::new(std::io::empty())
+    } else {
+        match catalog.open_blob(bundle, &digest, size) {
+            Ok(r) => r,
+            Err(e) => return error(500, "UNKNOWN", &e),
+        }
     };
     let mut headers = vec![
         ("Content-Type", "application/octet-stream".to_string()),

@@ -17,11 +17,12 @@ mod auth;
 mod catalog;
 mod http;
 mod server;
+mod spool;
 
 use std::path::PathBuf;
 
 pub use auth::Htpasswd;
-pub use catalog::Catalog;
+pub use catalog::{Catalog, SpoolConfig, DEFAULT_SPOOL_LIMIT};
 pub use server::{AccessEntry, ServeOptions, Server, TlsFiles};
 
 /// Why the server cannot start.
@@ -74,7 +75,43 @@ pub enum ServeError {
         /// Why.
         message: String,
     },
+    /// An incremental bundle's base is not among the bundles served.
+    #[error("{}", base_missing_message(.bundle, .missing))]
+    BaseMissing {
+        /// The incremental bundle.
+        bundle: String,
+        /// Every blob it leaves to the site that no served bundle carries.
+        missing: Vec<crate::push::base::MissingBase>,
+    },
     /// The prefix is not a valid repository path.
     #[error(transparent)]
     Naming(#[from] crate::naming::NamingError),
+}
+
+fn base_missing_message(bundle: &str, missing: &[crate::push::base::MissingBase]) -> String {
+    let mut images: Vec<&str> = missing
+        .iter()
+        .filter_map(|m| m.base_image.as_deref())
+        .collect();
+    images.sort();
+    images.dedup();
+    let mut from: Vec<&str> = missing.iter().map(|m| m.from.as_str()).collect();
+    from.sort();
+    from.dedup();
+    let mut m = format!(
+        "bundle {bundle} is incremental: {} blob(s) it leaves to the site are in none of the \
+         bundles served. Missing base images: {}; they came from {}:",
+        missing.len(),
+        if images.is_empty() {
+            "(not named)".to_string()
+        } else {
+            images.join(", ")
+        },
+        from.join("; ")
+    );
+    for b in missing {
+        m.push_str(&format!("\n  {b}"));
+    }
+    m.push_str("\nserve the base bundle (the one the inventory was taken of) with it, before it");
+    m
 }

@@ -19,6 +19,7 @@ pub mod served;
 pub mod skopeo;
 pub mod standin;
 pub mod token;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

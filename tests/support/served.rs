@@ -24,12 +24,25 @@ impl Served {
     /// Starts `ferry serve BUNDLES --listen 127.0.0.1:0 --json` plus `extra`, and reads the
     /// start-up line.
     pub fn start(bundles: &[&Path], keys: &[&Path], extra: &[String]) -> Served {
+        Served::start_env(bundles, keys, extra, &[])
+    }
+
+    /// [`Served::start`] with environment variables set for the server.
+    pub fn start_env(
+        bundles: &[&Path],
+        keys: &[&Path],
+        extra: &[String],
+        env: &[(&str, &Path)],
+    ) -> Served {
         let tmp = tempfile::tempdir().unwrap();
         let log = tmp.path().join("stderr.log");
         let mut cmd = Command::new(ferry_bin());
         cmd.arg("serve").args(bundles);
         for k in keys {
             cmd.arg("--trusted-key").arg(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         cmd.args(["--listen", "127.0.0.1:0", "--json"])
             .args(extra)

@@ -73,6 +73,12 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 32)]
     pub jobs: usize,
+    /// The most disk the layers of incremental bundles take once rebuilt (`gzip-tar` layers
+    /// are rebuilt once, on first request, into files in a directory `ferry-serve-*` under
+    /// $TMPDIR, default /tmp, removed at stop; the least recently served go first). While a
+    /// layer is rebuilt (one at a time), its base layers take their uncompressed size there too.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = super::parse_size)]
+    pub spool_size: u64,
     /// Print the start-up line as JSON on stdout (with the address listened on), and the
     /// access log as JSON lines on stderr.
     #[arg(long)]

@@ -74,6 +74,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve verified bundles as a read-only OCI registry: each image under its upstream name
     /// and its mirror name, blobs streamed from the chunks and hashed as they are sent.
+    ///
+    /// Later bundles add to earlier ones. An incremental bundle (`pack --base`) is served when
+    /// its base is among the bundles served (give the base first); otherwise serve refuses to
+    /// start, naming the missing base images and their inventory (exit 1). Its layers carried
+    /// as changes are rebuilt once each, on first request, into a spool directory
+    /// (`ferry-serve-*` under TMPDIR, default /tmp, removed at stop; see --spool-size).
     Serve(ServeArgs),
     /// Prepare Quay, mirror-registry or Harbor for `ferry push`: namespace, least-privilege
     /// robot, robot credential in an auth file (idempotent).
