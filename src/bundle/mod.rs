@@ -16,6 +16,7 @@ pub mod reader;
 pub mod root;
 mod set;
 pub mod store;
+mod syncer;
 pub mod verify;
 pub mod volume;
 pub mod writer;
