@@ -117,7 +117,9 @@ impl Drop for Syncer {
     /// Makes what is queued durable (a pack that stops on an error keeps what it completed),
     /// then stops the thread.
     fn drop(&mut self) {
-        self.shared.state.lock().expect("syncer lock").closed = true;
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.closed = true;
+        }
         self.shared.changed.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
