@@ -18,6 +18,7 @@ pub mod reader;
 pub mod root;
 mod set;
 pub mod store;
+mod syncer;
 pub mod verify;
 pub mod volume;
 pub mod writer;

@@ -240,6 +240,17 @@ impl VolumeWriter {
             .map_err(|source| VolumeError::Io { path, source })
     }
 
+    /// Writes what is buffered into the file and returns its path and a second handle to it,
+    /// for a sync on another thread (everything written so far is in the file).
+    pub fn flushed_file(&mut self) -> Result<(PathBuf, File), VolumeError> {
+        let path = self.path.clone();
+        self.out
+            .flush()
+            .and_then(|_| self.out.get_ref().try_clone())
+            .map(|f| (path.clone(), f))
+            .map_err(|source| VolumeError::Io { path, source })
+    }
+
     /// Writes the data member's header and the trailer members, ending the archive.
     pub fn finish(
         mut self,

@@ -5,11 +5,13 @@
 //! where it stopped. Completed blobs are made durable in groups (one data sync and one journal
 //! sync per [`COMMIT_BYTES`] of data, [`COMMIT_BLOBS`] blobs or [`COMMIT_INTERVAL`], whichever
 //! comes first), not one by one: with thousands of small blobs two syncs per blob were nearly
-//! all of a pack's time, and a resume loses at most one group. Until [`BundleWriter::finish`] renames them, volumes live under
-//! `DIR/.ferry-pack/` with names that no reader takes for a bundle.
+//! all of a pack's time, and a resume loses at most one group. The syncs run on a thread of
+//! their own (`bundle/syncer.rs`), so the writer goes on with the next group meanwhile. Until
+//! [`BundleWriter::finish`] renames them, volumes live under `DIR/.ferry-pack/` with names
+//! that no reader takes for a bundle.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use super::root::{
     VolumeInfo, FORMAT_INCREMENTAL, FORMAT_VERSION, FORMAT_VERSION_ATTACHED,
     FORMAT_VERSION_GZIP_TAR,
 };
+use super::syncer::Syncer;
 use super::volume::{self, VolumeLabel, VolumeWriter};
 use super::BundleError;
 use crate::chunk::Compression;
@@ -100,7 +103,10 @@ pub struct BundleWriter {
     chunk_index: HashMap<Digest, u32>,
     blobs: Vec<BlobEntry>,
     blob_index: HashMap<Digest, usize>,
-    journal: Journal,
+    /// Makes commits durable on its own thread.
+    syncer: Syncer,
+    /// Volumes closed since the last commit, whose data the next commit syncs.
+    closed_since_commit: Vec<(PathBuf, File)>,
     pending_new: Vec<(u32, ChunkEntry)>,
     /// Completed blobs whose data is written but not yet synced and journalled.
     uncommitted: Vec<JournalRecord>,
@@ -167,7 +173,8 @@ impl BundleWriter {
             chunk_index: HashMap::new(),
             blobs: Vec::new(),
             blob_index: HashMap::new(),
-            journal,
+            syncer: Syncer::start(journal, staging.clone()),
+            closed_since_commit: Vec::new(),
             pending_new: Vec::new(),
             uncommitted: Vec::new(),
             uncommitted_since: None,
@@ -254,7 +261,7 @@ impl BundleWriter {
         };
         if needs_roll {
             if let Some(mut v) = self.current.take() {
-                v.sync()?;
+                self.closed_since_commit.push(v.flushed_file()?);
                 self.done_volumes.push(v.data_len());
             }
             let index = self.done_volumes.len() as u32 + 1;
@@ -359,17 +366,18 @@ impl BundleWriter {
     }
 
     /// Makes every completed blob durable: the volume data first, then their journal lines.
+    /// The syncs run on the syncer's thread; this returns once they are queued (with the
+    /// failure of an earlier commit, if one failed). [`BundleWriter::finish`] waits for them.
     pub fn commit(&mut self) -> Result<(), BundleError> {
         if self.uncommitted.is_empty() {
             return Ok(());
         }
+        let mut files = std::mem::take(&mut self.closed_since_commit);
         if let Some(v) = self.current.as_mut() {
-            v.sync()?;
+            files.push(v.flushed_file()?);
         }
-        self.journal
-            .append_all(&self.uncommitted)
-            .map_err(|e| BundleError::io(&self.staging, e))?;
-        self.uncommitted.clear();
+        self.syncer
+            .submit(files, std::mem::take(&mut self.uncommitted))?;
         self.uncommitted_since = None;
         self.committed_bytes = self.stored_bytes();
         self.commits += 1;
@@ -395,6 +403,7 @@ impl BundleWriter {
     ) -> Result<Written, BundleError> {
         // Should signing or writing the root fail, a rerun resumes after every blob.
         self.commit()?;
+        self.syncer.wait()?;
         if self.current.is_none() {
             // A bundle with no blob at all still has one (empty) volume to carry its root.
             self.current = Some(VolumeWriter::create(&staged_volume(&self.staging, 1))?);

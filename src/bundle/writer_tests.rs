@@ -57,3 +57,20 @@ fn dropped_writer_journals_every_completed_blob() {
         assert!(w.has_blob(&blob(i).0));
     }
 }
+
+/// Issue 16: commits are made durable on the syncer's thread; once it has caught up, the
+/// journal holds every committed blob, in order, while the writer is still open.
+#[test]
+fn issue16_background_commits_reach_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40;
+    let mut w = store(dir.path(), n);
+    let staging = dir.path().join(STAGING_DIR);
+    w.commit().unwrap();
+    w.syncer.wait().unwrap();
+    let (_, records) = Journal::load(&staging).unwrap().unwrap();
+    assert_eq!(records.len(), n as usize);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.blob.digest, blob(i as u32).0, "record {i} out of order");
+    }
+}
