@@ -6,7 +6,7 @@
 # For each size of LARGE_SIZES (default "2G 8G"; "50G" is the size, see
 # docs/performance.md for the disk it needs), ferry-corpus --large SIZE (fixtures/src/large/:
 # 52 images, 4 shared bases, 12 applications in 4 versions sharing long runs, 3 multi-arch,
-# layers from ~0.3 % to ~5 % of SIZE, gzip and plain tar) writes an OCI layout into the run
+# layers from ~0.03 % to ~5 % of SIZE, gzip and plain tar) writes an OCI layout into the run
 # directory, then every step is run ROUNDS times under /usr/bin/time:
 #   pack       ferry pack of the 52 images from the layout (the layout is removed after the
 #              last pack round, so that the layout, the bundle and a registry never coexist)
