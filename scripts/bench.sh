@@ -22,6 +22,12 @@
 #   scripts/bench.sh --scale    500, 1,000 and 5,000 small synthetic images (scripts/lib/bench_scale.sh):
 #                               pack, verify, inspect, push, re-push and serve, time, per-image time,
 #                               peak RSS, root size; one round unless --rounds; sizes from SCALE_SIZES
+#                               (empty: skipped). Then the large corpus (scripts/lib/bench_large.sh):
+#                               52 images with layers up to a few GB, at each size of LARGE_SIZES
+#                               (default "2G 8G"; LARGE_SIZES=50G for the set, which needs
+#                               ~102 GiB free; empty: skipped), the same steps with throughput (MB/s)
+#                               and peak RSS; refuses to start when free disk is short of 2 × SIZE + 2 GiB.
+#                               e.g. SCALE_SIZES= LARGE_SIZES="1G 4G" scripts/bench.sh --scale
 #
 # The corpus is built once from real files on this machine (ferry-corpus) and cached under
 # target/bench-corpus/; registries, bundles and copies live in target/bench-run.* and are
@@ -44,7 +50,7 @@ while (($#)); do
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --incremental-only) INC_ONLY=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
