@@ -159,6 +159,7 @@ mod tests {
             in_base: false,
             base: None,
             layer: None,
+            whole: None,
         }
     }
 

@@ -18,6 +18,7 @@ mod set;
 pub mod store;
 pub mod verify;
 pub mod volume;
+pub mod whole;
 pub mod writer;
 
 use std::io;
@@ -30,6 +31,7 @@ pub use layer::{LayerTar, TarPiece};
 pub use reader::{Bundle, SkippedFile, Unverified, Verified};
 pub use root::{BlobEncoding, ImageEntry, Root};
 pub use store::{ChunkStore, VolumeStore};
+pub use whole::{WholeCode, WholeLayer};
 
 use crate::model::Digest;
 
