@@ -12,13 +12,16 @@
 # docs/performance.md (between its bench markers) — or --out FILE.
 #
 #   incremental  version N pushed to a site, its inventory taken (ferry inventory), N+1 packed
-#           against it (pack --base) and pushed onto the site: whole-blob delta bytes against
-#           the incremental bundle's bytes, pack and push times (its own table, between the
-#           bench-incremental markers).
+#           against it (pack --base) and pushed onto the site, once per gzip writer of the
+#           corpus's layers (flate2; Go compress/gzip 6; klauspost/pgzip): whole-blob delta
+#           bytes against the incremental bundle's bytes, reconstruction data, pack and push
+#           times, push rebuild MB/s per core (its own table, between the bench-incremental
+#           markers).
 #
 #   scripts/bench.sh            full corpus (~2 GB of unique gzip blobs, 26 images)
 #   scripts/bench.sh --quick    ~200 MB corpus, a few minutes; writes target/bench/performance-quick.md
-#   scripts/bench.sh --incremental-only [--quick] [--out FILE]   only the incremental row
+#   scripts/bench.sh --incremental-only [--quick] [--out FILE] [--writers "flate2 go pgzip"]
+#                               only the incremental rows (for the writers listed)
 #   scripts/bench.sh --scale    500, 1,000 and 5,000 small synthetic images (scripts/lib/bench_scale.sh):
 #                               pack, verify, inspect, push, re-push and serve, time, per-image time,
 #                               peak RSS, root size; one round unless --rounds; sizes from SCALE_SIZES
@@ -43,6 +46,7 @@ INC_ONLY=0
 SCALE=0
 ROUNDS=
 OUT=
+INC_WRITERS="flate2 go pgzip"
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
@@ -50,7 +54,8 @@ while (($#)); do
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --incremental-only) INC_ONLY=1 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    --writers) INC_WRITERS=$2; shift ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -117,6 +117,10 @@ pub struct BundleInfo {
     pub base: Vec<String>,
     /// Every blob with how it is carried: its encoding (`plain`), or `in-base`.
     pub blob_encodings: Vec<BlobInfo>,
+    /// Layers carried as changes (`gzip-tar` blobs).
+    pub layers_as_changes: usize,
+    /// Layers of an incremental bundle carried whole, counted by reason code.
+    pub layers_whole: std::collections::BTreeMap<String, usize>,
     /// Whether the root's signature was checked: never by `ferry inspect`, which only reads
     /// (`ferry verify` checks it).
     pub signature_checked: bool,
@@ -138,6 +142,9 @@ pub struct BlobInfo {
     /// For an in-base blob: the site's image the inventory found it in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_image: Option<String>,
+    /// For a layer of an incremental bundle carried whole: why it is not carried as changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whole: Option<crate::bundle::WholeLayer>,
 }
 
 /// Describes a bundle whose signature was not checked (this only reads): its root is parsed
@@ -282,8 +289,17 @@ fn describe_root<S>(root: &Root, b: &Bundle<S>) -> BundleInfo {
                         .unwrap_or_default()
                 },
                 base_image: b.base.as_ref().map(|x| x.image.clone()),
+                whole: b.whole.as_deref().cloned(),
             })
             .collect(),
+        layers_as_changes: root.blobs.iter().filter(|b| b.layer.is_some()).count(),
+        layers_whole: root.blobs.iter().filter_map(|b| b.whole.as_ref()).fold(
+            Default::default(),
+            |mut m, w| {
+                *m.entry(w.reason.to_string()).or_default() += 1;
+                m
+            },
+        ),
         root_bytes: b.root_bytes().len() as u64,
         signature_checked: false,
         skipped: b.skipped().to_vec(),
@@ -358,6 +374,22 @@ pub fn render(i: &BundleInfo) -> String {
             crate::units::size(i.bytes_in_base),
             i.base.join("; ")
         );
+        let whole: Vec<String> = i
+            .layers_whole
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "layers carried as changes: {}; carried whole: {}{}",
+            i.layers_as_changes,
+            i.layers_whole.values().sum::<usize>(),
+            if whole.is_empty() {
+                String::new()
+            } else {
+                format!(" ({}; why for each below)", whole.join(", "))
+            }
+        );
     }
     let _ = writeln!(s, "\nblobs and how each is carried:");
     for b in &i.blob_encodings {
@@ -372,6 +404,9 @@ pub fn render(i: &BundleInfo) -> String {
                 .map(|img| format!(" (at the site in {img})"))
                 .unwrap_or_default()
         );
+        if let Some(w) = &b.whole {
+            let _ = writeln!(s, "      whole, {w}");
+        }
     }
     let d = &i.dedup;
     let _ = writeln!(s, "\n{} blobs, {} chunks", i.blobs, i.chunks);

@@ -163,6 +163,7 @@ mod tests {
             in_base: false,
             base: None,
             layer: None,
+            whole: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod store;
 mod syncer;
 pub mod verify;
 pub mod volume;
+pub mod whole;
 pub mod writer;
 
 use std::io;
@@ -33,6 +34,7 @@ pub use layer::{LayerTar, TarPiece};
 pub use reader::{Bundle, SkippedFile, Unverified, Verified};
 pub use root::{BlobEncoding, ImageEntry, Root};
 pub use store::{ChunkStore, VolumeStore};
+pub use whole::{WholeCode, WholeLayer};
 
 use crate::model::Digest;
 

@@ -13,6 +13,7 @@ pub use super::attached::{Attachment, AttachmentKind, ReleaseSignature};
 pub use super::base::{BaseRef, BlobBase, InventoryRef};
 pub use super::catalog_source::CatalogSourceTemplate;
 use super::layer::LayerTar;
+pub use super::whole::{WholeCode, WholeLayer};
 use crate::chunk::Compression;
 use crate::model::graph::{self, FetchedManifest, GraphError, ImageGraph};
 use crate::model::{Digest, MediaType};
@@ -241,6 +242,10 @@ pub struct BlobEntry {
     /// For a `gzip-tar` blob: its uncompressed tar's pieces (format 1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<Box<LayerTar>>,
+    /// 1.2, on a `plain` blob of an incremental bundle: why this changed layer is carried
+    /// whole rather than as a `gzip-tar` blob (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole: Option<Box<WholeLayer>>,
 }
 
 /// One stored chunk: `[digest, length, volume, offset, stored_length, compression]`.
@@ -467,10 +472,10 @@ impl Root {
         }
         for b in &self.blobs {
             if b.in_base {
-                if self.base.is_none() || !b.chunks.is_empty() {
+                if self.base.is_none() || !b.chunks.is_empty() || b.whole.is_some() {
                     return bad(format!(
                         "blob {} is marked in_base, but the root has no base or the blob \
-                         names chunks",
+                         names chunks or why it is whole",
                         b.digest
                     ));
                 }
@@ -487,8 +492,11 @@ impl Root {
                 }
                 continue;
             }
-            if b.base.is_some() {
-                return bad(format!("blob {} names a base but is not in_base", b.digest));
+            if b.base.is_some() || (b.whole.is_some() && b.encoding != BlobEncoding::Plain) {
+                return bad(format!(
+                    "blob {} names a base but is not in_base, or says why it is whole but is not plain",
+                    b.digest
+                ));
             }
             match (b.encoding, &b.layer) {
                 (BlobEncoding::Plain, None) => {}

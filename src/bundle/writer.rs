@@ -24,6 +24,7 @@ use super::root::{
 };
 use super::syncer::Syncer;
 use super::volume::{self, VolumeLabel, VolumeWriter};
+use super::whole::WholeLayer;
 use super::BundleError;
 use crate::chunk::Compression;
 use crate::model::{Digest, MediaType};
@@ -116,6 +117,8 @@ pub struct BundleWriter {
     committed_bytes: u64,
     /// Commits so far (each one data sync and one journal sync).
     commits: usize,
+    /// Why layers not yet stored go whole ([`BundleWriter::note_whole`]).
+    whole: HashMap<Digest, WholeLayer>,
 }
 
 fn staged_volume(staging: &Path, index: u32) -> PathBuf {
@@ -180,6 +183,7 @@ impl BundleWriter {
             uncommitted_since: None,
             committed_bytes: 0,
             commits: 0,
+            whole: HashMap::new(),
         };
         let mut state = ResumeState {
             discarded_other_plan,
@@ -231,6 +235,36 @@ impl BundleWriter {
             k += 1;
         }
         Ok((w, state))
+    }
+
+    /// The blobs stored so far (by this run or a resumed one), in order.
+    pub fn blobs(&self) -> impl Iterator<Item = &BlobEntry> {
+        self.blobs.iter()
+    }
+
+    /// Whether the blob is stored as a `gzip-tar` blob.
+    pub fn is_gzip_tar(&self, digest: &Digest) -> bool {
+        self.blob_index
+            .get(digest)
+            .is_some_and(|&i| self.blobs[i].encoding == BlobEncoding::GzipTar)
+    }
+
+    /// Lowers the per-volume data cap to `cap` (never raises it), for a root found to need more
+    /// room than first reserved. Returns the data of the fullest volume when that is already
+    /// more than `cap` (the cap is then left as it was).
+    pub fn lower_data_cap(&mut self, cap: u64) -> Result<(), u64> {
+        let fullest = self
+            .done_volumes
+            .iter()
+            .copied()
+            .chain(self.current.as_ref().map(|v| v.data_len()))
+            .max()
+            .unwrap_or(0);
+        if fullest > cap {
+            return Err(fullest);
+        }
+        self.data_cap = Some(self.data_cap.map_or(cap, |c| c.min(cap)));
+        Ok(())
     }
 
     /// Whether the blob is already stored (by this run or a resumed one).
@@ -296,6 +330,7 @@ impl BundleWriter {
         media_type: &MediaType,
         chunks: Vec<u32>,
     ) -> Result<(), BundleError> {
+        let whole = self.whole.remove(digest).map(Box::new);
         self.record_blob(BlobEntry {
             digest: digest.clone(),
             size,
@@ -305,7 +340,14 @@ impl BundleWriter {
             in_base: false,
             base: None,
             layer: None,
+            whole,
         })
+    }
+
+    /// Records why the changed layer `digest` goes whole (`pack --base`); the blob's entry
+    /// says so once [`BundleWriter::finish_blob`] stores it.
+    pub fn note_whole(&mut self, digest: &Digest, why: WholeLayer) {
+        self.whole.insert(digest.clone(), why);
     }
 
     /// Records a complete `gzip-tar` blob (SPEC.md §4.8): its reconstruction data in
@@ -328,6 +370,7 @@ impl BundleWriter {
             in_base: false,
             base: None,
             layer: Some(Box::new(layer)),
+            whole: None,
         })
     }
 

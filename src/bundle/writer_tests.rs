@@ -74,3 +74,33 @@ fn issue16_background_commits_reach_the_journal() {
         assert_eq!(r.blob.digest, blob(i as u32).0, "record {i} out of order");
     }
 }
+
+/// Issue 13: the data cap lowered once the layers carried as changes are known applies to the
+/// volumes written after, and is refused when a volume already holds more; a reason noted
+/// for a layer lands on its entry.
+#[test]
+fn a_lowered_data_cap_rolls_volumes_earlier_and_a_noted_reason_lands_on_the_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, _) = BundleWriter::open(dir.path(), "plan", Some(1000)).unwrap();
+    let mt = MediaType::from("application/vnd.oci.image.layer.v1.tar+zstd");
+    let (d, _) = blob(0);
+    w.add_chunk(&d, 600, Compression::None, &[0u8; 600])
+        .unwrap();
+    assert_eq!(w.lower_data_cap(500), Err(600));
+    assert_eq!(w.lower_data_cap(700), Ok(()));
+    w.note_whole(
+        &d,
+        WholeLayer::new(crate::bundle::WholeCode::NotGzip, "zstd"),
+    );
+    w.finish_blob(&d, 600, &mt, vec![0]).unwrap();
+    let (d2, _) = blob(1);
+    // 600 + 200 fits the first cap but not the lowered one: a second volume.
+    w.add_chunk(&d2, 200, Compression::None, &[1u8; 200])
+        .unwrap();
+    assert_eq!(w.done_volumes, vec![600]);
+    assert_eq!(w.lower_data_cap(900), Ok(()));
+    assert_eq!(w.data_cap, Some(700), "never raised");
+    let b = w.blobs().next().unwrap();
+    assert_eq!(b.whole.as_ref().unwrap().detail, "zstd");
+    assert!(!w.is_gzip_tar(&d));
+}

@@ -254,13 +254,21 @@ pub(super) fn pack(a: args::PackArgs) -> Result<i32> {
             )?;
             let c = &b.changes;
             outln!(
-                "changed layers carried as changes: {} of {} ({} stored for {} of layers, {} of it reconstruction data); {} carried whole",
+                "layers the site lacks carried as changes: {} of {} ({} stored for {} of layers, {} of it reconstruction data); {} carried whole ({}){}",
                 c.layers_as_changes,
                 c.layers_as_changes + c.layers_whole,
                 human::size(c.stored_bytes),
                 human::size(c.layer_bytes),
                 human::size(c.recipe_bytes),
-                c.layers_whole
+                c.layers_whole,
+                human::size(c.whole_bytes),
+                if c.whole_reasons.is_empty() {
+                    String::new()
+                } else {
+                    let why: Vec<String> =
+                        c.whole_reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    format!(": {}; `ferry inspect` names each", why.join(", "))
+                }
             )?;
         }
         for v in &summary.volumes {

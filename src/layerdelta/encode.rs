@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::cut::TarCutter;
 use super::LayerDeltaError;
+use crate::bundle::{WholeCode, WholeLayer};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
 use crate::regen::{self, Recipe};
 
@@ -34,11 +35,16 @@ pub enum Encoded {
     Whole(WholeReason),
 }
 
-/// Why a layer is shipped whole rather than as a `gzip-tar` blob (shown by `inspect`).
+/// Why a layer is shipped whole rather than as a `gzip-tar` blob (stored in the root and shown
+/// by `inspect`, [`WholeReason::to_whole`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WholeReason {
-    /// The layer cannot be analysed (not gzip, several gzip members, too large, or a piece
-    /// the engine cannot model).
+    /// The layer is not gzip (zstd, or not compressed).
+    NotGzip(String),
+    /// The uncompressed layer is larger than the engine analyses.
+    TooLarge(String),
+    /// The layer cannot be analysed (several gzip members, malformed gzip, or a piece the
+    /// engine cannot model).
     NotRegenerable(String),
     /// The rebuild from the recipe did not reproduce the layer's bytes.
     NotExact(String),
@@ -49,6 +55,13 @@ pub enum WholeReason {
         /// The blob's size.
         blob: u64,
     },
+    /// No base layer could be read (each one named, with why).
+    BasesUnreadable(String),
+    /// No piece of the layer's tar is in any base layer.
+    NoSharedContent {
+        /// The base layers compared.
+        bases: usize,
+    },
     /// New bytes plus reconstruction data would not be smaller than the blob.
     NoSaving {
         /// What the `gzip-tar` encoding would carry.
@@ -58,14 +71,41 @@ pub enum WholeReason {
     },
 }
 
+impl WholeReason {
+    /// The reason's code as the root records it (SPEC.md §4.3 `whole`).
+    pub fn code(&self) -> WholeCode {
+        match self {
+            WholeReason::NotGzip(_) => WholeCode::NotGzip,
+            WholeReason::TooLarge(_) => WholeCode::TooLarge,
+            WholeReason::NotRegenerable(_) => WholeCode::NotRegenerable,
+            WholeReason::NotExact(_) => WholeCode::NotExact,
+            WholeReason::RecipeTooLarge { .. } => WholeCode::RecipeTooLarge,
+            WholeReason::BasesUnreadable(_) => WholeCode::BaseUnreadable,
+            WholeReason::NoSharedContent { .. } => WholeCode::NoSharedContent,
+            WholeReason::NoSaving { .. } => WholeCode::NoSaving,
+        }
+    }
+
+    /// The reason as the root records it: its code and these words.
+    pub fn to_whole(&self) -> WholeLayer {
+        WholeLayer::new(self.code(), self.to_string())
+    }
+}
+
 impl fmt::Display for WholeReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            WholeReason::NotGzip(m) | WholeReason::TooLarge(m) => write!(f, "{m}"),
             WholeReason::NotRegenerable(m) => write!(f, "cannot be regenerated: {m}"),
             WholeReason::NotExact(m) => write!(f, "regeneration is not exact: {m}"),
             WholeReason::RecipeTooLarge { recipe, blob } => write!(
                 f,
                 "reconstruction data ({recipe} bytes) is over half the blob ({blob} bytes)"
+            ),
+            WholeReason::BasesUnreadable(m) => write!(f, "no base layer could be read: {m}"),
+            WholeReason::NoSharedContent { bases } => write!(
+                f,
+                "none of its tar is in the {bases} base layer(s) compared"
             ),
             WholeReason::NoSaving { delta, blob } => write!(
                 f,
@@ -185,6 +225,12 @@ pub fn encode_layer(
         match r {
             Ok(r) => r,
             Err(regen::RegenError::Io(e)) => return Err(io_err(e)),
+            Err(e @ regen::RegenError::NotGzip(_)) => {
+                return Ok(Encoded::Whole(WholeReason::NotGzip(e.to_string())))
+            }
+            Err(e @ regen::RegenError::TooLarge) => {
+                return Ok(Encoded::Whole(WholeReason::TooLarge(e.to_string())))
+            }
             Err(e) => return Ok(Encoded::Whole(WholeReason::NotRegenerable(e.to_string()))),
         }
     };
@@ -258,6 +304,19 @@ pub fn encode_layer(
         prove_time,
         tar,
     };
+    if base_digests.is_empty() && !plan.skipped_bases.is_empty() {
+        let why: Vec<String> = plan
+            .skipped_bases
+            .iter()
+            .map(|(d, e)| format!("{d} ({e})"))
+            .collect();
+        return Ok(Encoded::Whole(WholeReason::BasesUnreadable(why.join("; "))));
+    }
+    if plan.bases.is_empty() {
+        return Ok(Encoded::Whole(WholeReason::NoSharedContent {
+            bases: base_digests.len(),
+        }));
+    }
     let delta = plan.new_bytes() + plan.recipe_bytes();
     if delta >= plan.recipe.layer_size {
         return Ok(Encoded::Whole(WholeReason::NoSaving {

@@ -105,8 +105,8 @@ fn a_changed_layer_is_planned_as_base_ranges_and_a_little_new_data() {
 }
 
 #[test]
-fn an_unchanged_nothing_in_common_layer_is_shipped_whole_for_no_saving() {
-    // Incompressible content in no base: new bytes plus recipe exceed the blob.
+fn a_layer_with_nothing_in_common_with_its_bases_is_shipped_whole_saying_so() {
+    // Incompressible content in no base: nothing to take from a base layer.
     let mut x = 7u64;
     let noise: Vec<u8> = (0..300_000)
         .map(|_| {
@@ -119,7 +119,12 @@ fn an_unchanged_nothing_in_common_layer_is_shipped_whole_for_no_saving() {
     let layer = gz(&tar_of(&[("noise".into(), noise)]));
     let spool = tempfile::tempdir().unwrap();
     match encode_layer(&layer[..], &Digest::sha256_of(&layer), vec![], spool.path()).unwrap() {
-        Encoded::Whole(WholeReason::NoSaving { .. }) => {}
+        Encoded::Whole(why @ WholeReason::NoSharedContent { bases: 0 }) => {
+            assert_eq!(
+                why.to_whole().reason,
+                crate::bundle::WholeCode::NoSharedContent
+            );
+        }
         Encoded::Whole(other) => panic!("{other}"),
         Encoded::Delta(_) => panic!("encoded without saving"),
     }

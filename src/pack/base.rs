@@ -51,6 +51,7 @@ pub(crate) fn split(
                 in_base: true,
                 base: Some(base),
                 layer: None,
+                whole: None,
             }),
             None => carried.push(b),
         }

@@ -6,13 +6,14 @@
 //! engine uses for one layer (bounded), temporary disk the layer's uncompressed tar and
 //! index files, under the system temporary directory.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use super::resolve::Resolved;
 use super::{base, PackError, PlannedBlob, Registries};
 use crate::bundle::writer::BundleWriter;
+use crate::bundle::{WholeCode, WholeLayer};
 use crate::inventory::BaseIndex;
 use crate::layerdelta::{self, BaseCandidate, Encoded, LayerDeltaError};
 use crate::model::{Digest, MediaType};
@@ -32,8 +33,30 @@ pub struct DeltaSummary {
     pub stored_bytes: u64,
     /// Of which reconstruction data (before zstd).
     pub recipe_bytes: u64,
-    /// Changed layers offered to the encoding and carried whole instead (each named in a note).
+    /// Layers the site lacks that are carried whole (each blob's root entry says why).
     pub layers_whole: usize,
+    /// Their blobs' sizes.
+    pub whole_bytes: u64,
+    /// How many went whole for each reason (the codes of SPEC.md §4.3 `whole`).
+    pub whole_reasons: BTreeMap<String, usize>,
+}
+
+impl DeltaSummary {
+    fn whole(&mut self, size: u64, why: &WholeLayer) {
+        self.layers_whole += 1;
+        self.whole_bytes += size;
+        *self
+            .whole_reasons
+            .entry(why.reason.to_string())
+            .or_default() += 1;
+    }
+}
+
+/// Whether a blob of this media type is an image layer (OCI `…image.layer.…`, Docker
+/// `…image.rootfs.…`), whatever its compression.
+pub fn is_image_layer(media_type: &MediaType) -> bool {
+    let m = crate::model::media_type::essence(media_type.as_str());
+    m.contains(".image.layer.") || m.contains(".image.rootfs.")
 }
 
 /// Whether a layer of this media type is gzip-compressed (OCI `…tar+gzip`, Docker
@@ -85,13 +108,33 @@ pub(super) fn encode_changed(
         .map_err(|e| PackError::Options(format!("cannot make a temporary directory: {e}")))?;
     for blob in todo {
         let r = &blob.referenced;
-        if !is_gzip_layer(&r.media_type) {
+        if !is_image_layer(&r.media_type) {
             continue;
         }
         let image = &resolved[blob.image];
+        // A layer carried whole says why, in the root (`inspect`) and the summary.
+        let mut whole = |code: WholeCode, detail: String, note: bool| {
+            if note {
+                notes.push(format!(
+                    "layer {} of {} carried whole: {detail}",
+                    r.digest, image.entry.source
+                ));
+            }
+            let why = WholeLayer::new(code, detail);
+            summary.whole(r.size, &why);
+            writer.note_whole(&r.digest, why);
+        };
+        if !is_gzip_layer(&r.media_type) {
+            let detail = format!("its media type is {}", r.media_type);
+            whole(WholeCode::NotGzip, detail, true);
+            continue;
+        }
         let upstream = image.entry.name.clone();
         let candidates = index.candidates(&upstream, position(image, &r.digest));
         if candidates.is_empty() {
+            // Every layer of an image new to the site: counted, not a note each.
+            let detail = "the site holds no layer of this repository to rebuild it from";
+            whole(WholeCode::NoBaseLayer, detail.into(), false);
             continue;
         }
         let blob_err = |reason: String| PackError::Blob {
@@ -111,13 +154,8 @@ pub(super) fn encode_changed(
             }
         }
         if bases.is_empty() {
-            summary.layers_whole += 1;
-            notes.push(format!(
-                "layer {} of {} carried whole: no base layer could be read: {}",
-                r.digest,
-                image.entry.source,
-                unreadable.join("; ")
-            ));
+            let detail = format!("no base layer could be read: {}", unreadable.join("; "));
+            whole(WholeCode::BaseUnreadable, detail, true);
             continue;
         }
         progress.note(&format!(
@@ -157,13 +195,7 @@ pub(super) fn encode_changed(
                 summary.recipe_bytes += stored.recipe_bytes;
                 done.insert(r.digest.clone());
             }
-            Encoded::Whole(reason) => {
-                summary.layers_whole += 1;
-                notes.push(format!(
-                    "layer {} of {} carried whole: {reason}",
-                    r.digest, image.entry.source
-                ));
-            }
+            Encoded::Whole(reason) => whole(reason.code(), reason.to_string(), true),
         }
     }
     Ok((done, summary))

@@ -33,7 +33,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::bundle::root::{CatalogSourceTemplate, ChunkingInfo, ManifestEntry, ReleaseSignature};
-use crate::bundle::volume;
 use crate::bundle::writer::{BundleWriter, RootContent};
 use crate::bundle::BundleError;
 use crate::chunk::ChunkParams;
@@ -462,24 +461,16 @@ fn pack_with(
     let params = ChunkParams::DEFAULT;
     let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
     let data_cap = opts.volume_size.map(|v| {
-        let mut vols = 1u64;
-        loop {
-            let bound = plan::root_bound(
+        plan::data_cap(v, unique_bytes, |vols| {
+            plan::root_bound(
                 &manifests,
                 resolved.len(),
                 &blobs,
                 in_base.len(),
                 &params,
                 vols,
-            );
-            let over = volume::overhead(bound, 1024);
-            let cap = v.saturating_sub(over);
-            let need = unique_bytes.div_ceil(cap.max(1)) + 1;
-            if need <= vols || vols > 1_000_000 {
-                return cap;
-            }
-            vols = need;
-        }
+            )
+        })
     });
     if let (Some(cap), Some(v)) = (data_cap, opts.volume_size) {
         if cap < params.max as u64 {
@@ -524,6 +515,19 @@ fn pack_with(
         .into_iter()
         .filter(|b| !as_changes.contains(&b.referenced.digest))
         .collect();
+    if let Some(v) = opts.volume_size {
+        let bound = |plain: &[PlannedBlob], vols| {
+            plan::root_bound(
+                &manifests,
+                resolved.len(),
+                plain,
+                in_base.len(),
+                &params,
+                vols,
+            )
+        };
+        plan::reserve_for_layers(&mut writer, &blobs, v, unique_bytes, params.max, bound)?;
+    }
     progress.start("pack", Some(todo.iter().map(|b| b.referenced.size).sum()));
     pipeline::run(&todo, &resolved, &mut writer, &params, opts, progress)?;
     progress.finish();

@@ -2,13 +2,90 @@
 //! volumes reserve room for.
 
 use super::resolve::Resolved;
-use super::{PackOptions, PlannedBlob};
+use super::{PackError, PackOptions, PlannedBlob};
 use crate::bundle::root::ManifestEntry;
+use crate::bundle::writer::BundleWriter;
 use crate::chunk::ChunkParams;
 use crate::model::Digest;
 
 /// An upper bound of root.json's size for `blobs`, so that every volume can reserve room for it
 /// before the root is known.
+// Each chunk entry: digest (71) + four numbers (≤ 20 each) + compression + punctuation.
+const CHUNK_ENTRY: u64 = 71 + 4 * 21 + 8 + 10;
+// Each chunk index in a blob's list: up to 10 digits and a comma.
+const CHUNK_REF: u64 = 11;
+
+/// What the root holds for the `gzip-tar` blobs stored so far, exactly for their entries (the
+/// piece lists included) and bounded for their chunk entries: known only once the layers are
+/// encoded, after the volumes' data cap was first set.
+pub(super) fn gzip_tar_root_bytes<'a>(
+    blobs: impl Iterator<Item = &'a crate::bundle::root::BlobEntry>,
+) -> u64 {
+    blobs
+        .filter(|b| b.layer.is_some())
+        .map(|b| {
+            let entry = serde_json::to_vec(b).map_or(0, |v| v.len() as u64 + 1);
+            let pieces = b.layer.as_ref().map_or(0, |l| l.pieces.len() as u64);
+            entry + (b.chunks.len() as u64 + pieces) * (CHUNK_ENTRY + CHUNK_REF)
+        })
+        .sum()
+}
+
+/// The per-volume data cap for a volume size `v`: `v` less the room of a root whose size for
+/// `vols` volumes is at most `bound(vols)`, with enough volumes for `data` bytes.
+pub(super) fn data_cap(v: u64, data: u64, bound: impl Fn(u64) -> u64) -> u64 {
+    let mut vols = 1u64;
+    loop {
+        let over = crate::bundle::volume::overhead(bound(vols), 1024);
+        let cap = v.saturating_sub(over);
+        let need = data.div_ceil(cap.max(1)) + 1;
+        if need <= vols || vols > 1_000_000 {
+            return cap;
+        }
+        vols = need;
+    }
+}
+
+/// Shrinks the writer's data cap by the room the `gzip-tar` blobs stored so far take in the
+/// root (their piece lists are known only once the layers are encoded, after the cap was first
+/// set), so that the root still fits beside the fullest volume's data. `bound(plain, vols)` is
+/// [`root_bound`] for the other blobs.
+pub(super) fn reserve_for_layers(
+    writer: &mut BundleWriter,
+    blobs: &[PlannedBlob],
+    v: u64,
+    data: u64,
+    chunk_max: u32,
+    bound: impl Fn(&[PlannedBlob], u64) -> u64,
+) -> Result<(), PackError> {
+    let plain: Vec<PlannedBlob> = blobs
+        .iter()
+        .filter(|b| !writer.is_gzip_tar(&b.referenced.digest))
+        .map(|b| PlannedBlob {
+            referenced: b.referenced.clone(),
+            image: b.image,
+        })
+        .collect();
+    let layers = gzip_tar_root_bytes(writer.blobs());
+    if layers == 0 {
+        return Ok(());
+    }
+    let cap = data_cap(v, data, |vols| bound(&plain, vols) + layers);
+    if cap < u64::from(chunk_max) {
+        return Err(PackError::Options(format!(
+            "--volume-size {v} leaves {cap} bytes for data after the root (with {layers} bytes \
+             for the layers carried as changes); use a larger volume size"
+        )));
+    }
+    writer.lower_data_cap(cap).map_err(|fullest| {
+        PackError::Options(format!(
+            "--volume-size {v}: the layers carried as changes need {layers} bytes of root in \
+             every volume, leaving {cap} bytes for data, but a volume holds {fullest} bytes \
+             already; use a larger volume size"
+        ))
+    })
+}
+
 pub(super) fn root_bound(
     manifests: &[ManifestEntry],
     images: usize,
@@ -17,10 +94,6 @@ pub(super) fn root_bound(
     params: &ChunkParams,
     volumes: u64,
 ) -> u64 {
-    // Each chunk entry: digest (71) + four numbers (≤ 20 each) + compression + punctuation.
-    const CHUNK_ENTRY: u64 = 71 + 4 * 21 + 8 + 10;
-    // Each chunk index in a blob's list: up to 10 digits and a comma.
-    const CHUNK_REF: u64 = 11;
     let chunks: u64 = blobs
         .iter()
         .map(|b| b.referenced.size / params.min as u64 + 1)
@@ -29,6 +102,12 @@ pub(super) fn root_bound(
     4096 + manifest_bytes
         + images as u64 * 4096
         + blobs.len() as u64 * 400
+        // A layer carried whole may say why (`whole`: a code and at most 300 bytes of detail).
+        + blobs
+            .iter()
+            .filter(|b| super::delta::is_image_layer(&b.referenced.media_type))
+            .count() as u64
+            * 512
         // An in-base entry also names its base image (a reference, at most ~400 bytes).
         + in_base as u64 * 800
         + chunks * (CHUNK_ENTRY + CHUNK_REF)
@@ -72,4 +151,57 @@ pub(super) fn plan_digest(
         }
     }
     h.finish().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::layer::{LayerTar, TarPiece};
+    use crate::bundle::root::{BlobEncoding, BlobEntry, ChunkEntry};
+    use crate::chunk::Compression;
+
+    /// The room reserved for a `gzip-tar` blob covers its entry with every piece and the
+    /// entries of its chunks, written with the largest numbers a root holds.
+    #[test]
+    fn the_room_for_a_gzip_tar_blob_covers_its_piece_list_and_chunks() {
+        let d = Digest::sha256_of(b"x");
+        let pieces: Vec<TarPiece> = (0..5000u32)
+            .map(|i| match i % 2 {
+                0 => TarPiece::Chunk {
+                    chunk: u32::MAX - i,
+                },
+                _ => TarPiece::Base {
+                    base: 2,
+                    offset: u64::MAX / 3,
+                    length: u64::MAX / 5,
+                    digest: d.clone(),
+                },
+            })
+            .collect();
+        let entry = BlobEntry {
+            digest: d.clone(),
+            size: u64::MAX,
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            encoding: BlobEncoding::GzipTar,
+            chunks: vec![u32::MAX; 3],
+            in_base: false,
+            base: None,
+            layer: Some(Box::new(LayerTar {
+                tar_size: u64::MAX,
+                tar_digest: d.clone(),
+                bases: vec![d.clone(); 3],
+                pieces,
+            })),
+            whole: None,
+        };
+        let chunk = ChunkEntry(d, u64::MAX, u32::MAX, u64::MAX, u64::MAX, Compression::Zstd);
+        let chunk_len = serde_json::to_vec(&chunk).unwrap().len() as u64 + 1;
+        let actual = serde_json::to_vec(&entry).unwrap().len() as u64 + 1 + (3 + 2500) * chunk_len;
+        let reserved = gzip_tar_root_bytes(std::iter::once(&entry));
+        assert!(reserved >= actual, "{reserved} < {actual}");
+        // Plain blobs are bounded by `root_bound`, not here.
+        let mut plain = entry.clone();
+        plain.layer = None;
+        assert_eq!(gzip_tar_root_bytes(std::iter::once(&plain)), 0);
+    }
 }
