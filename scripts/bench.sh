@@ -22,6 +22,8 @@
 #   scripts/bench.sh --quick    ~200 MB corpus, a few minutes; writes target/bench/performance-quick.md
 #   scripts/bench.sh --incremental-only [--quick] [--out FILE] [--writers "flate2 go pgzip"]
 #                               only the incremental rows (for the writers listed)
+#   scripts/bench.sh --no-incremental   the main table only (on the full corpus each writer's
+#                               incremental row takes ~20 minutes on 2 cores)
 #   scripts/bench.sh --scale    500, 1,000 and 5,000 small synthetic images (scripts/lib/bench_scale.sh):
 #                               pack, verify, inspect, push, re-push and serve, time, per-image time,
 #                               peak RSS, root size; one round unless --rounds; sizes from SCALE_SIZES
@@ -43,6 +45,7 @@ ensure_deps
 
 QUICK=0
 INC_ONLY=0
+NO_INC=0
 SCALE=0
 ROUNDS=
 OUT=
@@ -54,8 +57,9 @@ while (($#)); do
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --incremental-only) INC_ONLY=1 ;;
+    --no-incremental) NO_INC=1 ;;
     --writers) INC_WRITERS=$2; shift ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -304,9 +308,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 stop_registry target-pull "$pull_reg_pid"
 
-# shellcheck source=scripts/lib/bench_incremental.sh
-source scripts/lib/bench_incremental.sh
-bench_incremental
+if ((NO_INC)); then
+  echo "== incremental rows skipped (--no-incremental)"
+else
+  # shellcheck source=scripts/lib/bench_incremental.sh
+  source scripts/lib/bench_incremental.sh
+  bench_incremental
+fi
 
 echo "== report"
 python3 scripts/lib/bench_report.py --results "$RESULTS" --corpus "$WORK/corpus.json" \
