@@ -152,8 +152,8 @@ def main():
         f"16 shared base stacks, {corpus['unique_blobs']:,} blobs of "
         f"{corpus['unique_blob_bytes'] / MB:,.0f} MB in all, packed from one OCI layout. Each "
         "cell: median wall time (median CPU time, user + sys), wall time per image, peak RSS. "
-        "The machine was shared with other builds (load far above its cores): wall time is "
-        "noisy, CPU time is the steadier measure; a step whose wall time per image grew but "
+        "Wall time depends on what else the machine runs; CPU time is the steadier measure "
+        "when it is shared; a step whose wall time per image grew but "
         "whose CPU time per image did not is marked \"CPU only\".",
         "",
         *lines,
