@@ -8,10 +8,13 @@ import argparse
 import datetime
 import json
 import os
-import re
 import statistics
 import subprocess
+import sys
 from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_markdown import write_block  # noqa: E402
 
 BEGIN = "<!-- bench-large:begin -->"
 END = "<!-- bench-large:end -->"
@@ -186,16 +189,7 @@ def main():
     ]
     text = "\n".join(block) + "\n"
     print(text)
-    path = a.write
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    old = open(path).read() if os.path.exists(path) else "# Performance\n\n"
-    if BEGIN in old and END in old:
-        new = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", lambda _: text, old,
-                     flags=re.S)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new)
+    write_block(a.write, BEGIN, END, text)
 
 
 if __name__ == "__main__":
