@@ -146,6 +146,28 @@ timed() { # step contender round cmd... ; records seconds, peak RSS (KiB) and CP
   printf '   %-8s %-18s round %s  %8ss  CPU %7ss  peak RSS %6s MiB\n' "$step" "$who" "$round" "$secs" "$cpu" "$((kib / 1024))"
 }
 
+serve_start() { # label round bundle errfile → addr, tpid; records the time to the listening line
+  local label=$1 round=$2 bundle=$3 err=$4 line= t0 t1
+  rm -f "$WORK/serve.out" "$WORK/serve.rss"
+  sync
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f '%M %U %S' -o "$WORK/serve.rss" "$FERRY" serve "$bundle" \
+    --trusted-key "$WORK/keys/ferry.key.pub" --listen 127.0.0.1:0 --json \
+    >"$WORK/serve.out" 2>"$err" &
+  tpid=$!
+  PIDS+=("$tpid")
+  for _ in $(seq 1 1200); do
+    line=$(head -n1 "$WORK/serve.out" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    sleep 0.05
+  done
+  t1=$EPOCHREALTIME
+  [ -n "$line" ] || { echo "error: ferry serve did not start; see $err" >&2; exit 1; }
+  addr=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['address'])" "$line")
+  printf 'serve-start\tserve-start-%s\t%s\t%s\t0\t0\n' "$label" "$round" \
+    "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" >>"$RESULTS"
+}
+
 if ((SCALE)); then
   # shellcheck source=scripts/lib/bench_scale.sh
   source scripts/lib/bench_scale.sh

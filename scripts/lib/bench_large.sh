@@ -49,26 +49,8 @@ large_check_disk() { # size → exits 1 when the file system of $WORK has less t
 }
 
 large_serve_round() { # size round bundle refs → records serve-start-large-SIZE and serve-large-SIZE
-  local size=$1 r=$2 bundle=$3 refs=$4 tpid fpid line addr t0 t1 secs kib user sys cpu
-  rm -f "$WORK/serve.out" "$WORK/serve.rss"
-  sync
-  t0=$EPOCHREALTIME
-  /usr/bin/time -f '%M %U %S' -o "$WORK/serve.rss" "$FERRY" serve "$bundle" \
-    --trusted-key "$WORK/keys/ferry.key.pub" --listen 127.0.0.1:0 --json \
-    >"$WORK/serve.out" 2>"$WORK/out/serve-large-$size-$r.err" &
-  tpid=$!
-  PIDS+=("$tpid")
-  line=
-  for _ in $(seq 1 1200); do
-    line=$(head -n1 "$WORK/serve.out" 2>/dev/null || true)
-    [ -n "$line" ] && break
-    sleep 0.05
-  done
-  t1=$EPOCHREALTIME
-  [ -n "$line" ] || { echo "error: ferry serve did not start; see $WORK/out/serve-large-$size-$r.err" >&2; exit 1; }
-  addr=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['address'])" "$line")
-  secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-  printf 'serve-start\tserve-start-large-%s\t%s\t%s\t0\t0\n' "$size" "$r" "$secs" >>"$RESULTS"
+  local size=$1 r=$2 bundle=$3 refs=$4 tpid fpid addr t0 t1 secs kib user sys cpu
+  serve_start "large-$size" "$r" "$bundle" "$WORK/out/serve-large-$size-$r.err"
   mkdir -p "$WORK/pulled"
   t0=$EPOCHREALTIME
   local i=0

@@ -41,26 +41,8 @@ if [ -n "${SCALE_SIZES// /}" ]; then
 
 
   serve_round() { # n round bundle → records serve-start-N and serve-N
-    local n=$1 r=$2 bundle=$3 tpid fpid line addr t0 t1 secs kib user sys cpu
-    rm -f "$WORK/serve.out" "$WORK/serve.rss"
-    sync
-    t0=$EPOCHREALTIME
-    /usr/bin/time -f '%M %U %S' -o "$WORK/serve.rss" "$FERRY" serve "$bundle" \
-      --trusted-key "$WORK/keys/ferry.key.pub" --listen 127.0.0.1:0 --json \
-      >"$WORK/serve.out" 2>"$WORK/out/serve-$n-$r.err" &
-    tpid=$!
-    PIDS+=("$tpid")
-    line=
-    for _ in $(seq 1 600); do
-      line=$(head -n1 "$WORK/serve.out" 2>/dev/null || true)
-      [ -n "$line" ] && break
-      sleep 0.05
-    done
-    t1=$EPOCHREALTIME
-    [ -n "$line" ] || { echo "error: ferry serve did not start; see $WORK/out/serve-$n-$r.err" >&2; exit 1; }
-    addr=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['address'])" "$line")
-    secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-    printf 'serve-start\tserve-start-%s\t%s\t%s\t0\t0\n' "$n" "$r" "$secs" >>"$RESULTS"
+    local n=$1 r=$2 bundle=$3 tpid fpid addr t0 t1 secs kib user sys cpu
+    serve_start "$n" "$r" "$bundle" "$WORK/out/serve-$n-$r.err"
     # 64 images spread over the set, 16 clients at a time, each by its mirror name.
     python3 - "$SCALE_JSON" "$n" >"$WORK/serve-refs.txt" <<'PY'
 import json, sys
