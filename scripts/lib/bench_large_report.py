@@ -6,15 +6,12 @@ the bench-large markers of a Markdown file."""
 
 import argparse
 import datetime
-import json
 import os
-import statistics
 import subprocess
 import sys
-from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_markdown import write_block  # noqa: E402
+from bench_common import Results, load_json, write_block  # noqa: E402
 
 BEGIN = "<!-- bench-large:begin -->"
 END = "<!-- bench-large:end -->"
@@ -35,14 +32,6 @@ STEPS = [
 ]
 
 
-def load_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def read_int(path):
     try:
         with open(path) as f:
@@ -61,23 +50,8 @@ def main():
     a = ap.parse_args()
     sizes = a.sizes.split()
 
-    secs = defaultdict(list)
-    rss = defaultdict(list)
-    cpus = defaultdict(list)
-    for line in open(a.results):
-        _step, who, _rnd, s, kib, c = line.rstrip("\n").split("\t")
-        secs[who].append(float(s))
-        rss[who].append(int(kib) * 1024)
-        cpus[who].append(float(c))
-
-    def med(who):
-        return statistics.median(secs[who]) if secs.get(who) else None
-
-    def cpu(who):
-        return statistics.median(cpus[who]) if cpus.get(who) else None
-
-    def peak(who):
-        return max(rss[who]) if rss.get(who) and max(rss[who]) > 0 else None
+    results = Results(a.results)
+    med, cpu, peak = results.med, results.cpu, results.peak
 
     corpus = {s: load_json(os.path.join(a.out_dir, f"large-{s}.json")) or {} for s in sizes}
     unique = {s: corpus[s].get("unique_blob_bytes") for s in sizes}

@@ -8,13 +8,11 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
-from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_markdown import write_block  # noqa: E402
+from bench_common import Results, load_json, write_block  # noqa: E402
 
 BEGIN = "<!-- bench-scale:begin -->"
 END = "<!-- bench-scale:end -->"
@@ -35,14 +33,6 @@ STEPS = [
 ]
 
 
-def load_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -54,23 +44,8 @@ def main():
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split()]
 
-    secs = defaultdict(list)
-    rss = defaultdict(list)
-    cpus = defaultdict(list)
-    for line in open(a.results):
-        _step, who, _rnd, s, kib, c = line.rstrip("\n").split("\t")
-        secs[who].append(float(s))
-        rss[who].append(int(kib) * 1024)
-        cpus[who].append(float(c))
-
-    def med(who):
-        return statistics.median(secs[who]) if secs.get(who) else None
-
-    def cpu(who):
-        return statistics.median(cpus[who]) if cpus.get(who) else None
-
-    def peak(who):
-        return max(rss[who]) if rss.get(who) and max(rss[who]) > 0 else None
+    results = Results(a.results)
+    med, cpu, peak = results.med, results.cpu, results.peak
 
     corpus = json.load(open(a.corpus))
     lines = []
