@@ -151,7 +151,7 @@ fn issue_13_n_plus_1_packed_against_an_inventory_of_the_site_carries_only_what_i
         .verify(&read_pub(&pubkey))
         .unwrap();
     let root = b.root();
-    assert_eq!(root.format, "1.2");
+    assert_eq!(root.format, "1.3");
     let base = root
         .base
         .as_ref()

@@ -130,7 +130,7 @@ fn packs_and_rebuilds_exactly(writer: Writer) {
     let dir = tempfile::tempdir().unwrap();
     let bundle = pack(dir.path(), &p.n1, &p.n);
     let root = bundle.root();
-    assert_eq!(root.format, "1.2");
+    assert_eq!(root.format, "1.3");
     assert_eq!(root.blobs.len(), 1);
     assert_eq!(root.blobs[0].encoding, BlobEncoding::GzipTar);
     let report = ferry::bundle::verify::verify(&bundle, 1, &Silent);

@@ -7,6 +7,7 @@
 mod layers;
 
 use ferry::model::Digest;
+use ferry::regen::shape::{parse_gzip, ShapeEncoder};
 use ferry::regen::{analyze, rebuild, Recipe, RegenError};
 use layers::Writer;
 
@@ -29,11 +30,41 @@ fn round_trip(writer: Writer) {
     let mut out = Vec::new();
     rebuild(&recipe, &tar[..], &mut out).unwrap();
     assert!(out == gz, "{writer:?}: the rebuilt layer differs");
+    shape_round_trip(writer, &gz, &tar);
     eprintln!(
         "{writer:?}: gzip {} bytes, reconstruction data {} bytes ({:.2} %)",
         gz.len(),
         recipe.encoded_len(),
         recipe.encoded_len() as f64 * 100.0 / gz.len() as f64
+    );
+}
+
+/// The token-shape engine: the layer parsed into its two streams and rebuilt from them and its
+/// tar, byte for byte.
+fn shape_round_trip(writer: Writer, gz: &[u8], tar: &[u8]) {
+    use std::io::BufReader;
+    let (mut got_tar, mut blocks, mut shape) = (Vec::new(), Vec::new(), Vec::new());
+    let parsed = parse_gzip(gz, &mut got_tar, &mut blocks, &mut shape)
+        .unwrap_or_else(|e| panic!("{writer:?}: the shape engine refused the layer: {e}"));
+    assert!(got_tar == tar, "{writer:?}: the parsed tar differs");
+    let mut enc = ShapeEncoder::new(
+        BufReader::new(&blocks[..]),
+        BufReader::new(&shape[..]),
+        BufReader::new(tar),
+    );
+    let mut out = parsed.header.clone();
+    while let Some(b) = enc.next_bytes().unwrap() {
+        out.extend_from_slice(&b);
+    }
+    out.extend_from_slice(&parsed.trailer);
+    assert!(
+        out == gz,
+        "{writer:?}: the shape engine's rebuilt layer differs"
+    );
+    eprintln!(
+        "{writer:?}: blocks stream {} bytes, shape stream {} bytes",
+        blocks.len(),
+        shape.len()
     );
 }
 

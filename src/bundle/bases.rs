@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 
 use crate::model::Digest;
+use crate::regen::shape::StreamKind;
 
 /// Reads byte ranges of base layers' uncompressed content.
 ///
@@ -20,4 +21,20 @@ pub trait BaseLayers {
         offset: u64,
         length: u64,
     ) -> io::Result<Box<dyn Read + Send>>;
+
+    /// `length` bytes at `offset` of stream `kind` of a gzip base layer (its blocks or shape
+    /// stream, SPEC.md §4.8.1), for a recipe of the token-shape engine. An implementation that
+    /// cannot derive them says so with an error (the default).
+    fn read_stream(
+        &mut self,
+        layer: &Digest,
+        kind: StreamKind,
+        _offset: u64,
+        _length: u64,
+    ) -> io::Result<Box<dyn Read + Send>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("the {kind:?} stream of base layer {layer} is not available here"),
+        ))
+    }
 }

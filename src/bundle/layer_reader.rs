@@ -2,6 +2,7 @@
 //! base layer ranges, turned into the exact gzip bytes by its reconstruction data.
 
 use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
 
 use super::bases::BaseLayers;
 use super::layer::{LayerTar, TarPiece};
@@ -9,13 +10,14 @@ use super::root::{BlobEntry, ChunkEntry};
 use super::store::ChunkStore;
 use super::{invalid, BundleError};
 use crate::model::{Digest, Hasher};
-use crate::regen::{budget, Rebuilder, Recipe, RegenError};
+use crate::regen::shape::{BaseStreams, StreamKind};
+use crate::regen::{budget, LayerRebuild, Recipe, RegenError};
 
 /// The gzip bytes of a `gzip-tar` blob. The reconstruction data is read (from the blob's
 /// chunks) at the first read; the tar is assembled piece by piece as the rebuild consumes it.
 pub(super) struct GzipTarReader<'a, S> {
     start: Option<Start<'a, S>>,
-    running: Option<Rebuilder<Recipe, Assembler<'a, S>>>,
+    running: Option<LayerRebuild<'a, Recipe, Assembler<'a, S>>>,
     // The rebuild's share of the process's rebuild memory, held until the layer ends.
     reservation: Option<budget::Reservation>,
     digest: Digest,
@@ -85,16 +87,18 @@ impl<'a, S: ChunkStore> GzipTarReader<'a, S> {
             ))));
         }
         self.reservation = Some(budget::reserve(budget::estimate(&recipe)));
+        let bases = Shared(Arc::new(Mutex::new(bases)));
         let tar = Assembler {
             layer,
             next: 0,
             chunks,
             store,
             check,
-            bases,
+            bases: bases.clone(),
             current: Current::None,
         };
-        self.running = Some(Rebuilder::new(recipe, tar).map_err(rebuild_err)?);
+        let streams = Arc::new(Mutex::new(bases));
+        self.running = Some(LayerRebuild::new(recipe, tar, streams).map_err(rebuild_err)?);
         Ok(())
     }
 }
@@ -134,6 +138,30 @@ fn chunk_entry(chunks: &[ChunkEntry], index: u32) -> io::Result<&ChunkEntry> {
     })
 }
 
+/// The base layers, shared by the tar's assembler and a shape rebuild's stream readers.
+#[derive(Clone)]
+struct Shared<'a>(Arc<Mutex<Box<dyn BaseLayers + Send + 'a>>>);
+
+impl<'a> Shared<'a> {
+    fn lock(&self) -> io::Result<std::sync::MutexGuard<'_, Box<dyn BaseLayers + Send + 'a>>> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("base layers poisoned"))
+    }
+}
+
+impl BaseStreams for Shared<'_> {
+    fn open_stream(
+        &mut self,
+        layer: &Digest,
+        kind: StreamKind,
+        offset: u64,
+        length: u64,
+    ) -> io::Result<Box<dyn Read + Send>> {
+        self.lock()?.read_stream(layer, kind, offset, length)
+    }
+}
+
 /// A layer's uncompressed tar, assembled from its pieces in order.
 struct Assembler<'a, S> {
     layer: LayerTar,
@@ -141,7 +169,7 @@ struct Assembler<'a, S> {
     chunks: &'a [ChunkEntry],
     store: S,
     check: bool,
-    bases: Box<dyn BaseLayers + Send + 'a>,
+    bases: Shared<'a>,
     current: Current,
 }
 
@@ -174,14 +202,18 @@ impl<S: ChunkStore> Assembler<'_, S> {
                 digest,
             } => {
                 let layer = &self.layer.bases[base as usize];
-                let reader = self.bases.read_range(layer, offset, length).map_err(|e| {
-                    invalid(BundleError::BaseRange {
-                        layer: layer.clone(),
-                        offset,
-                        length,
-                        reason: format!("cannot be read: {e}"),
-                    })
-                })?;
+                let reader = self
+                    .bases
+                    .lock()
+                    .and_then(|mut b| b.read_range(layer, offset, length))
+                    .map_err(|e| {
+                        invalid(BundleError::BaseRange {
+                            layer: layer.clone(),
+                            offset,
+                            length,
+                            reason: format!("cannot be read: {e}"),
+                        })
+                    })?;
                 Current::Base {
                     reader,
                     left: length,

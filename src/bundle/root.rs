@@ -29,7 +29,7 @@ pub const FORMAT_VERSION_ATTACHED: &str = "1.2";
 pub const FORMAT_INCREMENTAL: &str = "1.2";
 /// The format version of a bundle holding `gzip-tar` blobs (SPEC.md §4.8); readers of 1.1 refuse
 /// such a bundle by the unknown-encoding rule, naming the blob.
-pub const FORMAT_VERSION_GZIP_TAR: &str = "1.2";
+pub const FORMAT_VERSION_GZIP_TAR: &str = "1.3";
 /// The major format version this ferry reads.
 pub const FORMAT_MAJOR: u32 = 1;
 

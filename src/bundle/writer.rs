@@ -464,9 +464,10 @@ impl BundleWriter {
         let uses_1_2 = !content.release_signatures.is_empty()
             || !content.catalog_sources.is_empty()
             || content.images.iter().any(|i| i.attached.is_some());
+        // `gzip-tar` blobs this ferry writes use the token-shape engine, which 1.3 adds.
         let format = match &content.base {
+            _ if gzip_tar => FORMAT_VERSION_GZIP_TAR,
             Some(_) => FORMAT_INCREMENTAL,
-            None if gzip_tar => FORMAT_VERSION_GZIP_TAR,
             None if uses_1_2 => FORMAT_VERSION_ATTACHED,
             None => FORMAT_VERSION,
         };

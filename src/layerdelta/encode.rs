@@ -3,15 +3,18 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cut::TarCutter;
+use super::streams::{plan_streams, ParsedBase, ParsedBases, StreamIndex};
 use super::LayerDeltaError;
 use crate::bundle::{WholeCode, WholeLayer};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
-use crate::regen::{self, Recipe};
+use crate::regen::shape::{parse_gzip, SHAPE_ENGINE};
+use crate::regen::{self, Recipe, RecipePiece};
 
 /// New tar bytes that follow each other are stored as chunks of at most this size (1 MiB).
 pub const NEW_CHUNK_MAX: u64 = 1 << 20;
@@ -194,13 +197,17 @@ impl LayerPlan {
     }
 }
 
-/// Plans the changed layer `layer` (its blob, whose digest is `digest`) against `bases`.
+/// Plans the changed layer `layer` (its blob, whose digest is `digest`) against `bases`, with
+/// the token-shape engine (`ferry-deflate-shape-1`, SPEC.md §4.8.1).
 ///
-/// The layer is analysed into reconstruction data while its tar is spooled to a temporary file
-/// in `spool_dir` (disk: the layer's uncompressed size, until the plan is dropped); the recipe
-/// is proven by rebuilding the layer from the spooled tar and comparing the digest. Each base
-/// is read once, decompressed and cut, keeping only its pieces' digests and places (memory:
-/// about 100 bytes per piece). A base that cannot be read is skipped and named in the plan.
+/// The layer is parsed into its tar and its blocks and shape streams, spooled to temporary
+/// files in `spool_dir`; each base is parsed the same way once, its tar cut and its streams
+/// chunked, keeping only the pieces' digests and places (memory: about 100 bytes per piece).
+/// The tar is planned as base ranges and new bytes, the streams as base ranges and inline
+/// bytes (the reconstruction data), and the recipe is proven by rebuilding the layer from the
+/// spooled tar and the bases' streams and comparing the digest. Temporary disk: the
+/// uncompressed size of the layer and of its bases, and their streams (about a third more),
+/// until the plan is dropped. A base that cannot be read is skipped and named in the plan.
 /// Every way of not being exact is a [`WholeReason`]; errors are I/O failures of the layer or
 /// the spool.
 pub fn encode_layer(
@@ -213,34 +220,78 @@ pub fn encode_layer(
         layer: digest.clone(),
         source,
     };
-    let tar = tempfile::Builder::new()
-        .prefix("ferry-layer-")
-        .tempfile_in(spool_dir)
-        .map_err(io_err)?;
+    let temp = |what: &str| {
+        tempfile::Builder::new()
+            .prefix(&format!("ferry-layer-{what}-"))
+            .tempfile_in(spool_dir)
+            .map_err(io_err)
+    };
+    let (tar, blocks, shape) = (temp("tar")?, temp("blocks")?, temp("shape")?);
     let started = Instant::now();
-    let recipe = {
-        let mut w = BufWriter::with_capacity(1 << 20, tar.as_file());
-        let r = regen::analyze(layer, &mut w);
-        w.flush().map_err(io_err)?;
-        match r {
-            Ok(r) => r,
+    let parsed = {
+        fn w(f: &tempfile::NamedTempFile) -> BufWriter<&File> {
+            BufWriter::with_capacity(1 << 20, f.as_file())
+        }
+        match parse_gzip(layer, w(&tar), w(&blocks), w(&shape)) {
+            Ok(p) => p,
             Err(regen::RegenError::Io(e)) => return Err(io_err(e)),
             Err(e @ regen::RegenError::NotGzip(_)) => {
                 return Ok(Encoded::Whole(WholeReason::NotGzip(e.to_string())))
             }
-            Err(e @ regen::RegenError::TooLarge) => {
-                return Ok(Encoded::Whole(WholeReason::TooLarge(e.to_string())))
-            }
             Err(e) => return Ok(Encoded::Whole(WholeReason::NotRegenerable(e.to_string()))),
         }
     };
-    let analysis_time = started.elapsed();
-    if &recipe.layer_digest != digest {
+    if &parsed.layer_digest != digest {
         return Err(io_err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("the layer's bytes hash to {}", recipe.layer_digest),
+            format!("the layer's bytes hash to {}", parsed.layer_digest),
         )));
     }
+
+    let mut index: HashMap<Digest, (u32, u64)> = HashMap::new();
+    let mut stream_index = StreamIndex::default();
+    let mut base_digests = Vec::new();
+    let mut parsed_bases = HashMap::new();
+    let mut skipped_bases = Vec::new();
+    for b in bases {
+        let n = base_digests.len() as u32;
+        let spooled = ParsedBase::spool(b.blob, spool_dir).and_then(|p| {
+            index_base(p.range(None, 0, u64::MAX)?, n, &mut index)?;
+            stream_index.add(n, &p)?;
+            Ok(p)
+        });
+        match spooled {
+            Ok(p) => {
+                parsed_bases.insert(b.digest.clone(), Arc::new(p));
+                base_digests.push(b.digest);
+            }
+            Err(e) => {
+                index.retain(|_, (i, _)| *i != n);
+                stream_index.remove(n);
+                skipped_bases.push((b.digest, e.to_string()));
+            }
+        }
+    }
+    let pieces = plan_pieces(tar.reopen().map_err(io_err)?, &index).map_err(io_err)?;
+    let data = {
+        let mut b = BufReader::with_capacity(1 << 20, blocks.reopen().map_err(io_err)?);
+        let mut s = BufReader::with_capacity(1 << 20, shape.reopen().map_err(io_err)?);
+        plan_streams([&mut b, &mut s], &stream_index, &base_digests).map_err(io_err)?
+    };
+    let analysis_time = started.elapsed();
+    let recipe = Recipe {
+        engine: SHAPE_ENGINE.to_string(),
+        layer_digest: parsed.layer_digest,
+        layer_size: parsed.layer_size,
+        tar_digest: parsed.tar_digest,
+        tar_size: parsed.tar_size,
+        header: parsed.header,
+        trailer: parsed.trailer,
+        pieces: vec![RecipePiece {
+            plain_len: parsed.tar_size,
+            data: data.to_bytes(),
+        }],
+    };
     let recipe_len = recipe.encoded_len() as u64;
     if recipe_len as f64 > recipe.layer_size as f64 * MAX_RECIPE_SHARE {
         return Ok(Encoded::Whole(WholeReason::RecipeTooLarge {
@@ -250,29 +301,23 @@ pub fn encode_layer(
     }
     let started = Instant::now();
     let spooled = BufReader::with_capacity(1 << 20, tar.reopen().map_err(io_err)?);
-    if let Err(e) = regen::prove(&recipe, spooled) {
+    let streams = ParsedBases(parsed_bases).shared();
+    if let Err(e) = regen::prove_with(&recipe, spooled, streams) {
         return Ok(Encoded::Whole(WholeReason::NotExact(e.to_string())));
     }
     let prove_time = started.elapsed();
 
-    let mut index: HashMap<Digest, (u32, u64)> = HashMap::new();
-    let mut base_digests = Vec::new();
-    let mut skipped_bases = Vec::new();
-    for b in bases {
-        let n = base_digests.len() as u32;
-        match index_base(b.blob, n, &mut index) {
-            Ok(()) => base_digests.push(b.digest),
-            Err(e) => {
-                index.retain(|_, (i, _)| *i != n);
-                skipped_bases.push((b.digest, e.to_string()));
-            }
-        }
-    }
-    let pieces = plan_pieces(tar.reopen().map_err(io_err)?, &index).map_err(io_err)?;
-    // Only the bases some piece uses are named, renumbered in order of first use.
+    // Only the bases some piece or stream segment uses are named, renumbered in order of
+    // first use (a push checks that each is in the target).
     let mut used: Vec<Option<u32>> = vec![None; base_digests.len()];
     let mut bases = Vec::new();
-    let pieces = pieces
+    let mut use_base = |base: usize| {
+        *used[base].get_or_insert_with(|| {
+            bases.push(base_digests[base].clone());
+            bases.len() as u32 - 1
+        })
+    };
+    let pieces: Vec<PlannedPiece> = pieces
         .into_iter()
         .map(|p| match p {
             PlannedPiece::Base {
@@ -280,21 +325,20 @@ pub fn encode_layer(
                 offset,
                 length,
                 digest,
-            } => {
-                let i = *used[base as usize].get_or_insert_with(|| {
-                    bases.push(base_digests[base as usize].clone());
-                    bases.len() as u32 - 1
-                });
-                PlannedPiece::Base {
-                    base: i,
-                    offset,
-                    length,
-                    digest,
-                }
-            }
+            } => PlannedPiece::Base {
+                base: use_base(base as usize),
+                offset,
+                length,
+                digest,
+            },
             new => new,
         })
         .collect();
+    for layer in data.base_layers() {
+        if let Some(i) = base_digests.iter().position(|d| d == &layer) {
+            use_base(i);
+        }
+    }
     let plan = LayerPlan {
         recipe,
         bases,
@@ -329,11 +373,11 @@ pub fn encode_layer(
 
 /// Adds the pieces of one base layer to `index` (first place wins).
 fn index_base(
-    blob: Box<dyn Read + Send>,
+    tar: Box<dyn Read + Send>,
     base: u32,
     index: &mut HashMap<Digest, (u32, u64)>,
 ) -> io::Result<()> {
-    let mut cutter = TarCutter::new(super::decompress(blob)?);
+    let mut cutter = TarCutter::new(BufReader::with_capacity(1 << 20, tar));
     while let Some(p) = cutter.next_piece()? {
         index
             .entry(Digest::sha256_of(&p.data))

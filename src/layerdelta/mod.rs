@@ -16,6 +16,7 @@ mod base;
 pub mod cut;
 mod encode;
 mod store;
+mod streams;
 
 pub use base::{OpenBlob, SpooledBases};
 pub use encode::{encode_layer, BaseCandidate, Encoded, LayerPlan, PlannedPiece, WholeReason};

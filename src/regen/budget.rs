@@ -34,9 +34,16 @@ pub struct Reservation {
 
 /// The memory a rebuild of `recipe` holds, by its largest piece.
 pub fn estimate(recipe: &Recipe) -> u64 {
+    if recipe.engine == super::shape::SHAPE_ENGINE {
+        // One block's tokens and the readers' buffers, whatever the layer's size.
+        return FIXED + SHAPE_BYTES;
+    }
     let largest = recipe.pieces.iter().map(|p| p.plain_len).max().unwrap_or(0);
     largest.saturating_mul(PER_PLAIN_BYTE).saturating_add(FIXED)
 }
+
+/// What a shape rebuild holds besides [`FIXED`]: its readers' buffers and one block (8 MiB).
+const SHAPE_BYTES: u64 = 8 << 20;
 
 /// Waits until `bytes` fit in the budget beside the rebuilds running, and reserves them; a
 /// reservation larger than the budget waits until nothing else is reserved.

@@ -17,7 +17,7 @@ const MAX_HEADER: usize = 64 << 10;
 
 /// Reads a gzip member header from `r` and returns its exact bytes. A zstd frame or anything
 /// that is not gzip is [`RegenError::NotGzip`].
-pub(super) fn read_header(r: &mut impl Read) -> Result<Vec<u8>, RegenError> {
+pub(crate) fn read_header(r: &mut impl Read) -> Result<Vec<u8>, RegenError> {
     let mut fixed = [0u8; 10];
     read_exact(r, &mut fixed, "gzip header")?;
     if fixed[..4] == [0x28, 0xb5, 0x2f, 0xfd] {
@@ -72,7 +72,7 @@ pub(super) fn read_header(r: &mut impl Read) -> Result<Vec<u8>, RegenError> {
 }
 
 /// Fills `buf` from `r`, a short read being a truncated `what`.
-pub(super) fn read_exact(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), RegenError> {
+pub(crate) fn read_exact(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), RegenError> {
     r.read_exact(buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             RegenError::BadGzip(format!("truncated {what}"))

@@ -23,9 +23,10 @@ pub mod budget;
 mod gzip;
 mod rebuild;
 mod recipe;
+pub mod shape;
 
 pub use analyze::analyze;
-pub use rebuild::{prove, rebuild, Rebuilder};
+pub use rebuild::{no_streams, prove, prove_with, rebuild, LayerRebuild, Rebuilder};
 pub use recipe::{Recipe, RecipePiece, ENGINE};
 
 use crate::model::Digest;
@@ -83,6 +84,10 @@ pub enum RegenError {
     /// The tar given to rebuild is not the one the recipe was made from.
     #[error("the uncompressed content does not match the recipe: {0}")]
     TarMismatch(String),
+    /// A base layer's blocks or shape stream (token-shape engine) could not be read, or did
+    /// not hash as the recipe says.
+    #[error("{0}")]
+    BaseStream(String),
     /// The rebuilt layer does not hash to the digest the recipe promises.
     #[error("rebuilt layer hashes to {got}, not {expected}")]
     DigestMismatch {

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use preflate_rs::RecreateStreamProcessor;
 
 use super::recipe::{Recipe, ENGINE};
+use super::shape::{BaseStreams, ShapeRebuilder, SharedStreams, StreamKind, SHAPE_ENGINE};
 use super::RegenError;
 use crate::model::{DigestAlgorithm, Hasher};
 
@@ -222,4 +223,87 @@ pub fn rebuild(recipe: &Recipe, tar: impl Read, mut out: impl Write) -> Result<u
 /// receiver will and checks it against the recipe's layer digest and size.
 pub fn prove(recipe: &Recipe, tar: impl Read) -> Result<(), RegenError> {
     rebuild(recipe, tar, io::sink()).map(|_| ())
+}
+
+/// A rebuild by whichever engine the recipe names: [`Rebuilder`] for [`ENGINE`],
+/// [`ShapeRebuilder`] for [`SHAPE_ENGINE`] (which needs the base layers' streams).
+pub enum LayerRebuild<'s, Q, R> {
+    /// The preflate engine.
+    Preflate(Box<Rebuilder<Q, R>>),
+    /// The token-shape engine.
+    Shape(Box<ShapeRebuilder<'s, Q, R>>),
+}
+
+impl<'s, Q: Borrow<Recipe>, R: Read> LayerRebuild<'s, Q, R> {
+    /// A rebuild of `recipe`'s layer from `tar`; `streams` gives base layers' streams to a
+    /// shape recipe. A recipe of an engine this ferry does not implement is refused.
+    pub fn new(recipe: Q, tar: R, streams: SharedStreams<'s>) -> Result<Self, RegenError> {
+        if recipe.borrow().engine == SHAPE_ENGINE {
+            Ok(LayerRebuild::Shape(Box::new(ShapeRebuilder::new(
+                recipe, tar, streams,
+            )?)))
+        } else {
+            Ok(LayerRebuild::Preflate(Box::new(Rebuilder::new(
+                recipe, tar,
+            )?)))
+        }
+    }
+
+    /// The next bytes of the layer, or `None` once all of it (checked) has been handed out.
+    pub fn next_bytes(&mut self) -> Result<Option<Vec<u8>>, RegenError> {
+        match self {
+            LayerRebuild::Preflate(r) => r.next_bytes(),
+            LayerRebuild::Shape(r) => r.next_bytes(),
+        }
+    }
+
+    /// Bytes of layer handed out so far.
+    pub fn written(&self) -> u64 {
+        match self {
+            LayerRebuild::Preflate(r) => r.written(),
+            LayerRebuild::Shape(r) => r.written(),
+        }
+    }
+}
+
+impl<Q: Borrow<Recipe>, R: Read> Read for LayerRebuild<'_, Q, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LayerRebuild::Preflate(r) => r.read(out),
+            LayerRebuild::Shape(r) => r.read(out),
+        }
+    }
+}
+
+/// Base streams for rebuilds that need none (a preflate recipe); a shape recipe rebuilt with
+/// them fails on its first base segment.
+pub fn no_streams<'s>() -> SharedStreams<'s> {
+    struct NoStreams;
+    impl BaseStreams for NoStreams {
+        fn open_stream(
+            &mut self,
+            layer: &crate::model::Digest,
+            _: StreamKind,
+            _: u64,
+            _: u64,
+        ) -> io::Result<Box<dyn Read + Send>> {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("base layer {layer} is not available here"),
+            ))
+        }
+    }
+    std::sync::Arc::new(std::sync::Mutex::new(NoStreams))
+}
+
+/// [`prove`] for a recipe of either engine: rebuilds the layer from `tar` (and, for a shape
+/// recipe, the base streams) and checks it against the recipe's digest and size.
+pub fn prove_with(
+    recipe: &Recipe,
+    tar: impl Read,
+    streams: SharedStreams<'_>,
+) -> Result<(), RegenError> {
+    let mut r = LayerRebuild::new(recipe, tar, streams)?;
+    while r.next_bytes()?.is_some() {}
+    Ok(())
 }

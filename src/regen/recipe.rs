@@ -120,7 +120,8 @@ impl Recipe {
             total = total
                 .checked_add(plain_len)
                 .ok_or_else(|| RegenError::BadRecipe("piece lengths overflow".into()))?;
-            if plain_len > super::PIECE_PLAIN_LIMIT as u64 + (1 << 20) {
+            // The preflate engine holds a piece in memory; the shape engine streams it.
+            if engine == ENGINE && plain_len > super::PIECE_PLAIN_LIMIT as u64 + (1 << 20) {
                 return Err(RegenError::BadRecipe(format!(
                     "a piece of {plain_len} bytes is over the piece limit"
                 )));

@@ -21,7 +21,9 @@
 
 mod bit_helper;
 mod cabac_codec;
-mod deflate;
+// FERRY PATCH 4 (vendor/preflate-rs/FERRY.md): the DEFLATE token reader and writer are public,
+// for ferry's token-shape engine. Visibility only; no output changes.
+pub mod deflate;
 mod estimator;
 mod hash_algorithm;
 mod hash_chain;

@@ -1,0 +1,188 @@
+//! [`parse_gzip`]: a gzip layer in; its content, blocks stream and shape stream out.
+
+use std::io::{Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use preflate_rs::deflate::deflate_reader::DeflateParser;
+use preflate_rs::deflate::deflate_token::{
+    DeflateHuffmanType, DeflateToken, DeflateTokenBlock, DeflateTokenBlockType,
+};
+use preflate_rs::ExitCode;
+
+use super::records::{BlockKind, BlockRecord, ShapeWriter};
+use crate::model::{Digest, DigestAlgorithm, DigestingReader, Hasher};
+use crate::regen::gzip::{read_exact, read_header};
+use crate::regen::RegenError;
+
+/// Compressed input read per parse step (4 MiB).
+const STEP: usize = 4 << 20;
+/// The most content one parse step decodes (32 MiB): it bounds the tokens held at once. A
+/// single DEFLATE block larger than this is refused.
+const TEXT_LIMIT: usize = 32 << 20;
+/// The most compressed input buffered for one block.
+const INPUT_MAX: usize = 64 << 20;
+
+/// What [`parse_gzip`] learned of a layer besides its streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// Digest of the gzip blob.
+    pub layer_digest: Digest,
+    /// Its size.
+    pub layer_size: u64,
+    /// SHA-256 of the content.
+    pub tar_digest: Digest,
+    /// Size of the content.
+    pub tar_size: u64,
+    /// The gzip member header, verbatim.
+    pub header: Vec<u8>,
+    /// The gzip trailer, verbatim.
+    pub trailer: [u8; 8],
+}
+
+/// Parses the single-member gzip layer `gz`, writing its uncompressed content to `tar`, its
+/// blocks stream to `blocks` and its shape stream to `shape` (module documentation of
+/// [`super`]). Refused: anything not gzip, several members, and a DEFLATE stream that cannot be
+/// described exactly (non-zero padding bits, a non-standard length-258 code, a block of more
+/// than 32 MiB of content).
+pub fn parse_gzip(
+    gz: impl Read,
+    mut tar: impl Write,
+    mut blocks: impl Write,
+    shape: impl Write,
+) -> Result<Parsed, RegenError> {
+    let mut input = DigestingReader::new(gz, DigestAlgorithm::Sha256);
+    let header = read_header(&mut input)?;
+    let mut parser = DeflateParser::new(TEXT_LIMIT);
+    let mut shape = ShapeWriter::new(shape);
+    let mut tar_hash = Hasher::new(DigestAlgorithm::Sha256);
+    let mut tar_size = 0u64;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut step = STEP;
+    let mut eof = false;
+    let mut record = Vec::new();
+    while !parser.is_done() {
+        if pending.len() < step && !eof {
+            eof = fill(&mut input, &mut pending, step)?;
+        }
+        let contents = match catch_unwind(AssertUnwindSafe(|| parser.parse(&pending))) {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) if e.exit_code() == ExitCode::ShortRead => {
+                if eof {
+                    return Err(RegenError::BadGzip(format!(
+                        "deflate stream truncated after {tar_size} uncompressed bytes"
+                    )));
+                }
+                if pending.len() >= step {
+                    step *= 2;
+                    if step > INPUT_MAX {
+                        return Err(refused(tar_size, "a deflate block larger than 64 MiB"));
+                    }
+                }
+                continue;
+            }
+            Ok(Err(e)) => return Err(refused(tar_size, &e.to_string())),
+            Err(_) => return Err(refused(tar_size, "the parser panicked")),
+        };
+        for b in &contents.blocks {
+            record.clear();
+            describe(b, &mut record, &mut shape)?;
+            blocks.write_all(&record)?;
+        }
+        let text = parser.plain_text().text();
+        tar_size += text.len() as u64;
+        tar_hash.update(text);
+        tar.write_all(text)?;
+        pending.drain(..contents.compressed_size);
+        parser.shrink_to_dictionary();
+    }
+    shape.finish()?;
+    blocks.flush()?;
+    tar.flush()?;
+    let mut trailer = [0u8; 8];
+    let have = pending.len().min(8);
+    trailer[..have].copy_from_slice(&pending[..have]);
+    if have < 8 {
+        read_exact(&mut input, &mut trailer[have..], "gzip trailer")?;
+    }
+    let mut rest = pending.len().saturating_sub(8) as u64;
+    rest += std::io::copy(&mut input.by_ref(), &mut std::io::sink())?;
+    let (layer_digest, layer_size) = input.finish();
+    if rest > 0 {
+        return Err(RegenError::MultiMember(layer_size - rest));
+    }
+    if u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes")) != tar_size as u32 {
+        return Err(RegenError::BadGzip(
+            "the trailer's size does not match the content".into(),
+        ));
+    }
+    Ok(Parsed {
+        layer_digest,
+        layer_size,
+        tar_digest: tar_hash.finish(),
+        tar_size,
+        header,
+        trailer,
+    })
+}
+
+/// Writes one block's record into `record` and its tokens' shapes into `shape`.
+fn describe(
+    b: &DeflateTokenBlock,
+    record: &mut Vec<u8>,
+    shape: &mut ShapeWriter<impl Write>,
+) -> std::io::Result<()> {
+    let kind = match &b.block_type {
+        DeflateTokenBlockType::Stored { uncompressed } => BlockKind::Stored {
+            len: uncompressed.len() as u16,
+        },
+        DeflateTokenBlockType::Huffman {
+            tokens,
+            huffman_type,
+        } => {
+            for t in tokens {
+                match t {
+                    DeflateToken::Literal(_) => shape.literal()?,
+                    DeflateToken::Reference(r) => shape.matched(r.len(), r.dist())?,
+                }
+            }
+            let count = tokens.len() as u32;
+            match huffman_type {
+                DeflateHuffmanType::Static => BlockKind::Fixed { tokens: count },
+                DeflateHuffmanType::Dynamic { huffman_encoding } => BlockKind::Dynamic {
+                    tokens: count,
+                    header: huffman_encoding.clone(),
+                },
+            }
+        }
+    };
+    BlockRecord { last: b.last, kind }.write(record)
+}
+
+/// Reads from `r` until `buf` holds `target` bytes or the stream ends; true at the end.
+fn fill(r: &mut impl Read, buf: &mut Vec<u8>, target: usize) -> Result<bool, RegenError> {
+    let start = buf.len();
+    buf.resize(target.max(start), 0);
+    let mut at = start;
+    while at < target {
+        match r.read(&mut buf[at..]) {
+            Ok(0) => {
+                buf.truncate(at);
+                return Ok(true);
+            }
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(at);
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn refused(offset: u64, message: &str) -> RegenError {
+    RegenError::Engine {
+        offset,
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,165 @@
+use std::io::{BufReader, Write};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use super::*;
+use crate::model::Digest;
+
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut x = seed | 1;
+    let words = [
+        &b"package "[..],
+        b"func main() {\n",
+        b"\treturn err\n",
+        b"/usr/lib/x86_64-linux-gnu/",
+    ];
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if x.is_multiple_of(5) {
+            for _ in 0..(x >> 8) % 64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                out.push((x >> 24) as u8);
+            }
+        } else {
+            out.extend_from_slice(words[(x >> 16) as usize % words.len()]);
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::new(level));
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Parses `gz` and rebuilds its DEFLATE bytes from the two streams and the content.
+fn round_trip(gz: &[u8]) -> (Parsed, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (mut tar, mut blocks, mut shape) = (Vec::new(), Vec::new(), Vec::new());
+    let parsed = parse_gzip(gz, &mut tar, &mut blocks, &mut shape).unwrap();
+    let mut enc = ShapeEncoder::new(
+        BufReader::new(&blocks[..]),
+        BufReader::new(&shape[..]),
+        BufReader::new(&tar[..]),
+    );
+    let mut out = parsed.header.clone();
+    while let Some(b) = enc.next_bytes().unwrap() {
+        out.extend_from_slice(&b);
+    }
+    out.extend_from_slice(&parsed.trailer);
+    assert!(out == gz, "the rebuilt layer differs");
+    (parsed, tar, blocks, shape)
+}
+
+#[test]
+fn flate2_layers_of_every_level_rebuild_exactly() {
+    let data = content(3 << 20, 11);
+    for level in [0, 1, 6, 9] {
+        let gz = gzip(&data, level);
+        let (parsed, tar, blocks, shape) = round_trip(&gz);
+        assert_eq!(tar, data, "level {level}");
+        assert_eq!(parsed.layer_digest, Digest::sha256_of(&gz));
+        assert_eq!(parsed.tar_size, data.len() as u64);
+        assert!(!blocks.is_empty());
+        if level > 0 {
+            assert!(!shape.is_empty());
+        }
+    }
+}
+
+#[test]
+fn an_empty_layer_rebuilds_exactly() {
+    round_trip(&gzip(b"", 6));
+}
+
+#[test]
+fn a_changed_layer_shares_most_of_its_shape_stream() {
+    let base = content(2 << 20, 5);
+    let mut changed = base.clone();
+    changed[1 << 20..(1 << 20) + 300].fill(b'x');
+    let (_, _, _, s1) = round_trip(&gzip(&base, 6));
+    let (_, _, _, s2) = round_trip(&gzip(&changed, 6));
+    let prefix = s1.iter().zip(&s2).take_while(|(a, b)| a == b).count();
+    let suffix = s1
+        .iter()
+        .rev()
+        .zip(s2.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // The streams differ only around the change (32 KiB of content either way is at most a
+    // few KiB of shape).
+    assert!(
+        prefix + suffix + (16 << 10) > s2.len(),
+        "prefix {prefix} suffix {suffix} of {}",
+        s2.len()
+    );
+}
+
+#[test]
+fn damaged_streams_are_errors_not_wrong_bytes() {
+    let gz = gzip(&content(1 << 20, 3), 6);
+    let (_, tar, blocks, shape) = round_trip(&gz);
+    // Too little content.
+    let mut enc = ShapeEncoder::new(
+        BufReader::new(&blocks[..]),
+        BufReader::new(&shape[..]),
+        BufReader::new(&tar[..tar.len() / 2]),
+    );
+    let mut failed = false;
+    for _ in 0..10_000 {
+        match enc.next_bytes() {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "half the content rebuilt without an error");
+    // A cut shape stream.
+    let mut enc = ShapeEncoder::new(
+        BufReader::new(&blocks[..]),
+        BufReader::new(&shape[..shape.len() - 100]),
+        BufReader::new(&tar[..]),
+    );
+    let mut failed = false;
+    loop {
+        match enc.next_bytes() {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "a cut shape stream rebuilt without an error");
+}
+
+#[test]
+fn engine_data_round_trips_through_bytes() {
+    let d = ShapeData {
+        blocks: vec![Segment::Inline(vec![1, 2, 3])],
+        shape: vec![
+            Segment::Base {
+                layer: Digest::sha256_of(b"base"),
+                offset: 7,
+                length: 9,
+                digest: Digest::sha256_of(b"range"),
+            },
+            Segment::Inline(vec![]),
+        ],
+    };
+    let b = d.to_bytes();
+    assert_eq!(ShapeData::from_bytes(&b).unwrap(), d);
+    assert!(ShapeData::from_bytes(&b[..b.len() - 1]).is_err());
+    assert_eq!(d.base_layers(), vec![Digest::sha256_of(b"base")]);
+}
