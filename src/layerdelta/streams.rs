@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::chunk::{ChunkParams, Cutter};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
-use crate::regen::shape::{parse_gzip, BaseStreams, Segment, ShapeData, SharedStreams, StreamKind};
+use crate::regen::shape::{
+    parse_gzip_unhashed, BaseStreams, Segment, ShapeData, SharedStreams, StreamKind,
+};
 use crate::regen::RegenError;
 
 /// Where ferry cuts a blocks stream to match it against base layers' (not part of the format).
@@ -53,7 +55,7 @@ impl ParsedBase {
         }
         let mut tar = temp(dir, "tar")?;
         let (mut blocks, mut shape) = (temp(dir, "blocks")?, temp(dir, "shape")?);
-        let r = parse_gzip(
+        let r = parse_gzip_unhashed(
             &mut blob,
             BufWriter::with_capacity(1 << 20, tar.as_file_mut()),
             BufWriter::with_capacity(1 << 16, blocks.as_file_mut()),

@@ -29,7 +29,7 @@ mod records;
 pub mod segments;
 
 pub use encode::ShapeEncoder;
-pub use parse::{parse_gzip, Parsed};
+pub use parse::{parse_gzip, parse_gzip_unhashed, Parsed};
 pub use rebuild::ShapeRebuilder;
 pub use records::{BlockKind, BlockRecord};
 pub use segments::{BaseStreams, Segment, SegmentReader, ShapeData, SharedStreams, StreamKind};

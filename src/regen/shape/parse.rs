@@ -10,7 +10,7 @@ use preflate_rs::deflate::deflate_token::{
 use preflate_rs::ExitCode;
 
 use super::records::{BlockKind, BlockRecord, ShapeWriter};
-use crate::model::{Digest, DigestAlgorithm, DigestingReader, Hasher};
+use crate::model::{Digest, DigestAlgorithm, Hasher};
 use crate::regen::gzip::{read_exact, read_header};
 use crate::regen::RegenError;
 
@@ -46,11 +46,37 @@ pub struct Parsed {
 /// than 32 MiB of content).
 pub fn parse_gzip(
     gz: impl Read,
+    tar: impl Write,
+    blocks: impl Write,
+    shape: impl Write,
+) -> Result<Parsed, RegenError> {
+    parse(gz, tar, blocks, shape, true)
+}
+
+/// [`parse_gzip`] without hashing the layer or its content (the digests of the returned
+/// [`Parsed`] are those of no bytes): for base layers, whose ranges are checked where they are
+/// used.
+pub fn parse_gzip_unhashed(
+    gz: impl Read,
+    tar: impl Write,
+    blocks: impl Write,
+    shape: impl Write,
+) -> Result<Parsed, RegenError> {
+    parse(gz, tar, blocks, shape, false)
+}
+
+fn parse(
+    gz: impl Read,
     mut tar: impl Write,
     mut blocks: impl Write,
     shape: impl Write,
+    hashed: bool,
 ) -> Result<Parsed, RegenError> {
-    let mut input = DigestingReader::new(gz, DigestAlgorithm::Sha256);
+    let mut input = Counting {
+        inner: gz,
+        hash: hashed.then(|| Hasher::new(DigestAlgorithm::Sha256)),
+        read: 0,
+    };
     let header = read_header(&mut input)?;
     let mut parser = DeflateParser::new(TEXT_LIMIT);
     let mut shape = ShapeWriter::new(shape);
@@ -90,7 +116,9 @@ pub fn parse_gzip(
         }
         let text = parser.plain_text().text();
         tar_size += text.len() as u64;
-        tar_hash.update(text);
+        if hashed {
+            tar_hash.update(text);
+        }
         tar.write_all(text)?;
         pending.drain(..contents.compressed_size);
         parser.shrink_to_dictionary();
@@ -106,7 +134,10 @@ pub fn parse_gzip(
     }
     let mut rest = pending.len().saturating_sub(8) as u64;
     rest += std::io::copy(&mut input.by_ref(), &mut std::io::sink())?;
-    let (layer_digest, layer_size) = input.finish();
+    let layer_size = input.read;
+    let layer_digest = input
+        .hash
+        .map_or_else(|| Digest::sha256_of(b""), Hasher::finish);
     if rest > 0 {
         return Err(RegenError::MultiMember(layer_size - rest));
     }
@@ -178,6 +209,24 @@ fn fill(r: &mut impl Read, buf: &mut Vec<u8>, target: usize) -> Result<bool, Reg
         }
     }
     Ok(false)
+}
+
+/// The layer's bytes, counted and (when asked) hashed as they are read.
+struct Counting<R> {
+    inner: R,
+    hash: Option<Hasher>,
+    read: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        if let Some(h) = &mut self.hash {
+            h.update(&out[..n]);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 fn refused(offset: u64, message: &str) -> RegenError {

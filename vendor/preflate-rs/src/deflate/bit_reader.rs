@@ -10,7 +10,8 @@ use byteorder::ReadBytesExt;
 
 pub trait ReadBits {
     fn get(&mut self, cbit: u32, reader: &mut impl BufRead) -> Result<u32>;
-    fn peek_byte(&self) -> u8;
+    /// The next `cbit` bits without consuming them (at least `cbit` must be buffered).
+    fn peek_bits(&self, cbit: u32) -> u32;
     fn bits_left(&self) -> u32;
     fn consume(&mut self, cbit: u32);
 }
@@ -125,11 +126,10 @@ impl ReadBits for BitReader {
         self.bits_left -= cbit;
     }
 
-    /// Peek at the next 8 bits in the input buffer. Must be 8 bits in the buffer.
-    fn peek_byte(&self) -> u8 {
-        debug_assert!(self.bits_left >= 8);
+    fn peek_bits(&self, cbit: u32) -> u32 {
+        debug_assert!(self.bits_left >= cbit);
 
-        self.bits as u8
+        (self.bits & ((1u64 << cbit) - 1)) as u32
     }
 
     /// Read cbit bits from the input stream return

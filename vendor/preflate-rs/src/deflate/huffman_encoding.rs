@@ -138,7 +138,7 @@ fn calculate_huffman_code_tree(code_lengths: &[u8]) -> Result<HuffmanTree> {
     if c_codes == 1 {
         let symbol = code_lengths.iter().position(|&c| c != 0).unwrap_or(0) as u16;
         let tree = vec![!symbol, !symbol];
-        let fast_decode = [(1u8, !symbol); 256];
+        let fast_decode = Box::new([(1u8, !symbol); FAST_SIZE]);
         return Ok(HuffmanTree { tree, fast_decode });
     }
 
@@ -169,8 +169,8 @@ fn calculate_huffman_code_tree(code_lengths: &[u8]) -> Result<HuffmanTree> {
     }
 
     // build a fast decoder that lets us decode the entire symbol given a byte of input
-    let mut fast_decode = [(0u8, 0u16); 256];
-    for i in 0..256 {
+    let mut fast_decode = Box::new([(0u8, 0u16); FAST_SIZE]);
+    for i in 0..FAST_SIZE {
         let mut i_node_cur = tree.len() - 2; // Start at the root of the Huffman tree
 
         let mut v = i;
@@ -180,7 +180,7 @@ fn calculate_huffman_code_tree(code_lengths: &[u8]) -> Result<HuffmanTree> {
             let next = tree[(v & 1) + i_node_cur];
 
             // High bit indicates a leaf node, return alphabet char for this leaf
-            if (next & 0x8000) != 0 || num_bits == 8 {
+            if (next & 0x8000) != 0 || num_bits as u32 == FAST_BITS {
                 fast_decode[i] = (num_bits, next);
                 break;
             }
@@ -204,12 +204,12 @@ fn decode_symbol(
     reader: &mut impl BufRead,
     huffman_tree: &HuffmanTree,
 ) -> Result<u16> {
-    // we need at least 8 bits to fast decode the symbol, which is almost always available
-    if bit_reader.bits_left() < 8 {
+    // we need at least FAST_BITS bits to fast decode the symbol, which is almost always available
+    if bit_reader.bits_left() < FAST_BITS {
         return decode_symbol_slow(bit_reader, reader, huffman_tree);
     }
 
-    let (num_bits, mut node) = huffman_tree.fast_decode[bit_reader.peek_byte() as usize];
+    let (num_bits, mut node) = huffman_tree.fast_decode[bit_reader.peek_bits(FAST_BITS) as usize];
     bit_reader.consume(num_bits as u32);
 
     loop {
@@ -258,12 +258,12 @@ impl ReadBits for SingleCode {
         Ok(result)
     }
 
-    fn peek_byte(&self) -> u8 {
-        (self.code & 0xff) as u8
+    fn peek_bits(&self, cbit: u32) -> u32 {
+        self.code & ((1 << cbit) - 1)
     }
 
     fn bits_left(&self) -> u32 {
-        8
+        32
     }
 
     fn consume(&mut self, cbits: u32) {
@@ -543,8 +543,16 @@ struct HuffmanTree {
     /// byte if we have enough bits available. This code
     /// the u8 as the number of bits required and the u16
     /// as the symbol to return.
-    pub fast_decode: [(u8, u16); 256],
+    pub fast_decode: Box<[(u8, u16); FAST_SIZE]>,
 }
+
+// FERRY PATCH (vendor/preflate-rs/FERRY.md, 5): the fast decode table looks up 10 bits, not 8,
+// so that most literal codes of dynamic blocks decode in one lookup. Decoding only; the symbols
+// decoded, and so every output, are unchanged.
+/// Bits the fast decode table looks up at once.
+const FAST_BITS: u32 = 10;
+/// Entries of the fast decode table.
+const FAST_SIZE: usize = 1 << FAST_BITS;
 
 pub(super) struct HuffmanReader {
     lit_huff_code_tree: HuffmanTree,
