@@ -498,7 +498,7 @@ fn pack_with(
         .filter(|b| !writer.has_blob(&b.referenced.digest))
         .collect();
     let fetched: u64 = todo.iter().map(|b| b.referenced.size).sum();
-    let (as_changes, changes) = delta::encode_changed(
+    let (changed, mut changes) = delta::encode_changed(
         &todo,
         &resolved,
         &opts.base,
@@ -508,13 +508,13 @@ fn pack_with(
         &mut notes,
         progress,
     )?;
-    if let Some(b) = base_summary.as_mut() {
-        b.changes = changes;
-    }
+    let as_changes = changed.digests();
     let todo: Vec<&PlannedBlob> = todo
         .into_iter()
         .filter(|b| !as_changes.contains(&b.referenced.digest))
         .collect();
+    // Every changed layer is encoded and none stored yet: the room their piece lists take in
+    // the root is reserved in every volume before the first one fills.
     if let Some(v) = opts.volume_size {
         let bound = |plain: &[PlannedBlob], vols| {
             plan::root_bound(
@@ -526,7 +526,23 @@ fn pack_with(
                 vols,
             )
         };
-        plan::reserve_for_layers(&mut writer, &blobs, v, unique_bytes, params.max, bound)?;
+        let layers = plan::Layers {
+            spooled: &changed.entry_bounds(),
+            digests: &as_changes,
+        };
+        plan::reserve_for_layers(
+            &mut writer,
+            &blobs,
+            &layers,
+            v,
+            unique_bytes,
+            params.max,
+            bound,
+        )?;
+    }
+    changed.store(&mut writer, &mut changes)?;
+    if let Some(b) = base_summary.as_mut() {
+        b.changes = changes;
     }
     progress.start("pack", Some(todo.iter().map(|b| b.referenced.size).sum()));
     pipeline::run(&todo, &resolved, &mut writer, &params, opts, progress)?;
