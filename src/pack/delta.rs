@@ -157,7 +157,7 @@ pub(super) fn encode_changed(
         .prefix("ferry-pack-delta-")
         .tempdir()
         .map_err(|e| PackError::Options(format!("cannot make a temporary directory: {e}")))?;
-    let mut stored = Spool::new(spool.path())
+    let mut waiting = Spool::new(spool.path())
         .map_err(|e| PackError::Options(format!("cannot make a temporary file: {e}")))?;
     for blob in todo {
         let r = &blob.referenced;
@@ -229,7 +229,7 @@ pub(super) fn encode_changed(
         )?;
         match encoded {
             Encoded::Delta(plan) => {
-                let spooled = layerdelta::spool_layer(&plan, &mut stored, &r.media_type, level)
+                let spooled = layerdelta::spool_layer(&plan, &mut waiting, &r.media_type, level)
                     .map_err(|e| match e {
                         LayerDeltaError::Bundle(e) => PackError::Bundle(e),
                         e => blob_err(crate::error_chain(&e)),
@@ -248,6 +248,6 @@ pub(super) fn encode_changed(
             Encoded::Whole(reason) => whole(reason.code(), reason.to_string(), true),
         }
     }
-    done.spool = Some(stored);
+    done.spool = Some(waiting);
     Ok((done, summary))
 }
