@@ -267,6 +267,11 @@ impl BundleWriter {
         Ok(())
     }
 
+    /// The per-volume data cap (`None`: one volume of any size).
+    pub fn data_cap(&self) -> Option<u64> {
+        self.data_cap
+    }
+
     /// Whether the blob is already stored (by this run or a resumed one).
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_index.contains_key(digest)

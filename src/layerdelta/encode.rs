@@ -144,7 +144,8 @@ pub enum PlannedPiece {
 }
 
 /// A layer planned as a `gzip-tar` blob, its recipe proven. It holds the new tar in a
-/// temporary file (deleted when the plan is dropped) until [`super::store_layer`] stores it.
+/// temporary file (deleted when the plan is dropped) until it is stored
+/// ([`super::store_layer`]) or spooled ([`super::spool_layer`]).
 pub struct LayerPlan {
     /// The proven reconstruction data.
     pub recipe: Recipe,

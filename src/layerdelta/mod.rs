@@ -8,7 +8,9 @@
 //!   by rebuilding the layer and comparing its digest, indexes the candidate base layers'
 //!   pieces, and plans every piece of the new tar as a base range or new bytes — or says why
 //!   the whole blob must be shipped instead ([`WholeReason`]).
-//! - [`store_layer`]: writes a plan into a bundle as a `gzip-tar` blob.
+//! - [`spool_layer`]: compresses a plan's new pieces and reconstruction data into a [`Spool`];
+//!   [`SpooledLayer::store`] writes them into a bundle as a `gzip-tar` blob later, once the
+//!   packer has reserved room for the layer's root entry ([`store_layer`] does both at once).
 //! - [`SpooledBases`]: the receiver's base layers, by range, for
 //!   [`crate::bundle::BlobReader::with_bases`].
 
@@ -20,7 +22,7 @@ mod streams;
 
 pub use base::{OpenBlob, SpooledBases};
 pub use encode::{encode_layer, BaseCandidate, Encoded, LayerPlan, PlannedPiece, WholeReason};
-pub use store::{store_layer, StoredLayer};
+pub use store::{spool_layer, store_layer, Spool, SpooledLayer, StoredLayer};
 
 use std::io::{self, BufRead, BufReader, Read};
 

@@ -136,3 +136,51 @@ fn the_wrong_digest_for_the_layer_is_an_error() {
     let spool = tempfile::tempdir().unwrap();
     assert!(encode_layer(&layer[..], &Digest::sha256_of(b"x"), vec![], spool.path()).is_err());
 }
+
+/// A spooled layer stores exactly what storing its plan at once stores, nothing before
+/// [`SpooledLayer::store`], and its entry bound is at least as long in the root as the entry
+/// stored.
+#[test]
+fn a_spooled_layer_stores_what_its_plan_does_and_its_bound_covers_its_entry() {
+    let n_files = files(5);
+    let mut n1_files = n_files.clone();
+    n1_files[20].1.extend_from_slice(b"changed");
+    n1_files[40].1[100] ^= 1;
+    let n = gz(&tar_of(&n_files));
+    let n1 = gz(&tar_of(&n1_files));
+    let spool_dir = tempfile::tempdir().unwrap();
+    let plan = || {
+        let base = BaseCandidate {
+            digest: Digest::sha256_of(&n),
+            blob: Box::new(Cursor::new(n.clone())),
+        };
+        match encode_layer(
+            &n1[..],
+            &Digest::sha256_of(&n1),
+            vec![base],
+            spool_dir.path(),
+        ) {
+            Ok(Encoded::Delta(plan)) => plan,
+            _ => panic!("not planned as changes"),
+        }
+    };
+    let media = crate::model::MediaType::from("application/vnd.oci.image.layer.v1.tar+gzip");
+    let out = tempfile::tempdir().unwrap();
+    let open = |name: &str| {
+        crate::bundle::writer::BundleWriter::open(&out.path().join(name), "t", None)
+            .unwrap()
+            .0
+    };
+    let mut at_once = open("a");
+    let stored = store_layer(&plan(), &mut at_once, &media, 3).unwrap();
+    let mut later = open("b");
+    let mut spool = Spool::new(spool_dir.path()).unwrap();
+    let spooled = spool_layer(&plan(), &mut spool, &media, 3).unwrap();
+    assert_eq!(later.stored_bytes(), 0, "spooling stores nothing");
+    assert_eq!(spooled.store(&mut spool, &mut later).unwrap(), stored);
+    let (a, b): (Vec<_>, Vec<_>) = (at_once.blobs().collect(), later.blobs().collect());
+    assert_eq!(a, b);
+    let bound = serde_json::to_vec(&spooled.entry_bound()).unwrap().len();
+    assert!(bound >= serde_json::to_vec(b[0]).unwrap().len());
+    assert_eq!(spooled.digest(), &Digest::sha256_of(&n1));
+}

@@ -1,13 +1,30 @@
-//! What is checked between resolving the list and writing anything: every line resolved (all
-//! failures reported at once), and no `name:tag` claimed by two different images.
+//! What is checked before writing anything: the options (before resolving the list), every
+//! line resolved (all failures reported at once), and no `name:tag` claimed by two different
+//! images.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use super::list::ImageRequest;
 use super::resolve::Resolved;
-use super::PackError;
+use super::{resolve, PackError, PackOptions, MIN_VOLUME_SIZE};
 use crate::model::Digest;
+
+/// The options that are wrong whatever the list holds: a volume size under the minimum, a
+/// platform that does not parse.
+pub(super) fn check_options(opts: &PackOptions) -> Result<(), PackError> {
+    if let Some(v) = opts.volume_size {
+        if v < MIN_VOLUME_SIZE {
+            return Err(PackError::Options(format!(
+                "--volume-size {v} is too small: at least {MIN_VOLUME_SIZE} bytes (16MiB)"
+            )));
+        }
+    }
+    for p in &opts.platforms {
+        resolve::check_platform(p).map_err(PackError::Options)?;
+    }
+    Ok(())
+}
 
 /// One line of the list that cannot be packed as asked.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,10 @@
 //!
 //! Layers are encoded one at a time, before the pipeline packs the rest: memory is what the
 //! engine uses for one layer (bounded), temporary disk the layer's uncompressed tar and
-//! index files, under the system temporary directory.
+//! index files, under the system temporary directory. Each encoded layer's new pieces and
+//! reconstruction data wait there, compressed, until every changed layer is encoded: only
+//! then are the piece lists the root will hold known, and `--volume-size` room reserved for
+//! them in every volume before the first volume is filled ([`Changed::store`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,10 +15,11 @@ use serde::Serialize;
 
 use super::resolve::Resolved;
 use super::{base, PackError, PlannedBlob, Registries};
+use crate::bundle::root::BlobEntry;
 use crate::bundle::writer::BundleWriter;
 use crate::bundle::{WholeCode, WholeLayer};
 use crate::inventory::BaseIndex;
-use crate::layerdelta::{self, BaseCandidate, Encoded, LayerDeltaError};
+use crate::layerdelta::{self, BaseCandidate, Encoded, LayerDeltaError, Spool, SpooledLayer};
 use crate::model::{Digest, MediaType};
 use crate::progress::Progress;
 
@@ -83,9 +87,56 @@ fn position(r: &Resolved, digest: &Digest) -> usize {
     0
 }
 
+/// Changed layers encoded as `gzip-tar` blobs, spooled until [`Changed::store`] writes them.
+#[derive(Default)]
+pub(super) struct Changed {
+    spool: Option<Spool>,
+    /// Each layer with the image it was read for (for errors).
+    layers: Vec<(SpooledLayer, String)>,
+}
+
+impl Changed {
+    /// The digests of the layers carried as changes (the pipeline packs the rest whole).
+    pub(super) fn digests(&self) -> HashSet<Digest> {
+        self.layers
+            .iter()
+            .map(|(l, _)| l.digest().clone())
+            .collect()
+    }
+
+    /// Their blob entries as the root will hold them, chunk indices at their largest: what
+    /// `--volume-size` reserves room for.
+    pub(super) fn entry_bounds(&self) -> Vec<BlobEntry> {
+        self.layers.iter().map(|(l, _)| l.entry_bound()).collect()
+    }
+
+    /// Stores every spooled layer into `writer`, adding what they take to `summary`.
+    pub(super) fn store(
+        mut self,
+        writer: &mut BundleWriter,
+        summary: &mut DeltaSummary,
+    ) -> Result<(), PackError> {
+        let Some(spool) = self.spool.as_mut() else {
+            return Ok(());
+        };
+        for (layer, image) in &self.layers {
+            let stored = layer.store(spool, writer).map_err(|e| match e {
+                LayerDeltaError::Bundle(e) => PackError::Bundle(e),
+                e => PackError::Blob {
+                    digest: layer.digest().clone(),
+                    image: image.clone(),
+                    reason: crate::error_chain(&e),
+                },
+            })?;
+            summary.stored_bytes += stored.stored_bytes;
+        }
+        Ok(())
+    }
+}
+
 /// Offers every changed gzip layer of `todo` with base candidates to the `gzip-tar`
-/// encoding; stores those it plans. Returns the digests stored so (the pipeline packs the
-/// rest whole) and adds a note for each layer carried whole, with the reason.
+/// encoding and spools those it plans (nothing is stored yet: see [`Changed::store`]). Adds
+/// a note for each layer carried whole, with the reason.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn encode_changed(
     todo: &[&PlannedBlob],
@@ -96,8 +147,8 @@ pub(super) fn encode_changed(
     level: i32,
     notes: &mut Vec<String>,
     progress: &dyn Progress,
-) -> Result<(HashSet<Digest>, DeltaSummary), PackError> {
-    let mut done = HashSet::new();
+) -> Result<(Changed, DeltaSummary), PackError> {
+    let mut done = Changed::default();
     let mut summary = DeltaSummary::default();
     if index.is_empty() {
         return Ok((done, summary));
@@ -106,6 +157,8 @@ pub(super) fn encode_changed(
         .prefix("ferry-pack-delta-")
         .tempdir()
         .map_err(|e| PackError::Options(format!("cannot make a temporary directory: {e}")))?;
+    let mut waiting = Spool::new(spool.path())
+        .map_err(|e| PackError::Options(format!("cannot make a temporary file: {e}")))?;
     for blob in todo {
         let r = &blob.referenced;
         if !is_image_layer(&r.media_type) {
@@ -176,12 +229,10 @@ pub(super) fn encode_changed(
         )?;
         match encoded {
             Encoded::Delta(plan) => {
-                let stored =
-                    layerdelta::store_layer(&plan, writer, &r.media_type, level).map_err(|e| {
-                        match e {
-                            LayerDeltaError::Bundle(e) => PackError::Bundle(e),
-                            e => blob_err(crate::error_chain(&e)),
-                        }
+                let spooled = layerdelta::spool_layer(&plan, &mut waiting, &r.media_type, level)
+                    .map_err(|e| match e {
+                        LayerDeltaError::Bundle(e) => PackError::Bundle(e),
+                        e => blob_err(crate::error_chain(&e)),
                     })?;
                 for (d, why) in &plan.skipped_bases {
                     notes.push(format!(
@@ -191,12 +242,12 @@ pub(super) fn encode_changed(
                 }
                 summary.layers_as_changes += 1;
                 summary.layer_bytes += r.size;
-                summary.stored_bytes += stored.stored_bytes;
-                summary.recipe_bytes += stored.recipe_bytes;
-                done.insert(r.digest.clone());
+                summary.recipe_bytes += plan.recipe_bytes();
+                done.layers.push((spooled, image.entry.source.clone()));
             }
             Encoded::Whole(reason) => whole(reason.code(), reason.to_string(), true),
         }
     }
+    done.spool = Some(waiting);
     Ok((done, summary))
 }

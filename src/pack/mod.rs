@@ -315,7 +315,7 @@ pub fn pack_input(
     opts: &PackOptions,
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
-    check_options(opts)?;
+    checks::check_options(opts)?;
     if input.is_empty() {
         return Err(PackError::Input(
             "nothing to pack: the input names no image, release, channel or catalog".into(),
@@ -357,7 +357,7 @@ pub fn pack(
     opts: &PackOptions,
     progress: &dyn Progress,
 ) -> Result<PackSummary, PackError> {
-    check_options(opts)?;
+    checks::check_options(opts)?;
     let registries = Registries::new(opts.client.clone(), opts.source_mirrors.clone());
     pack_with(
         requests,
@@ -368,20 +368,6 @@ pub fn pack(
         Vec::new(),
         Vec::new(),
     )
-}
-
-fn check_options(opts: &PackOptions) -> Result<(), PackError> {
-    if let Some(v) = opts.volume_size {
-        if v < MIN_VOLUME_SIZE {
-            return Err(PackError::Options(format!(
-                "--volume-size {v} is too small: at least {MIN_VOLUME_SIZE} bytes (16MiB)"
-            )));
-        }
-    }
-    for p in &opts.platforms {
-        resolve::check_platform(p).map_err(PackError::Options)?;
-    }
-    Ok(())
 }
 
 fn pack_with(
@@ -460,18 +446,21 @@ fn pack_with(
     });
     let params = ChunkParams::DEFAULT;
     let unique_bytes: u64 = blobs.iter().map(|b| b.referenced.size).sum();
-    let data_cap = opts.volume_size.map(|v| {
-        plan::data_cap(v, unique_bytes, |vols| {
-            plan::root_bound(
-                &manifests,
-                resolved.len(),
-                &blobs,
-                in_base.len(),
-                &params,
-                vols,
-            )
-        })
-    });
+    // The root's size bound with `plain` blobs stored as chunks (the rest, `gzip-tar` blobs,
+    // are counted once their piece lists are known: `plan::reserve_for_layers`).
+    let bound = |plain: &[PlannedBlob], vols| {
+        plan::root_bound(
+            &manifests,
+            resolved.len(),
+            plain,
+            in_base.len(),
+            &params,
+            vols,
+        )
+    };
+    let data_cap = opts
+        .volume_size
+        .map(|v| plan::data_cap(v, unique_bytes, |vols| bound(&blobs, vols)));
     if let (Some(cap), Some(v)) = (data_cap, opts.volume_size) {
         if cap < params.max as u64 {
             return Err(PackError::Options(format!(
@@ -498,7 +487,7 @@ fn pack_with(
         .filter(|b| !writer.has_blob(&b.referenced.digest))
         .collect();
     let fetched: u64 = todo.iter().map(|b| b.referenced.size).sum();
-    let (as_changes, changes) = delta::encode_changed(
+    let (changed, mut changes) = delta::encode_changed(
         &todo,
         &resolved,
         &opts.base,
@@ -508,25 +497,31 @@ fn pack_with(
         &mut notes,
         progress,
     )?;
-    if let Some(b) = base_summary.as_mut() {
-        b.changes = changes;
-    }
+    let as_changes = changed.digests();
     let todo: Vec<&PlannedBlob> = todo
         .into_iter()
         .filter(|b| !as_changes.contains(&b.referenced.digest))
         .collect();
+    // Every changed layer is encoded and none stored yet: the room their piece lists take in
+    // the root is reserved in every volume before the first one fills.
     if let Some(v) = opts.volume_size {
-        let bound = |plain: &[PlannedBlob], vols| {
-            plan::root_bound(
-                &manifests,
-                resolved.len(),
-                plain,
-                in_base.len(),
-                &params,
-                vols,
-            )
+        let layers = plan::Layers {
+            spooled: &changed.entry_bounds(),
+            digests: &as_changes,
         };
-        plan::reserve_for_layers(&mut writer, &blobs, v, unique_bytes, params.max, bound)?;
+        plan::reserve_for_layers(
+            &mut writer,
+            &blobs,
+            &layers,
+            v,
+            unique_bytes,
+            params.max,
+            bound,
+        )?;
+    }
+    changed.store(&mut writer, &mut changes)?;
+    if let Some(b) = base_summary.as_mut() {
+        b.changes = changes;
     }
     progress.start("pack", Some(todo.iter().map(|b| b.referenced.size).sum()));
     pipeline::run(&todo, &resolved, &mut writer, &params, opts, progress)?;
