@@ -4,10 +4,11 @@
 //!
 //! - [`cut`]: tar-aware cut points (headers apart from data, small files whole, content-defined
 //!   chunks inside large files).
-//! - [`encode_layer`]: the packer's side. Analyses the layer (crate::regen), proves the recipe
-//!   by rebuilding the layer and comparing its digest, indexes the candidate base layers'
-//!   pieces, and plans every piece of the new tar as a base range or new bytes — or says why
-//!   the whole blob must be shipped instead ([`WholeReason`]).
+//! - [`encode_layer`]: the packer's side. Parses the layer and the candidate base layers with
+//!   the token-shape engine (crate::regen::shape), plans every piece of the new tar as a base
+//!   range or new bytes and the layer's streams as base ranges or inline bytes, and proves the
+//!   recipe by rebuilding the layer and comparing its digest — or says why the whole blob must
+//!   be shipped instead ([`WholeReason`]).
 //! - [`spool_layer`]: compresses a plan's new pieces and reconstruction data into a [`Spool`];
 //!   [`SpooledLayer::store`] writes them into a bundle as a `gzip-tar` blob later, once the
 //!   packer has reserved room for the layer's root entry ([`store_layer`] does both at once).

@@ -59,8 +59,10 @@ pub enum Command {
     /// registry) into the repositories that lack them. A layer carried as changes (a
     /// `gzip-tar` blob) is rebuilt from its pieces and its base layers, read back from the
     /// registry, hashed while it uploads: temporary disk, under the system temporary directory
-    /// (TMPDIR), is the uncompressed base layers of one layer at a time per upload job, removed
-    /// after; a bundle that leaves only whole blobs to the site needs no temporary disk.
+    /// (TMPDIR), is the uncompressed base layers of one layer at a time per upload job, plus
+    /// their blocks and shape streams (about a third of that), removed after; memory per
+    /// rebuild is about 16 MiB whatever the layer's size. A bundle that leaves only whole blobs
+    /// to the site needs no temporary disk.
     Push(PushArgs),
     /// Write the mirror sets (IDMS, ICSP, ITMS, registries.conf, mapping.txt) without pushing.
     Mirrorsets(MirrorsetsArgs),

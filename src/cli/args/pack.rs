@@ -63,7 +63,12 @@ pub struct PackArgs {
     pub platforms: Vec<String>,
     /// An inventory of the site (from `ferry inventory`, repeatable): every blob it lists is
     /// left out of the bundle (marked in_base; manifests are always carried), and `ferry push`
-    /// checks that the target has them before pushing anything. The bundle is format 1.2.
+    /// checks that the target has them before pushing anything. A changed gzip layer of a
+    /// repository the site has is carried as its new tar pieces plus the data that rebuilds
+    /// its exact bytes from the site's layer (or whole, with the reason in `inspect`). The
+    /// bundle is format 1.2 (1.3 when it carries such layers). Temporary disk, under TMPDIR:
+    /// each changed layer and its base layers uncompressed, with their streams, one layer at a
+    /// time, plus the compressed new data of all changed layers until they are stored.
     #[arg(long = "base", value_name = "FILE")]
     pub base: Vec<PathBuf>,
     /// zstd compression level for chunks that compress.
