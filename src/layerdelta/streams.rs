@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::chunk::{ChunkParams, Cutter};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
 use crate::regen::shape::{
-    parse_gzip_unhashed, BaseStreams, Segment, ShapeData, SharedStreams, StreamKind,
+    parse_gzip_unhashed, BaseStreams, Segment, ShapeData, SharedStreams, StreamKind, StreamPlan,
 };
 use crate::regen::RegenError;
 
@@ -204,47 +204,50 @@ pub fn plan_streams(
     {
         let map = &index.chunks[slot(kind)];
         let mut c = Cutter::new(input, cuts(kind), Vec::new()).map_err(io::Error::other)?;
-        let list = match kind {
-            StreamKind::Blocks => &mut out.blocks,
-            StreamKind::Shape => &mut out.shape,
-        };
-        let mut run: Option<(u32, u64, u64, Hasher)> = None;
+        let mut list = Vec::new();
+        let mut whole = Hasher::new(DigestAlgorithm::Sha256);
+        let mut run: Option<(u32, u64, u64)> = None;
         let mut inline: Vec<u8> = Vec::new();
-        let close = |run: &mut Option<(u32, u64, u64, Hasher)>, list: &mut Vec<Segment>| {
-            if let Some((b, offset, length, h)) = run.take() {
+        let close = |run: &mut Option<(u32, u64, u64)>, list: &mut Vec<Segment>| {
+            if let Some((b, offset, length)) = run.take() {
                 list.push(Segment::Base {
                     layer: bases[b as usize].clone(),
                     offset,
                     length,
-                    digest: h.finish(),
                 });
             }
         };
         while let Some(chunk) = c.next_chunk()? {
+            whole.update(&chunk);
             match map.get(&Digest::sha256_of(&chunk)) {
                 Some(&(b, off)) => {
                     if !inline.is_empty() {
                         list.push(Segment::Inline(std::mem::take(&mut inline)));
                     }
-                    let extends =
-                        matches!(&run, Some((rb, ro, rl, _)) if *rb == b && ro + rl == off);
+                    let extends = matches!(&run, Some((rb, ro, rl)) if *rb == b && ro + rl == off);
                     if !extends {
-                        close(&mut run, list);
-                        run = Some((b, off, 0, Hasher::new(DigestAlgorithm::Sha256)));
+                        close(&mut run, &mut list);
+                        run = Some((b, off, 0));
                     }
-                    let r = run.as_mut().expect("open");
-                    r.2 += chunk.len() as u64;
-                    r.3.update(&chunk);
+                    run.as_mut().expect("open").2 += chunk.len() as u64;
                 }
                 None => {
-                    close(&mut run, list);
+                    close(&mut run, &mut list);
                     inline.extend_from_slice(&chunk);
                 }
             }
         }
-        close(&mut run, list);
+        close(&mut run, &mut list);
         if !inline.is_empty() {
             list.push(Segment::Inline(inline));
+        }
+        let plan = StreamPlan {
+            digest: whole.finish(),
+            segments: list,
+        };
+        match kind {
+            StreamKind::Blocks => out.blocks = plan,
+            StreamKind::Shape => out.shape = plan,
         }
     }
     Ok(out)

@@ -32,7 +32,9 @@ pub use encode::ShapeEncoder;
 pub use parse::{parse_gzip, parse_gzip_unhashed, Parsed};
 pub use rebuild::ShapeRebuilder;
 pub use records::{BlockKind, BlockRecord};
-pub use segments::{BaseStreams, Segment, SegmentReader, ShapeData, SharedStreams, StreamKind};
+pub use segments::{
+    BaseStreams, Segment, SegmentReader, ShapeData, SharedStreams, StreamKind, StreamPlan,
+};
 
 /// The engine name recipes of this engine carry.
 pub const SHAPE_ENGINE: &str = "ferry-deflate-shape-1";

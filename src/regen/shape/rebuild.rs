@@ -23,6 +23,8 @@ pub struct ShapeRebuilder<'s, Q, R> {
     done: bool,
     out_hash: Option<Hasher>,
     written: u64,
+    // The base layers the streams come from, for messages.
+    bases: Vec<String>,
     buf: Vec<u8>,
     pos: usize,
 }
@@ -49,6 +51,7 @@ impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
             ));
         }
         let data = ShapeData::from_bytes(&piece.data)?;
+        let bases = data.base_layers().iter().map(|d| d.to_string()).collect();
         let blocks = SegmentReader::new(StreamKind::Blocks, data.blocks, streams.clone());
         let shape = SegmentReader::new(StreamKind::Shape, data.shape, streams);
         let tar = Hashing {
@@ -68,6 +71,7 @@ impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
             done: false,
             out_hash: Some(Hasher::new(algorithm)),
             written: 0,
+            bases,
             buf: Vec::new(),
             pos: 0,
         })
@@ -97,6 +101,12 @@ impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
                         .and_then(|x| x.downcast_ref::<BaseStreamError>());
                     return Err(match base {
                         Some(b) => RegenError::BaseStream(b.0.clone()),
+                        None if !self.bases.is_empty() => RegenError::BaseStream(format!(
+                            "{e}: the streams are assembled from base layer(s) {}; one is not \
+                             the layer the bundle was made against, or the reconstruction data \
+                             is damaged",
+                            self.bases.join(", ")
+                        )),
                         None => RegenError::TarMismatch(e.to_string()),
                     });
                 }

@@ -147,19 +147,134 @@ fn damaged_streams_are_errors_not_wrong_bytes() {
 #[test]
 fn engine_data_round_trips_through_bytes() {
     let d = ShapeData {
-        blocks: vec![Segment::Inline(vec![1, 2, 3])],
-        shape: vec![
-            Segment::Base {
-                layer: Digest::sha256_of(b"base"),
-                offset: 7,
-                length: 9,
-                digest: Digest::sha256_of(b"range"),
-            },
-            Segment::Inline(vec![]),
-        ],
+        blocks: StreamPlan {
+            digest: Digest::sha256_of(&[1, 2, 3]),
+            segments: vec![Segment::Inline(vec![1, 2, 3])],
+        },
+        shape: StreamPlan {
+            digest: Digest::sha256_of(b"stream"),
+            segments: vec![
+                Segment::Base {
+                    layer: Digest::sha256_of(b"base"),
+                    offset: 7,
+                    length: 9,
+                },
+                Segment::Inline(vec![]),
+            ],
+        },
     };
     let b = d.to_bytes();
     assert_eq!(ShapeData::from_bytes(&b).unwrap(), d);
     assert!(ShapeData::from_bytes(&b[..b.len() - 1]).is_err());
     assert_eq!(d.base_layers(), vec![Digest::sha256_of(b"base")]);
+}
+
+/// A recipe whose streams are all inline, as a packer with no usable base would write it.
+fn inline_recipe(gz: &[u8]) -> (crate::regen::Recipe, Vec<u8>) {
+    let (parsed, tar, blocks, shape) = round_trip(gz);
+    let data = ShapeData {
+        blocks: StreamPlan {
+            digest: Digest::sha256_of(&blocks),
+            segments: vec![Segment::Inline(blocks)],
+        },
+        shape: StreamPlan {
+            digest: Digest::sha256_of(&shape),
+            segments: vec![Segment::Inline(shape)],
+        },
+    };
+    let recipe = crate::regen::Recipe {
+        engine: SHAPE_ENGINE.into(),
+        layer_digest: parsed.layer_digest,
+        layer_size: parsed.layer_size,
+        tar_digest: parsed.tar_digest,
+        tar_size: parsed.tar_size,
+        header: parsed.header,
+        trailer: parsed.trailer,
+        pieces: vec![crate::regen::RecipePiece {
+            plain_len: parsed.tar_size,
+            data: data.to_bytes(),
+        }],
+    };
+    (recipe, tar)
+}
+
+#[test]
+fn a_shape_recipe_rebuilds_its_layer_through_the_recipe_format() {
+    let gz = gzip(&content(1 << 20, 9), 6);
+    let (recipe, tar) = inline_recipe(&gz);
+    let recipe = crate::regen::Recipe::from_bytes(&recipe.to_bytes()).unwrap();
+    let mut out = Vec::new();
+    let mut r = ShapeRebuilder::new(&recipe, &tar[..], crate::regen::no_streams()).unwrap();
+    while let Some(b) = r.next_bytes().unwrap() {
+        out.extend_from_slice(&b);
+    }
+    assert!(out == gz);
+}
+
+/// Damaged engine data: the rebuild fails, and never hands out the whole (wrong) layer.
+#[test]
+fn damaged_shape_data_is_an_error_never_a_wrong_layer() {
+    let gz = gzip(&content(1 << 20, 4), 6);
+    let (recipe, tar) = inline_recipe(&gz);
+    let data = &recipe.pieces[0].data;
+    let mut failures = 0;
+    for k in 1..=12 {
+        let pos = 9 + (data.len() - 9) * k / 13;
+        let mut damaged = recipe.clone();
+        damaged.pieces[0].data[pos] ^= 0x41;
+        let mut out = Vec::new();
+        let result = ShapeRebuilder::new(&damaged, &tar[..], crate::regen::no_streams()).and_then(
+            |mut r| {
+                while let Some(b) = r.next_bytes()? {
+                    out.extend_from_slice(&b);
+                }
+                Ok(())
+            },
+        );
+        match result {
+            Ok(()) => assert!(out == gz, "damage at byte {pos} passed wrong bytes as good"),
+            Err(_) => {
+                failures += 1;
+                assert!(
+                    out != gz,
+                    "the whole layer was handed out despite the damage"
+                );
+            }
+        }
+    }
+    assert!(
+        failures >= 10,
+        "only {failures} of 12 damaged recipes failed"
+    );
+}
+
+/// A recipe's base segment whose base is not available names the base layer.
+#[test]
+fn a_missing_base_stream_is_named() {
+    let gz = gzip(&content(1 << 20, 2), 6);
+    let (mut recipe, tar) = inline_recipe(&gz);
+    let base = Digest::sha256_of(b"a base layer");
+    let mut data = ShapeData::from_bytes(&recipe.pieces[0].data).unwrap();
+    data.shape.segments.insert(
+        0,
+        Segment::Base {
+            layer: base.clone(),
+            offset: 0,
+            length: 10,
+        },
+    );
+    recipe.pieces[0].data = data.to_bytes();
+    let mut r = ShapeRebuilder::new(&recipe, &tar[..], crate::regen::no_streams()).unwrap();
+    let err = loop {
+        match r.next_bytes() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("rebuilt without its base"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, crate::regen::RegenError::BaseStream(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&base.to_string()), "{err}");
 }
