@@ -12,18 +12,19 @@ use std::io::{self, Read};
 
 use fastcdc::v2020::{self, Normalization};
 
-/// Member data (padding included) of at most this many bytes is one piece (256 KiB).
-pub const SMALL_FILE: u64 = 256 << 10;
+/// Member data (padding included) of at most this many bytes is one piece (16 KiB).
+pub const SMALL_FILE: u64 = 16 << 10;
 
-/// Content-defined chunk sizes inside large files: 16 KiB, 64 KiB, 256 KiB.
-pub const FILE_CDC: (usize, usize, usize) = (16 << 10, 64 << 10, 256 << 10);
+/// Content-defined chunk sizes inside large files: 4 KiB, 16 KiB, 64 KiB (an edit inside a
+/// file costs about one such chunk).
+pub const FILE_CDC: (usize, usize, usize) = (4 << 10, 16 << 10, 64 << 10);
 
 /// One piece of the content: where it starts and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     /// Offset of the piece in the content.
     pub offset: u64,
-    /// The piece's bytes (at most [`SMALL_FILE`]).
+    /// The piece's bytes (at most [`FILE_CDC`]'s largest chunk).
     pub data: Vec<u8>,
 }
 

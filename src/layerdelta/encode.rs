@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cut::TarCutter;
+use super::places::Places;
 use super::streams::{plan_streams, ParsedBase, ParsedBases, StreamIndex};
 use super::LayerDeltaError;
 use crate::bundle::{WholeCode, WholeLayer};
@@ -249,7 +250,7 @@ pub fn encode_layer(
         )));
     }
 
-    let mut index: HashMap<Digest, (u32, u64)> = HashMap::new();
+    let mut index = Places::default();
     let mut stream_index = StreamIndex::default();
     let mut base_digests = Vec::new();
     let mut parsed_bases = HashMap::new();
@@ -267,7 +268,7 @@ pub fn encode_layer(
                 base_digests.push(b.digest);
             }
             Err(e) => {
-                index.retain(|_, (i, _)| *i != n);
+                index.remove_base(n);
                 stream_index.remove(n);
                 skipped_bases.push((b.digest, e.to_string()));
             }
@@ -372,17 +373,11 @@ pub fn encode_layer(
     Ok(Encoded::Delta(Box::new(plan)))
 }
 
-/// Adds the pieces of one base layer to `index` (first place wins).
-fn index_base(
-    tar: Box<dyn Read + Send>,
-    base: u32,
-    index: &mut HashMap<Digest, (u32, u64)>,
-) -> io::Result<()> {
+/// Adds the pieces of one base layer to `index`.
+fn index_base(tar: Box<dyn Read + Send>, base: u32, index: &mut Places) -> io::Result<()> {
     let mut cutter = TarCutter::new(BufReader::with_capacity(1 << 20, tar));
     while let Some(p) = cutter.next_piece()? {
-        index
-            .entry(Digest::sha256_of(&p.data))
-            .or_insert((base, p.offset));
+        index.add(Digest::sha256_of(&p.data), (base, p.offset));
     }
     Ok(())
 }
@@ -417,13 +412,17 @@ impl Run {
 
 /// Cuts the new tar and joins its pieces into runs: consecutive ranges of one base, or new
 /// bytes up to [`NEW_CHUNK_MAX`].
-fn plan_pieces(tar: File, index: &HashMap<Digest, (u32, u64)>) -> io::Result<Vec<PlannedPiece>> {
+fn plan_pieces(tar: File, index: &Places) -> io::Result<Vec<PlannedPiece>> {
     let mut cutter = TarCutter::new(BufReader::with_capacity(1 << 20, tar));
     let mut out = Vec::new();
     let mut run: Option<Run> = None;
     while let Some(p) = cutter.next_piece()? {
         let len = p.data.len() as u64;
-        let hit = index.get(&Digest::sha256_of(&p.data)).copied();
+        // A base run goes on where the base holds the piece right after it.
+        let next = run
+            .as_ref()
+            .and_then(|r| r.base.map(|b| (b, r.offset + r.length)));
+        let hit = index.find(&Digest::sha256_of(&p.data), next);
         let extends = match (&run, hit) {
             (Some(r), Some((b, off))) => r.base == Some(b) && r.offset + r.length == off,
             (Some(r), None) => r.base.is_none() && r.length + len <= NEW_CHUNK_MAX,

@@ -18,6 +18,7 @@
 mod base;
 pub mod cut;
 mod encode;
+mod places;
 mod store;
 mod streams;
 

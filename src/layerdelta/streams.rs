@@ -8,6 +8,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use super::places::Places;
 use crate::chunk::{ChunkParams, Cutter};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
 use crate::regen::shape::{
@@ -21,11 +22,12 @@ const BLOCKS_CUTS: ChunkParams = ChunkParams {
     avg: 1024,
     max: 4096,
 };
-/// Where ferry cuts a shape stream.
+/// Where ferry cuts a shape stream (small: near every block boundary that moved, some
+/// encoders parse a little differently, and each difference costs a chunk).
 const SHAPE_CUTS: ChunkParams = ChunkParams {
-    min: 1024,
-    avg: 4096,
-    max: 16384,
+    min: 256,
+    avg: 1024,
+    max: 4096,
 };
 
 fn cuts(kind: StreamKind) -> &'static ChunkParams {
@@ -150,7 +152,7 @@ impl ParsedBases {
 /// Stream chunks of base layers by digest: the base's position and the chunk's offset.
 #[derive(Default)]
 pub struct StreamIndex {
-    chunks: [HashMap<Digest, (u32, u64)>; 2],
+    chunks: [Places; 2],
 }
 
 fn slot(kind: StreamKind) -> usize {
@@ -164,7 +166,7 @@ impl StreamIndex {
     /// Forgets base number `base` (after it failed part way).
     pub fn remove(&mut self, base: u32) {
         for m in &mut self.chunks {
-            m.retain(|_, (b, _)| *b != base);
+            m.remove_base(base);
         }
     }
 
@@ -179,9 +181,7 @@ impl StreamIndex {
             let mut c = Cutter::new(r, cuts(kind), Vec::new()).map_err(io::Error::other)?;
             let mut offset = 0u64;
             while let Some(chunk) = c.next_chunk()? {
-                self.chunks[slot(kind)]
-                    .entry(Digest::sha256_of(&chunk))
-                    .or_insert((base, offset));
+                self.chunks[slot(kind)].add(Digest::sha256_of(&chunk), (base, offset));
                 offset += chunk.len() as u64;
             }
         }
@@ -219,8 +219,9 @@ pub fn plan_streams(
         };
         while let Some(chunk) = c.next_chunk()? {
             whole.update(&chunk);
-            match map.get(&Digest::sha256_of(&chunk)) {
-                Some(&(b, off)) => {
+            let next = run.map(|(b, o, l)| (b, o + l));
+            match map.find(&Digest::sha256_of(&chunk), next) {
+                Some((b, off)) => {
                     if !inline.is_empty() {
                         list.push(Segment::Inline(std::mem::take(&mut inline)));
                     }
