@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, BufWriter, Read};
+use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -40,10 +41,8 @@ fn cuts(kind: StreamKind) -> &'static ChunkParams {
 /// A layer's content and, when it is gzip the shape engine describes, its two streams, in
 /// temporary files deleted on drop.
 pub struct ParsedBase {
-    /// The uncompressed content.
-    pub tar: tempfile::NamedTempFile,
-    /// The blocks and shape streams, or why there are none.
-    pub streams: Result<[tempfile::NamedTempFile; 2], String>,
+    tar: Spooled,
+    streams: Result<[Spooled; 2], String>,
 }
 
 impl ParsedBase {
@@ -65,8 +64,8 @@ impl ParsedBase {
         );
         match r {
             Ok(_) => Ok(ParsedBase {
-                tar,
-                streams: Ok([blocks, shape]),
+                tar: Spooled::new(tar)?,
+                streams: Ok([Spooled::new(blocks)?, Spooled::new(shape)?]),
             }),
             Err(RegenError::Io(e)) => Err(e),
             Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
@@ -81,7 +80,7 @@ impl ParsedBase {
         io::Write::flush(&mut w)?;
         drop(w);
         Ok(ParsedBase {
-            tar,
+            tar: Spooled::new(tar)?,
             streams: Err(why),
         })
     }
@@ -104,14 +103,55 @@ impl ParsedBase {
                 ))
             }
         };
-        let mut f: File = f.reopen()?;
-        f.seek(SeekFrom::Start(offset))?;
-        Ok(Box::new(f.take(length)))
+        Ok(Box::new(RangeReader {
+            file: f.file.clone(),
+            pos: offset,
+            end: offset.saturating_add(length),
+        }))
+    }
+
+    /// Whether the layer has streams.
+    pub fn has_streams(&self) -> bool {
+        self.streams.is_ok()
     }
 
     /// A reader of a whole stream.
     pub fn stream(&self, kind: StreamKind) -> io::Result<Box<dyn Read + Send>> {
         self.range(Some(kind), 0, u64::MAX)
+    }
+}
+
+/// A spool file, deleted on drop, and one handle to it that every range reads through.
+struct Spooled {
+    _tmp: tempfile::NamedTempFile,
+    file: Arc<File>,
+}
+
+impl Spooled {
+    fn new(tmp: tempfile::NamedTempFile) -> io::Result<Spooled> {
+        let file = Arc::new(tmp.reopen()?);
+        Ok(Spooled { _tmp: tmp, file })
+    }
+}
+
+/// Bytes `pos..end` of a file, read at their offsets (no file opened per range).
+struct RangeReader {
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let want = out
+            .len()
+            .min(usize::try_from(self.end - self.pos).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut out[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -173,7 +213,7 @@ impl StreamIndex {
     /// Adds base number `base`'s streams (first place wins). Memory: about 100 bytes per
     /// chunk (a 4 KiB shape chunk covers about 12 KiB of content).
     pub fn add(&mut self, base: u32, parsed: &ParsedBase) -> io::Result<()> {
-        if parsed.streams.is_err() {
+        if !parsed.has_streams() {
             return Ok(());
         }
         for kind in [StreamKind::Blocks, StreamKind::Shape] {
