@@ -120,8 +120,7 @@ for w in writers:
         f"{inv['file_bytes']:,} B",
         f"**{mb(inc)} ({inc / delta * 100 if delta else 0:.1f} %)**",
         f"{ch['layers_as_changes']} of {ch['layers_as_changes'] + ch['layers_whole']} ({whole} whole)",
-        f"{ch['recipe_bytes'] / inc * 100 if inc else 0:.0f} % ({mb(ch['recipe_bytes'])}; "
-        f"{ch['recipe_bytes'] / ch['layer_bytes'] * 100 if ch['layer_bytes'] else 0:.1f} % of the layers)",
+        f"{mb(ch['recipe_bytes'])} ({ch['recipe_bytes'] / ch['layer_bytes'] * 100 if ch['layer_bytes'] else 0:.1f} % of the layers)",
         f"{med(w, 'inc-pack', 3):.1f} s, {med(w, 'inc-pack', 4) / 1024:.0f} MiB",
         f"{med(w, 'inc-push', 3):.1f} s, {med(w, 'inc-push', 4) / 1024:.0f} MiB",
         f"{ch['layer_bytes'] / MB / push_cpu if push_cpu else 0:.1f} MB/s "
@@ -133,7 +132,7 @@ labels = [
     "inventory file",
     "incremental bundle (pack --base; % of the delta)",
     "layers the site lacks carried as changes",
-    "reconstruction data (share of the bundle)",
+    "reconstruction data, before zstd (share of the changed layers)",
     "pack --base: time, peak RSS",
     "push onto the site holding N: time, peak RSS",
     "push rebuild: MB of rebuilt layer per CPU second (whole push)",
