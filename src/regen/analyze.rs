@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use preflate_rs::{ExitCode, PreflateConfig, PreflateStreamProcessor};
 
-use super::gzip::{read_exact, read_header};
+use super::gzip::{check_end, fill, read_header, read_trailer, short_read};
 use super::recipe::{Recipe, RecipePiece, ENGINE};
 use super::{RegenError, MAX_TAR_SIZE, PIECE_PLAIN_LIMIT};
 use crate::model::{DigestAlgorithm, DigestingReader, Hasher};
@@ -66,17 +66,7 @@ pub(super) fn analyze_in_pieces(
         let chunk = match result {
             Ok(Ok(chunk)) => chunk,
             Ok(Err(e)) if e.exit_code() == ExitCode::ShortRead => {
-                if eof {
-                    return Err(RegenError::BadGzip(format!(
-                        "deflate stream truncated after {tar_size} uncompressed bytes"
-                    )));
-                }
-                if pending.len() >= step {
-                    step *= 2;
-                    if step > INPUT_MAX {
-                        return Err(engine(tar_size, "a deflate block larger than 256 MiB"));
-                    }
-                }
+                short_read(eof, pending.len(), &mut step, INPUT_MAX, tar_size)?;
                 continue;
             }
             Ok(Err(e)) => return Err(engine(tar_size, &e.to_string())),
@@ -98,23 +88,9 @@ pub(super) fn analyze_in_pieces(
     }
     tar_sink.flush()?;
     // The trailer follows the last deflate byte; some of it may already be buffered.
-    let mut trailer = [0u8; 8];
-    let have = pending.len().min(8);
-    trailer[..have].copy_from_slice(&pending[..have]);
-    if have < 8 {
-        read_exact(&mut input, &mut trailer[have..], "gzip trailer")?;
-    }
-    let mut rest = pending.len().saturating_sub(8) as u64;
-    rest += std::io::copy(&mut input.by_ref(), &mut std::io::sink())?;
+    let (trailer, rest) = read_trailer(&pending, &mut input)?;
     let (layer_digest, layer_size) = input.finish();
-    if rest > 0 {
-        return Err(RegenError::MultiMember(layer_size - rest));
-    }
-    if u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes")) != tar_size as u32 {
-        return Err(RegenError::BadGzip(
-            "the trailer's size does not match the content".into(),
-        ));
-    }
+    check_end(&trailer, rest, layer_size, tar_size)?;
     Ok(Recipe {
         engine: ENGINE.to_string(),
         layer_digest,
@@ -125,21 +101,6 @@ pub(super) fn analyze_in_pieces(
         trailer,
         pieces,
     })
-}
-
-/// Reads from `r` until `buf` holds `target` bytes or the stream ends; true at the end.
-fn fill(r: &mut impl Read, buf: &mut Vec<u8>, target: usize) -> Result<bool, RegenError> {
-    let mut block = vec![0u8; 1 << 20];
-    while buf.len() < target {
-        let want = (target - buf.len()).min(block.len());
-        match r.read(&mut block[..want]) {
-            Ok(0) => return Ok(true),
-            Ok(n) => buf.extend_from_slice(&block[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(false)
 }
 
 fn engine(offset: u64, message: &str) -> RegenError {

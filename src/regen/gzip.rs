@@ -82,6 +82,97 @@ pub(crate) fn read_exact(r: &mut impl Read, buf: &mut [u8], what: &str) -> Resul
     })
 }
 
+/// Reads from `r` until `buf` holds `target` bytes or the stream ends; true at the end.
+pub(crate) fn fill(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    target: usize,
+) -> Result<bool, RegenError> {
+    let start = buf.len();
+    buf.resize(target.max(start), 0);
+    let mut at = start;
+    while at < target {
+        match r.read(&mut buf[at..]) {
+            Ok(0) => {
+                buf.truncate(at);
+                return Ok(true);
+            }
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(at);
+                return Err(e.into());
+            }
+        }
+    }
+    buf.truncate(at);
+    Ok(false)
+}
+
+/// What to do when the DEFLATE parser needs more input than `pending` holds: an error at the end
+/// of the input (truncated) or when one block would need more than `max` bytes buffered; else
+/// `step` (the input buffered per step) grows once the buffer is full.
+pub(crate) fn short_read(
+    eof: bool,
+    pending: usize,
+    step: &mut usize,
+    max: usize,
+    tar_size: u64,
+) -> Result<(), RegenError> {
+    if eof {
+        return Err(RegenError::BadGzip(format!(
+            "deflate stream truncated after {tar_size} uncompressed bytes"
+        )));
+    }
+    if pending >= *step {
+        *step *= 2;
+        if *step > max {
+            return Err(RegenError::Engine {
+                offset: tar_size,
+                message: format!("a deflate block larger than {} MiB", max >> 20),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads the gzip trailer that follows the DEFLATE stream (its first bytes may be in `pending`,
+/// the input read past the stream) and the rest of `input`. Returns the trailer and how many
+/// bytes follow it.
+pub(crate) fn read_trailer(
+    pending: &[u8],
+    input: &mut impl Read,
+) -> Result<([u8; 8], u64), RegenError> {
+    let mut trailer = [0u8; 8];
+    let have = pending.len().min(8);
+    trailer[..have].copy_from_slice(&pending[..have]);
+    if have < 8 {
+        read_exact(input, &mut trailer[have..], "gzip trailer")?;
+    }
+    let mut rest = pending.len().saturating_sub(8) as u64;
+    rest += std::io::copy(input, &mut std::io::sink())?;
+    Ok((trailer, rest))
+}
+
+/// Checks a member's end: nothing after its trailer (`rest` bytes followed it, in a layer of
+/// `layer_size` bytes) and the trailer's ISIZE equal to the content's size modulo 2^32.
+pub(crate) fn check_end(
+    trailer: &[u8; 8],
+    rest: u64,
+    layer_size: u64,
+    tar_size: u64,
+) -> Result<(), RegenError> {
+    if rest > 0 {
+        return Err(RegenError::MultiMember(layer_size - rest));
+    }
+    if u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes")) != tar_size as u32 {
+        return Err(RegenError::BadGzip(
+            "the trailer's size does not match the content".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

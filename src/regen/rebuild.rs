@@ -145,18 +145,32 @@ impl<Q: Borrow<Recipe>, R: Read> Rebuilder<Q, R> {
                 self.recipe.borrow().tar_digest
             )));
         }
-        let mut h = self.out_hash.take().expect("once");
-        h.update(&self.recipe.borrow().trailer);
-        let got = h.finish();
-        let size = self.written + self.recipe.borrow().trailer.len() as u64;
-        if got != self.recipe.borrow().layer_digest || size != self.recipe.borrow().layer_size {
-            return Err(RegenError::DigestMismatch {
-                expected: self.recipe.borrow().layer_digest.clone(),
-                got,
-            });
-        }
-        Ok(())
+        check_layer(
+            self.out_hash.take().expect("once"),
+            self.recipe.borrow(),
+            self.written,
+        )
     }
+}
+
+/// Checks a rebuilt layer before its trailer is handed out: `out_hash` holds the `written`
+/// bytes before the trailer; with the trailer they must hash to the recipe's layer digest and
+/// add up to its size.
+pub(super) fn check_layer(
+    mut out_hash: Hasher,
+    recipe: &Recipe,
+    written: u64,
+) -> Result<(), RegenError> {
+    out_hash.update(&recipe.trailer);
+    let got = out_hash.finish();
+    let size = written + recipe.trailer.len() as u64;
+    if got != recipe.layer_digest || size != recipe.layer_size {
+        return Err(RegenError::DigestMismatch {
+            expected: recipe.layer_digest.clone(),
+            got,
+        });
+    }
+    Ok(())
 }
 
 impl<Q: Borrow<Recipe>, R: Read> Read for Rebuilder<Q, R> {

@@ -7,7 +7,7 @@ use super::analyze::analyze_in_pieces;
 use super::*;
 
 /// Text and binary-like bytes, deterministic: a tar-ish mix that compresses like a layer.
-fn content(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn content(len: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     let mut x = seed | 1;
     let words = [
@@ -37,7 +37,8 @@ fn content(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+/// `data` gzip'd by flate2 at `level`.
+pub(crate) fn gzip(data: &[u8], level: u32) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::new(level));
     e.write_all(data).unwrap();
     e.finish().unwrap()

@@ -11,7 +11,7 @@ use preflate_rs::ExitCode;
 
 use super::records::{BlockKind, BlockRecord, ShapeWriter};
 use crate::model::{Digest, DigestAlgorithm, Hasher};
-use crate::regen::gzip::{read_exact, read_header};
+use crate::regen::gzip::{check_end, fill, read_header, read_trailer, short_read};
 use crate::regen::RegenError;
 
 /// Compressed input read per parse step (4 MiB).
@@ -93,17 +93,7 @@ fn parse(
         let contents = match catch_unwind(AssertUnwindSafe(|| parser.parse(&pending))) {
             Ok(Ok(c)) => c,
             Ok(Err(e)) if e.exit_code() == ExitCode::ShortRead => {
-                if eof {
-                    return Err(RegenError::BadGzip(format!(
-                        "deflate stream truncated after {tar_size} uncompressed bytes"
-                    )));
-                }
-                if pending.len() >= step {
-                    step *= 2;
-                    if step > INPUT_MAX {
-                        return Err(refused(tar_size, "a deflate block larger than 64 MiB"));
-                    }
-                }
+                short_read(eof, pending.len(), &mut step, INPUT_MAX, tar_size)?;
                 continue;
             }
             Ok(Err(e)) => return Err(refused(tar_size, &e.to_string())),
@@ -126,26 +116,12 @@ fn parse(
     shape.finish()?;
     blocks.flush()?;
     tar.flush()?;
-    let mut trailer = [0u8; 8];
-    let have = pending.len().min(8);
-    trailer[..have].copy_from_slice(&pending[..have]);
-    if have < 8 {
-        read_exact(&mut input, &mut trailer[have..], "gzip trailer")?;
-    }
-    let mut rest = pending.len().saturating_sub(8) as u64;
-    rest += std::io::copy(&mut input.by_ref(), &mut std::io::sink())?;
+    let (trailer, rest) = read_trailer(&pending, &mut input)?;
     let layer_size = input.read;
+    check_end(&trailer, rest, layer_size, tar_size)?;
     let layer_digest = input
         .hash
         .map_or_else(|| Digest::sha256_of(b""), Hasher::finish);
-    if rest > 0 {
-        return Err(RegenError::MultiMember(layer_size - rest));
-    }
-    if u32::from_le_bytes(trailer[4..].try_into().expect("4 bytes")) != tar_size as u32 {
-        return Err(RegenError::BadGzip(
-            "the trailer's size does not match the content".into(),
-        ));
-    }
     Ok(Parsed {
         layer_digest,
         layer_size,
@@ -187,28 +163,6 @@ fn describe(
         }
     };
     BlockRecord { last: b.last, kind }.write(record)
-}
-
-/// Reads from `r` until `buf` holds `target` bytes or the stream ends; true at the end.
-fn fill(r: &mut impl Read, buf: &mut Vec<u8>, target: usize) -> Result<bool, RegenError> {
-    let start = buf.len();
-    buf.resize(target.max(start), 0);
-    let mut at = start;
-    while at < target {
-        match r.read(&mut buf[at..]) {
-            Ok(0) => {
-                buf.truncate(at);
-                return Ok(true);
-            }
-            Ok(n) => at += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(at);
-                return Err(e.into());
-            }
-        }
-    }
-    Ok(false)
 }
 
 /// The layer's bytes, counted and (when asked) hashed as they are read.

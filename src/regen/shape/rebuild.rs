@@ -8,6 +8,7 @@ use super::encode::ShapeEncoder;
 use super::segments::{BaseStreamError, SegmentReader, ShapeData, SharedStreams, StreamKind};
 use super::SHAPE_ENGINE;
 use crate::model::{DigestAlgorithm, Hasher};
+use crate::regen::rebuild::check_layer;
 use crate::regen::{Recipe, RegenError};
 
 type Encoder<'s, R> =
@@ -142,17 +143,7 @@ impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
                 recipe.tar_digest
             )));
         }
-        let mut h = self.out_hash.take().expect("once");
-        h.update(&recipe.trailer);
-        let got = h.finish();
-        let size = self.written + recipe.trailer.len() as u64;
-        if got != recipe.layer_digest || size != recipe.layer_size {
-            return Err(RegenError::DigestMismatch {
-                expected: recipe.layer_digest.clone(),
-                got,
-            });
-        }
-        Ok(())
+        check_layer(self.out_hash.take().expect("once"), recipe, self.written)
     }
 }
 

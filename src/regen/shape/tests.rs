@@ -1,44 +1,8 @@
-use std::io::{BufReader, Write};
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use std::io::BufReader;
 
 use super::*;
 use crate::model::Digest;
-
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    let mut x = seed | 1;
-    let words = [
-        &b"package "[..],
-        b"func main() {\n",
-        b"\treturn err\n",
-        b"/usr/lib/x86_64-linux-gnu/",
-    ];
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if x.is_multiple_of(5) {
-            for _ in 0..(x >> 8) % 64 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                out.push((x >> 24) as u8);
-            }
-        } else {
-            out.extend_from_slice(words[(x >> 16) as usize % words.len()]);
-        }
-    }
-    out.truncate(len);
-    out
-}
-
-fn gzip(data: &[u8], level: u32) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::new(level));
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
+use crate::regen::tests::{content, gzip};
 
 /// Parses `gz` and rebuilds its DEFLATE bytes from the two streams and the content.
 fn round_trip(gz: &[u8]) -> (Parsed, Vec<u8>, Vec<u8>, Vec<u8>) {
