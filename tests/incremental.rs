@@ -13,6 +13,7 @@ use ferry::bundle::Bundle;
 use ferry::model::Digest;
 use ferry_fixtures::corpus::plan::Plan;
 use support::run::*;
+use support::site_images::*;
 use support::versions::*;
 use support::*;
 
@@ -22,22 +23,6 @@ fn pack_into(tmp: &Path, key: &Path, name: &str, lines: &[String], extra: &[Stri
     let out = tmp.join(name);
     ferry_ok(pack_args(&list, key, &out, extra));
     out
-}
-
-fn push_args(dir: &Path, pubkey: &Path, target: &TestRegistry, scratch: &Path) -> Vec<String> {
-    let mut args = vec![
-        "push".to_string(),
-        dir.display().to_string(),
-        "--trusted-key".into(),
-        pubkey.display().to_string(),
-        "--to".into(),
-        target.host(),
-        "--mirrorsets-out".into(),
-        scratch.join("mirrorsets").display().to_string(),
-        "--json".into(),
-    ];
-    args.extend(registry_flags(target, scratch));
-    args
 }
 
 fn bundle_bytes(dir: &Path) -> u64 {

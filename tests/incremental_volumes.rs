@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use ferry::model::Digest;
 use ferry_fixtures::media;
-use serde_json::json;
 use support::run::*;
+use support::site_images::*;
 use support::*;
 
 /// The smallest volume `--volume-size` takes, 16 MiB.
@@ -37,60 +37,6 @@ fn noise(rng: &mut layers::Rng, len: usize) -> Vec<u8> {
     }
     v.truncate(len);
     v
-}
-
-/// Stores `bytes` in the OCI layout `root` and returns their descriptor.
-fn put(root: &Path, bytes: &[u8], mt: &str) -> serde_json::Value {
-    let digest = Digest::sha256_of(bytes);
-    let blobs = root.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::write(blobs.join(digest.hex()), bytes).unwrap();
-    json!({"mediaType": mt, "digest": digest.to_string(), "size": bytes.len()})
-}
-
-/// An image of gzip `layers`, written as an OCI layout and copied into `reg` as `repo:tag`
-/// with skopeo; returns the manifest digest.
-fn push_image(reg: &TestRegistry, dir: &Path, repo: &str, tag: &str, layers: &[Vec<u8>]) -> String {
-    let root = dir.join(format!("{}-{tag}", repo.replace('/', "_")));
-    let diff_ids: Vec<String> = (0..layers.len())
-        .map(|i| format!("{repo}:{tag}:{i}"))
-        .collect();
-    let config = json!({"architecture": "amd64", "os": "linux",
-                        "rootfs": {"type": "layers", "diff_ids": diff_ids}});
-    let config = put(&root, config.to_string().as_bytes(), media::OCI_CONFIG);
-    let layers: Vec<_> = layers
-        .iter()
-        .map(|l| put(&root, l, media::OCI_LAYER_GZIP))
-        .collect();
-    let manifest = json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
-                          "config": config, "layers": layers});
-    let mut top = put(&root, manifest.to_string().as_bytes(), media::OCI_MANIFEST);
-    top["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-    let index = json!({"schemaVersion": 2, "manifests": [top]});
-    std::fs::write(root.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let mut args = vec!["copy".to_string(), "-q".into(), "--preserve-digests".into()];
-    args.extend(skopeo_tls_args(reg).dest);
-    args.push(format!("oci:{}:{tag}", root.display()));
-    args.push(format!("docker://{}/{repo}:{tag}", reg.host()));
-    skopeo(&args);
-    top["digest"].as_str().unwrap().to_string()
-}
-
-fn push_args(dir: &Path, pubkey: &Path, target: &TestRegistry, scratch: &Path) -> Vec<String> {
-    let mut args = vec![
-        "push".to_string(),
-        dir.display().to_string(),
-        "--trusted-key".into(),
-        pubkey.display().to_string(),
-        "--to".into(),
-        target.host(),
-        "--mirrorsets-out".into(),
-        scratch.join("mirrorsets").display().to_string(),
-        "--json".into(),
-    ];
-    args.extend(registry_flags(target, scratch));
-    args
 }
 
 /// The site's inventory, taken from `site` into `dir/site.inventory`.
@@ -128,12 +74,37 @@ fn issue_13_an_incremental_bundle_in_small_volumes_keeps_room_for_its_piece_list
         }
     }
     let added = vec![("opt/new.bin".to_string(), noise(&mut rng, 20 << 20))];
-    let n_digest = push_image(&source, d, "ns/app", "v1", &[gzip(&layers::tar(&files_n))]);
+    let layer_n = gzip(&layers::tar(&files_n));
+    let n_digest = push_image(
+        &source,
+        d,
+        "ns/app",
+        "v1",
+        &[&layer_n],
+        media::OCI_LAYER_GZIP,
+    )
+    .0;
     let n1_layers = [gzip(&layers::tar(&files_n1)), gzip(&layers::tar(&added))];
-    let n1_digest = push_image(&source, d, "ns/app", "v2", &n1_layers);
+    let n1_digest = push_image(
+        &source,
+        d,
+        "ns/app",
+        "v2",
+        &[&n1_layers[0], &n1_layers[1]],
+        media::OCI_LAYER_GZIP,
+    )
+    .0;
     // A second N+1 image sharing the changed layer: one blob, two images.
-    let other_digest = push_image(&source, d, "ns/other", "v2", &n1_layers[..1]);
-    drop((files_n, files_n1, added));
+    let other_digest = push_image(
+        &source,
+        d,
+        "ns/other",
+        "v2",
+        &[&n1_layers[0]],
+        media::OCI_LAYER_GZIP,
+    )
+    .0;
+    drop((files_n, files_n1, added, layer_n));
 
     let (key, pubkey) = keygen(d, "k");
     let src_flags = registry_flags(&source, d);

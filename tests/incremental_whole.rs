@@ -17,8 +17,8 @@ use std::path::Path;
 use ferry::bundle::{Bundle, WholeCode};
 use ferry::model::Digest;
 use ferry_fixtures::media;
-use serde_json::json;
 use support::run::*;
+use support::site_images::*;
 use support::*;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -27,18 +27,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-/// Stores `bytes` in the OCI layout `root` and returns their descriptor.
-fn put(root: &Path, bytes: &[u8], mt: &str) -> serde_json::Value {
-    let digest = Digest::sha256_of(bytes);
-    let blobs = root.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::write(blobs.join(digest.hex()), bytes).unwrap();
-    json!({"mediaType": mt, "digest": digest.to_string(), "size": bytes.len()})
-}
-
-/// An image of one layer, written as an OCI layout and copied into `reg` as `repo:tag` with
-/// skopeo; returns the layer's digest.
-fn push_image(
+/// Pushes a one-layer image and returns its layer's digest.
+fn push_layer(
     reg: &TestRegistry,
     dir: &Path,
     repo: &str,
@@ -46,24 +36,7 @@ fn push_image(
     layer: &[u8],
     mt: &str,
 ) -> Digest {
-    let root = dir.join(format!("{}-{tag}", repo.replace('/', "_")));
-    let config = json!({"architecture": "amd64", "os": "linux",
-                        "rootfs": {"type": "layers", "diff_ids": [format!("{repo}:{tag}")]}});
-    let config = put(&root, config.to_string().as_bytes(), media::OCI_CONFIG);
-    let layer = put(&root, layer, mt);
-    let manifest = json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
-                          "config": config, "layers": [layer]});
-    let mut top = put(&root, manifest.to_string().as_bytes(), media::OCI_MANIFEST);
-    top["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-    let index = json!({"schemaVersion": 2, "manifests": [top]});
-    std::fs::write(root.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let mut args = vec!["copy".to_string(), "-q".into(), "--preserve-digests".into()];
-    args.extend(skopeo_tls_args(reg).dest);
-    args.push(format!("oci:{}:{tag}", root.display()));
-    args.push(format!("docker://{}/{repo}:{tag}", reg.host()));
-    skopeo(&args);
-    Digest::parse(layer["digest"].as_str().unwrap()).unwrap()
+    push_image(reg, dir, repo, tag, &[layer], mt).1.remove(0)
 }
 
 #[test]
@@ -84,8 +57,8 @@ fn issue_13_layers_carried_whole_say_why_in_the_root_the_summary_and_inspect() {
     };
     let d = tmp.path();
     let gz = media::OCI_LAYER_GZIP;
-    push_image(&source, d, "ns/g", "v1", &gzip(&tar_n), gz);
-    push_image(
+    push_layer(&source, d, "ns/g", "v1", &gzip(&tar_n), gz);
+    push_layer(
         &source,
         d,
         "ns/z",
@@ -93,13 +66,13 @@ fn issue_13_layers_carried_whole_say_why_in_the_root_the_summary_and_inspect() {
         &zstd(&tar_n),
         media::OCI_LAYER_ZSTD,
     );
-    push_image(&source, d, "ns/m", "v1", &gzip(&tar_n), gz);
+    push_layer(&source, d, "ns/m", "v1", &gzip(&tar_n), gz);
     let mut expect: HashMap<Digest, Option<WholeCode>> = HashMap::new();
     expect.insert(
-        push_image(&source, d, "ns/g", "v2", &gzip(&tar_n1), gz),
+        push_layer(&source, d, "ns/g", "v2", &gzip(&tar_n1), gz),
         None,
     );
-    let z = push_image(
+    let z = push_layer(
         &source,
         d,
         "ns/z",
@@ -108,9 +81,9 @@ fn issue_13_layers_carried_whole_say_why_in_the_root_the_summary_and_inspect() {
         media::OCI_LAYER_ZSTD,
     );
     expect.insert(z, Some(WholeCode::NotGzip));
-    let m = push_image(&source, d, "ns/m", "v2", &two_members, gz);
+    let m = push_layer(&source, d, "ns/m", "v2", &two_members, gz);
     expect.insert(m, Some(WholeCode::NotRegenerable));
-    let new = push_image(&source, d, "ns/new", "v2", &gzip(&tar_n1[..200_000]), gz);
+    let new = push_layer(&source, d, "ns/new", "v2", &gzip(&tar_n1[..200_000]), gz);
     expect.insert(new, Some(WholeCode::NoBaseLayer));
 
     let (key, pubkey) = keygen(d, "k");

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod release;
 pub mod run;
 pub mod served;
+pub mod site_images;
 pub mod skopeo;
 pub mod standin;
 pub mod token;
