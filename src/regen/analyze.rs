@@ -13,7 +13,8 @@ use crate::model::{DigestAlgorithm, DigestingReader, Hasher};
 /// How much compressed input is buffered for one analysis step, at first (64 MiB): enough that
 /// a piece usually ends at [`PIECE_PLAIN_LIMIT`] rather than at the end of the buffered input
 /// (gzip layers are 2-4x smaller than their tar), because every piece boundary is a chance for
-/// the engine's continuation to fail (docs/performance.md).
+/// the engine's continuation to fail (measured in docs/performance.md before 2026-11-30; see
+/// its git history).
 const INPUT_STEP: usize = 64 << 20;
 /// The most compressed input buffered when a single DEFLATE block is larger than a step.
 const INPUT_MAX: usize = 256 << 20;

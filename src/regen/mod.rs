@@ -3,17 +3,17 @@
 //! An incremental bundle carries a changed gzip layer as pieces of its **uncompressed** tar plus
 //! a [`Recipe`]: the gzip member's header and trailer bytes verbatim and the DEFLATE
 //! reconstruction data that turns the tar back into the exact compressed bytes, so that the
-//! rebuilt layer has its original digest. [`analyze`] makes a recipe from a layer (and streams
-//! the tar out); [`rebuild`] (or [`Rebuilder`], pulled piece by piece) makes the layer from the
-//! recipe and the tar.
+//! rebuilt layer has its original digest. A recipe names the engine that wrote it, and
+//! [`LayerRebuild`] rebuilds with that engine or refuses it.
 //!
-//! The engine is preflate-rs 0.7.6 with two patches and a `Send` bound (`vendor/preflate-rs/FERRY.md`): it models
-//! the encoder (zlib, and with the patches Go `compress/gzip` and klauspost/pgzip) and records
-//! where the model's choices differ from the stream's. A recipe names the engine that wrote it
-//! ([`ENGINE`]) and is refused by any other.
+//! - [`shape`] (`ferry-deflate-shape-1`, what ferry writes): the layer's DEFLATE stream as its
+//!   block headers and literal/match decisions, carried as ranges of the base layer's own plus
+//!   the bytes that differ; rebuilt by Huffman re-encoding, for any encoder.
+//! - preflate-rs 0.7.6 with ferry's patches ([`ENGINE`], `vendor/preflate-rs/FERRY.md`), which
+//!   format 1.2 bundles carry: [`analyze`] makes a recipe (tests use it), [`Rebuilder`] rebuilds
+//!   in pieces of at most [`PIECE_PLAIN_LIMIT`] bytes of tar. It models the encoder and records
+//!   where the model's choices differ from the stream's.
 //!
-//! Memory is bounded: the DEFLATE stream is analysed and rebuilt in pieces of at most
-//! [`PIECE_PLAIN_LIMIT`] bytes of tar; the engine keeps the 32 KiB window between pieces.
 //! What the engine cannot handle is an error ([`RegenError`]), never a wrong recipe: the
 //! caller ships the whole blob instead, and a packer proves every recipe by rebuilding the layer
 //! and comparing its sha256 with the layer digest ([`prove`]) before relying on it.
@@ -31,11 +31,12 @@ pub use recipe::{Recipe, RecipePiece, ENGINE};
 
 use crate::model::Digest;
 
-/// The most uncompressed bytes one analysis piece holds in memory (128 MiB). Measured
-/// (docs/performance.md): a 121 MB tar analysed in pieces of about 40 MB peaked at 234-238 MiB
-/// RSS; a whole 121 MB tar as one piece is in the same document. Pieces are as large as that allows because the engine estimates the encoder's
-/// parameters from the first piece, and continuing a stream across pieces fails for some
-/// encoders (docs/performance.md): a layer whose tar fits one piece avoids that.
+/// The most uncompressed bytes one preflate analysis piece holds in memory (128 MiB). Measured
+/// (docs/performance.md before 2026-11-30, in its git history): a 121 MB tar analysed in pieces
+/// of about 40 MB peaked at 234-238 MiB RSS, as one piece at 557-594 MiB. Pieces are as large as
+/// that allows because the engine estimates the encoder's parameters from the first piece, and
+/// continuing a stream across pieces fails for some encoders: a layer whose tar fits one piece
+/// avoids that.
 pub const PIECE_PLAIN_LIMIT: usize = 128 << 20;
 
 /// The largest uncompressed layer the engine handles: its positions are 32-bit signed.
