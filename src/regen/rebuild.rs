@@ -31,9 +31,6 @@ pub struct Rebuilder<Q, R> {
     out_hash: Option<Hasher>,
     tar_hash: Option<Hasher>,
     written: u64,
-    // The pull adapter's (Read) current output.
-    buf: Vec<u8>,
-    pos: usize,
 }
 
 impl<Q: Borrow<Recipe>, R: Read> Rebuilder<Q, R> {
@@ -57,8 +54,6 @@ impl<Q: Borrow<Recipe>, R: Read> Rebuilder<Q, R> {
             out_hash: Some(Hasher::new(algorithm)),
             tar_hash: Some(Hasher::new(DigestAlgorithm::Sha256)),
             written: 0,
-            buf: Vec::new(),
-            pos: 0,
         })
     }
 
@@ -173,26 +168,6 @@ pub(super) fn check_layer(
     Ok(())
 }
 
-impl<Q: Borrow<Recipe>, R: Read> Read for Rebuilder<Q, R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            match self.next_bytes() {
-                Ok(Some(bytes)) => {
-                    self.buf = bytes;
-                    self.pos = 0;
-                }
-                Ok(None) => return Ok(0),
-                Err(RegenError::Io(e)) => return Err(e),
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
 /// How much content is read at a time into the engine.
 const READ_SIZE: usize = 1 << 20;
 
@@ -240,11 +215,17 @@ pub fn prove(recipe: &Recipe, tar: impl Read) -> Result<(), RegenError> {
 }
 
 /// A rebuild by whichever engine the recipe names: [`Rebuilder`] for [`ENGINE`],
-/// [`ShapeRebuilder`] for [`SHAPE_ENGINE`] (which needs the base layers' streams).
-pub enum LayerRebuild<'s, Q, R> {
-    /// The preflate engine.
+/// [`ShapeRebuilder`] for [`SHAPE_ENGINE`] (which needs the base layers' streams); read it as a
+/// stream of the layer's bytes, or pull them with [`LayerRebuild::next_bytes`].
+pub struct LayerRebuild<'s, Q, R> {
+    engine: Engine<'s, Q, R>,
+    // The Read adapter's current output.
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+enum Engine<'s, Q, R> {
     Preflate(Box<Rebuilder<Q, R>>),
-    /// The token-shape engine.
     Shape(Box<ShapeRebuilder<'s, Q, R>>),
 }
 
@@ -252,40 +233,52 @@ impl<'s, Q: Borrow<Recipe>, R: Read> LayerRebuild<'s, Q, R> {
     /// A rebuild of `recipe`'s layer from `tar`; `streams` gives base layers' streams to a
     /// shape recipe. A recipe of an engine this ferry does not implement is refused.
     pub fn new(recipe: Q, tar: R, streams: SharedStreams<'s>) -> Result<Self, RegenError> {
-        if recipe.borrow().engine == SHAPE_ENGINE {
-            Ok(LayerRebuild::Shape(Box::new(ShapeRebuilder::new(
-                recipe, tar, streams,
-            )?)))
+        let engine = if recipe.borrow().engine == SHAPE_ENGINE {
+            Engine::Shape(Box::new(ShapeRebuilder::new(recipe, tar, streams)?))
         } else {
-            Ok(LayerRebuild::Preflate(Box::new(Rebuilder::new(
-                recipe, tar,
-            )?)))
-        }
+            Engine::Preflate(Box::new(Rebuilder::new(recipe, tar)?))
+        };
+        Ok(LayerRebuild {
+            engine,
+            buf: Vec::new(),
+            pos: 0,
+        })
     }
 
     /// The next bytes of the layer, or `None` once all of it (checked) has been handed out.
     pub fn next_bytes(&mut self) -> Result<Option<Vec<u8>>, RegenError> {
-        match self {
-            LayerRebuild::Preflate(r) => r.next_bytes(),
-            LayerRebuild::Shape(r) => r.next_bytes(),
+        match &mut self.engine {
+            Engine::Preflate(r) => r.next_bytes(),
+            Engine::Shape(r) => r.next_bytes(),
         }
     }
 
     /// Bytes of layer handed out so far.
     pub fn written(&self) -> u64 {
-        match self {
-            LayerRebuild::Preflate(r) => r.written(),
-            LayerRebuild::Shape(r) => r.written(),
+        match &self.engine {
+            Engine::Preflate(r) => r.written(),
+            Engine::Shape(r) => r.written(),
         }
     }
 }
 
 impl<Q: Borrow<Recipe>, R: Read> Read for LayerRebuild<'_, Q, R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        match self {
-            LayerRebuild::Preflate(r) => r.read(out),
-            LayerRebuild::Shape(r) => r.read(out),
+        while self.pos == self.buf.len() {
+            match self.next_bytes() {
+                Ok(Some(bytes)) => {
+                    self.buf = bytes;
+                    self.pos = 0;
+                }
+                Ok(None) => return Ok(0),
+                Err(RegenError::Io(e)) => return Err(e),
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
         }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

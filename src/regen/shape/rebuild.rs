@@ -26,8 +26,6 @@ pub struct ShapeRebuilder<'s, Q, R> {
     written: u64,
     // The base layers the streams come from, for messages.
     bases: Vec<String>,
-    buf: Vec<u8>,
-    pos: usize,
 }
 
 impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
@@ -73,8 +71,6 @@ impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
             out_hash: Some(Hasher::new(algorithm)),
             written: 0,
             bases,
-            buf: Vec::new(),
-            pos: 0,
         })
     }
 
@@ -144,26 +140,6 @@ impl<'s, Q: Borrow<Recipe>, R: Read> ShapeRebuilder<'s, Q, R> {
             )));
         }
         check_layer(self.out_hash.take().expect("once"), recipe, self.written)
-    }
-}
-
-impl<Q: Borrow<Recipe>, R: Read> Read for ShapeRebuilder<'_, Q, R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            match self.next_bytes() {
-                Ok(Some(bytes)) => {
-                    self.buf = bytes;
-                    self.pos = 0;
-                }
-                Ok(None) => return Ok(0),
-                Err(RegenError::Io(e)) => return Err(e),
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
 
